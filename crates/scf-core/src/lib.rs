@@ -1,1 +1,32 @@
-//! placeholder
+//! scf-core: the scfd service. The gateway turns a verified request into a typed [`Action`];
+//! [`Service::apply`] runs it for a [`Caller`] and returns the response fields. Handlers never
+//! touch the store directly.
+//!
+//! # Layout
+//! * [`action`]: the one `Action` enum, built from an action name and checked parameters.
+//! * `actions/`: one module per action (request struct, checks, answer), plus the views and
+//!   paging rules they share.
+//! * [`service`]: the service itself, its settings and limits, the caller.
+//! * [`rules`]: SCF's validation rules for names and settings, each with its exact code.
+//! * [`zip_guard`]: refusing unsafe packages (escapes, bombs, oversize) before anything is
+//!   written, and unpacking accepted ones.
+//! * [`packages`]: content-addressed package storage in the data dir.
+//!
+//! # Function lifecycle
+//! CreateFunction checks everything first (nothing is written for a refused request), writes the
+//! zip durably, records the function as `Creating` and answers; a background task unpacks the
+//! package and moves it to `Active` (or `CreateFailed` with a StatusReason). UpdateFunctionCode
+//! goes through `Updating` the same way. A restart resumes every unfinished unpacking, because
+//! the zip was on disk before the answer.
+
+#![recursion_limit = "256"]
+
+pub mod action;
+pub mod actions;
+pub mod packages;
+pub mod rules;
+pub mod service;
+pub mod zip_guard;
+
+pub use action::Action;
+pub use service::{Caller, Limits, Service, Settings};

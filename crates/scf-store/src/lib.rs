@@ -1,1 +1,99 @@
-//! placeholder
+//! scf-store: where scfd keeps what it has acknowledged.
+//!
+//! # Layout
+//! * [`Store`]: the trait every backend implements. Its methods are whole operations with their
+//!   invariants inside (a function is created only in an existing namespace and under the quota,
+//!   in one transaction), so that a PostgreSQL backend can keep the same guarantees with its own
+//!   transactions and the service never needs a lock of its own.
+//! * [`sqlite`]: the embedded default, one SQLite file in WAL mode (or in memory for tests).
+//! * [`model`]: the stored records. They are the domain, not the API view: the service renders
+//!   them into Tencent's shapes.
+//!
+//! Every resource is keyed by [`Scope`] (account and region) first, so one account can never
+//! reach another's rows by any name it sends.
+
+pub mod model;
+pub mod sqlite;
+
+pub use model::{FunctionKey, FunctionRecord, NamespaceRecord, Scope, StatusReason};
+pub use sqlite::{SqliteStore, Synchronous};
+
+/// What can go wrong in a store operation, apart from the backend failing.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("the namespace does not exist")]
+    NamespaceNotFound,
+    #[error("the namespace still holds functions")]
+    NamespaceNotEmpty,
+    #[error("quota of {0} reached")]
+    LimitExceeded(u32),
+    #[error("store backend: {0}")]
+    Backend(String),
+}
+
+/// A store failure that an action did not expect (anything but the outcomes it matches on) is
+/// an internal error: logged with its detail, answered with a generic message.
+impl From<StoreError> for scf_types::ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        scf_types::ApiError::new(
+            scf_types::ErrorCode::InternalError,
+            "Internal error; the server log has the details.",
+        )
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The store behind the service. Every method is one atomic operation.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates `ns` unless a namespace of that name exists; used for the implicit `default`.
+    async fn ensure_namespace(&self, scope: &Scope, ns: &NamespaceRecord) -> Result<()>;
+    /// Creates `ns`; `AlreadyExists`, or `LimitExceeded` when the scope holds `max` already.
+    async fn create_namespace(&self, scope: &Scope, ns: &NamespaceRecord, max: u32) -> Result<()>;
+    async fn list_namespaces(&self, scope: &Scope) -> Result<Vec<NamespaceRecord>>;
+    async fn get_namespace(&self, scope: &Scope, name: &str) -> Result<Option<NamespaceRecord>>;
+    /// Sets the description; `NotFound`.
+    async fn update_namespace(
+        &self,
+        scope: &Scope,
+        name: &str,
+        description: &str,
+        mod_time_ms: i64,
+    ) -> Result<()>;
+    /// `NotFound`, or `NamespaceNotEmpty` while it holds functions.
+    async fn delete_namespace(&self, scope: &Scope, name: &str) -> Result<()>;
+
+    /// Creates a function; `NamespaceNotFound`, `AlreadyExists`, or `LimitExceeded` when its
+    /// namespace holds `max_per_namespace` functions already.
+    async fn create_function(&self, f: &FunctionRecord, max_per_namespace: u32) -> Result<()>;
+    async fn get_function(&self, key: &FunctionKey) -> Result<Option<FunctionRecord>>;
+    /// The functions of a scope, of one namespace when given, ordered by name.
+    async fn list_functions(&self, scope: &Scope, namespace: Option<&str>) -> Result<Vec<FunctionRecord>>;
+    /// Replaces a function's record; `NotFound`.
+    async fn update_function(&self, f: &FunctionRecord) -> Result<()>;
+    /// Sets a function's status, but only while its code is still `code_sha256` (a later
+    /// UpdateFunctionCode wins over an earlier unpacking that finishes late). Returns whether it
+    /// was set.
+    async fn set_function_status(
+        &self,
+        key: &FunctionKey,
+        code_sha256: &str,
+        status: &str,
+        reasons: &[StatusReason],
+    ) -> Result<bool>;
+    /// `NotFound`.
+    async fn delete_function(&self, key: &FunctionKey) -> Result<()>;
+    /// Functions in any of `statuses`, across all accounts: the work a restart must resume.
+    async fn functions_with_status(&self, statuses: &[&str]) -> Result<Vec<FunctionRecord>>;
+    /// Whether any function still uses the code package `sha256`.
+    async fn code_in_use(&self, sha256: &str) -> Result<bool>;
+}
+
+#[cfg(test)]
+mod contract;

@@ -8,6 +8,7 @@
 //! * [`envelope`]: the `{"Response": ...}` body for success and failure.
 //! * [`schema`]: parameter types; checking JSON bodies and rebuilding flattened
 //!   (`Filters.0.Values.1=`) parameters into the nested, typed shape.
+//! * [`time`]: SCF's `YYYY-MM-DD HH:MM:SS` strings at a fixed offset.
 //! * [`actions`]: the schema of every action scfd serves, and the names of all SCF actions.
 
 pub mod actions;
@@ -15,5 +16,6 @@ pub mod envelope;
 pub mod error;
 pub mod schema;
 pub mod sign;
+pub mod time;
 
 pub use error::{ApiError, ErrorCode};

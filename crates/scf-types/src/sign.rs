@@ -224,21 +224,7 @@ pub fn v1_verify(secret_key: &str, sign_string: &str, method: V1Method, signatur
     bool::from(ours.as_bytes().ct_eq(signature.as_bytes()))
 }
 
-/// The UTC date `YYYY-MM-DD` of a Unix timestamp (TC3 credential scope), without a calendar crate:
-/// days-from-civil inverse (H. Hinnant's algorithm), exact for every date after 1970.
-pub fn utc_date(unix_seconds: i64) -> String {
-    let days = unix_seconds.div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+pub use crate::time::utc_date;
 
 #[cfg(test)]
 mod tests {
@@ -437,12 +423,5 @@ mod tests {
         ] {
             assert!(parse_tc3_authorization(bad).is_none(), "{bad}");
         }
-    }
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc_date(0), "1970-01-01");
-        assert_eq!(utc_date(951_782_400), "2000-02-29");
-        assert_eq!(utc_date(1_795_840_563), "2026-11-28");
     }
 }

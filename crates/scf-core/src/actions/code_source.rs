@@ -1,0 +1,112 @@
+//! Where a function's code comes from. scfd takes code inline (`ZipFile`, base64); COS buckets,
+//! Git, demos, TempCos and images live in Tencent's cloud and cannot be reached from here.
+
+use crate::service::Service;
+use crate::zip_guard::{self, Inspected};
+use base64::Engine as _;
+use scf_types::{ApiError, ErrorCode};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The `Code` structure (reference §6), as far as scfd reads it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Code {
+    pub zip_file: Option<String>,
+    pub cos_bucket_name: Option<String>,
+    pub cos_object_name: Option<String>,
+    pub cos_bucket_region: Option<String>,
+    pub demo_id: Option<String>,
+    pub temp_cos_object_name: Option<String>,
+    pub git_url: Option<String>,
+    pub image_config: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub other_git: serde_json::Map<String, serde_json::Value>,
+}
+
+const SUPPORTED: &str = "scfd takes code inline only: pass the zip, base64-encoded, as Code.ZipFile (or ZipFile in UpdateFunctionCode)";
+
+fn unsupported(code: ErrorCode, what: &str) -> ApiError {
+    ApiError::new(code, format!("{what} cannot be reached from scfd. {SUPPORTED}."))
+}
+
+/// The base64 zip the request carries, or the error for a source scfd cannot use.
+pub fn zip_base64(code: &Code, code_source: Option<&str>) -> Result<String, ApiError> {
+    match code_source {
+        None | Some("") | Some("ZipFile") => {}
+        Some("Cos") => return Err(unsupported(ErrorCode::UnsupportedOperationCos, "Code in COS")),
+        Some(other) => {
+            return Err(unsupported(ErrorCode::UnsupportedOperation, &format!("CodeSource `{other}`")));
+        }
+    }
+    let has_cos = code.cos_bucket_name.is_some() || code.cos_object_name.is_some() || code.cos_bucket_region.is_some();
+    let others = [
+        (code.demo_id.is_some(), "A demo (DemoId)"),
+        (code.temp_cos_object_name.is_some(), "Code in TempCos"),
+        (code.git_url.is_some() || !code.other_git.is_empty(), "Code in Git"),
+        (code.image_config.is_some(), "A container image (ImageConfig)"),
+    ];
+    match (&code.zip_file, has_cos) {
+        (Some(zip), false) if others.iter().all(|(set, _)| !set) => Ok(zip.clone()),
+        (Some(_), _) => Err(ApiError::new(
+            ErrorCode::InvalidParameterValueCode,
+            "Code.ZipFile cannot be combined with another code source.",
+        )),
+        (None, true) => Err(unsupported(ErrorCode::UnsupportedOperationCos, "Code in COS")),
+        (None, false) => match others.iter().find(|(set, _)| *set) {
+            Some((_, what)) => Err(unsupported(ErrorCode::UnsupportedOperation, what)),
+            None => Err(ApiError::new(ErrorCode::InvalidParameterValueCode, format!("Code is empty. {SUPPORTED}."))),
+        },
+    }
+}
+
+/// Decodes and inspects a package off the async runtime; nothing is written.
+pub async fn decode_and_inspect(svc: &Arc<Service>, b64: String, max_zip_bytes: u64) -> Result<(Vec<u8>, Inspected), ApiError> {
+    let limits = svc.zip_limits(max_zip_bytes);
+    tokio::task::spawn_blocking(move || {
+        let compact: Vec<u8> = b64.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(&compact).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidParameterValueZipFileBase64,
+                format!("ZipFile is not valid base64: {e}."),
+            )
+        })?;
+        let inspected = zip_guard::inspect(&bytes, &limits)?;
+        Ok((bytes, inspected))
+    })
+    .await
+    .map_err(crate::service::internal)?
+}
+
+/// Writes the package durably (before the API acknowledges it).
+pub async fn store(svc: &Arc<Service>, sha256: String, bytes: Vec<u8>) -> Result<(), ApiError> {
+    let svc2 = Arc::clone(svc);
+    tokio::task::spawn_blocking(move || svc2.packages.store_zip(&sha256, &bytes))
+        .await
+        .map_err(crate::service::internal)?
+        .map_err(crate::service::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(json: serde_json::Value) -> Code {
+        serde_json::from_value(json).expect("code")
+    }
+
+    #[test]
+    fn sources() {
+        let err = |c: Code, s: Option<&str>| zip_base64(&c, s).expect_err("refused").code;
+        assert_eq!(zip_base64(&code_of(serde_json::json!({"ZipFile": "UEs="})), None).expect("ok"), "UEs=");
+        assert_eq!(err(code_of(serde_json::json!({})), None), ErrorCode::InvalidParameterValueCode);
+        assert_eq!(err(code_of(serde_json::json!({"CosBucketName": "b", "CosObjectName": "/o.zip"})), None), ErrorCode::UnsupportedOperationCos);
+        assert_eq!(err(code_of(serde_json::json!({"ZipFile": "UEs="})), Some("Cos")), ErrorCode::UnsupportedOperationCos);
+        assert_eq!(err(code_of(serde_json::json!({"DemoId": "d"})), None), ErrorCode::UnsupportedOperation);
+        assert_eq!(err(code_of(serde_json::json!({"GitUrl": "g"})), None), ErrorCode::UnsupportedOperation);
+        assert_eq!(err(code_of(serde_json::json!({"GitBranch": "main"})), None), ErrorCode::UnsupportedOperation);
+        assert_eq!(err(code_of(serde_json::json!({"ImageConfig": {"ImageType": "personal", "ImageUri": "x"}})), None), ErrorCode::UnsupportedOperation);
+        assert_eq!(err(code_of(serde_json::json!({"ZipFile": "UEs=", "DemoId": "d"})), None), ErrorCode::InvalidParameterValueCode);
+        assert_eq!(err(code_of(serde_json::json!({"ZipFile": "UEs="})), Some("Inline")), ErrorCode::UnsupportedOperation);
+    }
+}

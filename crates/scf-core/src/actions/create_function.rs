@@ -1,0 +1,134 @@
+//! CreateFunction: checks everything, stores the package durably, records the function as
+//! `Creating`, answers, and unpacks in the background (`Active`, or `CreateFailed` with a reason).
+
+use super::code_source::{self, Code};
+use super::function_view::{Environment, Tag, env_pairs};
+use super::update_namespace::not_found as namespace_not_found;
+use crate::rules;
+use crate::service::{Caller, DEFAULT_NAMESPACE, Service, now_ms};
+use scf_store::{FunctionRecord, StoreError};
+use scf_types::{ApiError, ErrorCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub function_name: String,
+    pub code: Code,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub memory_size: Option<i64>,
+    pub timeout: Option<i64>,
+    pub environment: Option<Environment>,
+    pub runtime: Option<String>,
+    pub namespace: Option<String>,
+    #[serde(rename = "Type")]
+    pub kind: Option<String>,
+    pub code_source: Option<String>,
+    pub init_timeout: Option<i64>,
+    pub tags: Option<Vec<Tag>>,
+    /// Everything else the schema allows (VpcConfig, Role, CLS, CFS, ...): stored, not acted on.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+pub const DEFAULT_HANDLER: &str = "index.main_handler";
+
+fn function_id() -> String {
+    // SCF's ids look like `lam-bcrxav2w`: eight base-36 characters.
+    let mut n = uuid::Uuid::new_v4().as_u128();
+    let mut id = String::from("lam-");
+    for _ in 0..8 {
+        let d = (n % 36) as u32;
+        id.push(char::from_digit(d, 36).expect("a base-36 digit"));
+        n /= 36;
+    }
+    id
+}
+
+pub(crate) fn function_not_found(name: &str) -> ApiError {
+    ApiError::new(ErrorCode::ResourceNotFoundFunction, format!("Function `{name}` does not exist."))
+}
+
+pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+    rules::function_name(&req.function_name)?;
+    let namespace = req.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+    let runtime = req.runtime.clone().unwrap_or_else(|| svc.settings.default_runtime.clone());
+    rules::runtime(&runtime)?;
+    let handler = req.handler.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| DEFAULT_HANDLER.into());
+    rules::handler(&handler)?;
+    let memory_size = req.memory_size.unwrap_or(128);
+    rules::memory_size(memory_size)?;
+    let timeout = req.timeout.unwrap_or(3);
+    rules::timeout(timeout)?;
+    let init_timeout = req.init_timeout.unwrap_or(65);
+    rules::init_timeout(init_timeout)?;
+    let kind = req.kind.clone().unwrap_or_else(|| "Event".into());
+    rules::function_type(&kind)?;
+    let description = req.description.clone().unwrap_or_default();
+    rules::description(&description)?;
+    let environment = env_pairs(req.environment.unwrap_or_default())?;
+    let zip_b64 = code_source::zip_base64(&req.code, req.code_source.as_deref())?;
+
+    let key = caller.function_key(Some(&namespace), &req.function_name);
+    if namespace == DEFAULT_NAMESPACE {
+        svc.ensure_default_namespace(&caller.scope).await?;
+    } else if !rules::plausible_name(&namespace) || svc.store.get_namespace(&caller.scope, &namespace).await?.is_none() {
+        return Err(namespace_not_found(&namespace));
+    }
+    if svc.store.get_function(&key).await?.is_some() {
+        return Err(in_use(&req.function_name));
+    }
+    let (bytes, inspected) = code_source::decode_and_inspect(svc, zip_b64, svc.settings.limits.zip_file_bytes).await?;
+
+    let now = now_ms();
+    let record = FunctionRecord {
+        key: key.clone(),
+        function_id: function_id(),
+        runtime,
+        handler,
+        description,
+        memory_size,
+        timeout,
+        init_timeout,
+        kind,
+        environment,
+        tags: req.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+        code_sha256: inspected.sha256.clone(),
+        code_size: inspected.zip_bytes,
+        status: "Creating".into(),
+        status_desc: String::new(),
+        status_reasons: vec![],
+        extra: req.extra,
+        add_time_ms: now,
+        mod_time_ms: now,
+    };
+    let created = {
+        let _guard = svc.packages.lock.lock().await;
+        code_source::store(svc, inspected.sha256.clone(), bytes).await?;
+        svc.store.create_function(&record, svc.settings.limits.max_functions_per_namespace).await
+    };
+    match created {
+        Ok(()) => {}
+        Err(e) => {
+            svc.release_package(&inspected.sha256).await;
+            return Err(match e {
+                StoreError::AlreadyExists => in_use(&req.function_name),
+                StoreError::NamespaceNotFound => namespace_not_found(&namespace),
+                StoreError::LimitExceeded(max) => ApiError::new(
+                    ErrorCode::LimitExceededFunction,
+                    format!("Namespace `{namespace}` already holds {max} functions, the limit."),
+                ),
+                other => other.into(),
+            });
+        }
+    }
+    svc.spawn_unpack(key, inspected.sha256, "Active", "CreateFailed");
+    Ok(Map::new())
+}
+
+fn in_use(name: &str) -> ApiError {
+    ApiError::new(ErrorCode::ResourceInUseFunction, format!("Function `{name}` already exists."))
+}

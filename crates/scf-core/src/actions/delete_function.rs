@@ -1,0 +1,31 @@
+//! DeleteFunction: the function and, if nothing else uses it, its package.
+
+use super::create_function::function_not_found;
+use super::get_function::{check_qualifier, load};
+use crate::service::{Caller, Service};
+use scf_store::StoreError;
+use scf_types::ApiError;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub function_name: String,
+    pub namespace: Option<String>,
+    /// Without one, every version goes (SCF's rule); only `$LATEST` exists so far.
+    pub qualifier: Option<String>,
+}
+
+pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+    let f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
+    check_qualifier(req.qualifier.as_deref())?;
+    match svc.store.delete_function(&f.key).await {
+        Ok(()) => {}
+        Err(StoreError::NotFound) => return Err(function_not_found(&req.function_name)),
+        Err(e) => return Err(e.into()),
+    }
+    svc.release_package(&f.code_sha256).await;
+    Ok(Map::new())
+}

@@ -1,0 +1,78 @@
+//! GetFunction: one function's settings and state.
+
+use super::create_function::function_not_found;
+use super::function_view;
+use super::update_namespace::not_found as namespace_not_found;
+use crate::rules;
+use crate::service::{Caller, DEFAULT_NAMESPACE, Service};
+use scf_store::FunctionRecord;
+use scf_types::{ApiError, ErrorCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub function_name: Option<String>,
+    pub qualifier: Option<String>,
+    pub namespace: Option<String>,
+    pub show_code: Option<String>,
+}
+
+/// Entry files larger than this are not shown in CodeInfo (reference §5 GetFunction).
+const MAX_CODE_INFO: u64 = 1 << 20;
+
+/// Versions other than `$LATEST` do not exist until publishing versions is supported.
+pub(crate) fn check_qualifier(qualifier: Option<&str>) -> Result<(), ApiError> {
+    match qualifier {
+        None | Some("") | Some("$LATEST") => Ok(()),
+        Some(q) => Err(ApiError::new(
+            ErrorCode::ResourceNotFoundVersion,
+            format!("Version `{q}` does not exist; only $LATEST has been published."),
+        )),
+    }
+}
+
+/// The caller's function, or the not-found error a stranger's name gets too.
+pub(crate) async fn load(svc: &Arc<Service>, caller: &Caller, namespace: Option<&str>, name: &str) -> Result<FunctionRecord, ApiError> {
+    let namespace = namespace.filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAMESPACE);
+    if rules::plausible_name(name) && rules::plausible_name(namespace) {
+        let key = caller.function_key(Some(namespace), name);
+        if let Some(f) = svc.store.get_function(&key).await? {
+            return Ok(f);
+        }
+    }
+    if namespace != DEFAULT_NAMESPACE
+        && (!rules::plausible_name(namespace) || svc.store.get_namespace(&caller.scope, namespace).await?.is_none())
+    {
+        return Err(namespace_not_found(namespace));
+    }
+    Err(function_not_found(name))
+}
+
+pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+    let Some(name) = req.function_name.filter(|n| !n.is_empty()) else {
+        return Err(ApiError::new(ErrorCode::MissingParameter, "The request is missing a required parameter `FunctionName`."));
+    };
+    let f = load(svc, caller, req.namespace.as_deref(), &name).await?;
+    check_qualifier(req.qualifier.as_deref())?;
+    let code_info = if req.show_code.as_deref() == Some("TRUE") { entry_file(svc, &f).await } else { String::new() };
+    Ok(function_view::detail(svc, &f, code_info))
+}
+
+/// The handler's entry file, if it is unpacked, UTF-8 and at most 1 MB.
+async fn entry_file(svc: &Arc<Service>, f: &FunctionRecord) -> String {
+    let Some((file, _)) = f.handler.rsplit_once('.') else { return String::new() };
+    let dir = svc.packages.code_dir(&f.code_sha256);
+    for ext in ["py", "js", "mjs", "cjs"] {
+        let path = dir.join(format!("{file}.{ext}"));
+        if let Ok(meta) = tokio::fs::metadata(&path).await
+            && meta.len() <= MAX_CODE_INFO
+            && let Ok(text) = tokio::fs::read_to_string(&path).await
+        {
+            return text;
+        }
+    }
+    String::new()
+}

@@ -1,0 +1,30 @@
+//! UpdateNamespace: a namespace's description.
+
+use crate::rules;
+use crate::service::{Caller, Service, now_ms};
+use scf_store::StoreError;
+use scf_types::{ApiError, ErrorCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub namespace: String,
+    pub description: String,
+}
+
+pub(crate) fn not_found(name: &str) -> ApiError {
+    ApiError::new(ErrorCode::ResourceNotFoundNamespace, format!("Namespace `{name}` does not exist."))
+}
+
+pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+    rules::description(&req.description)?;
+    svc.ensure_default_namespace(&caller.scope).await?;
+    match svc.store.update_namespace(&caller.scope, &req.namespace, &req.description, now_ms()).await {
+        Ok(()) => Ok(Map::new()),
+        Err(StoreError::NotFound) => Err(not_found(&req.namespace)),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,218 @@
+//! The service: owns the store and the packages, applies actions for a caller.
+
+use crate::action::Action;
+use crate::packages::Packages;
+use crate::zip_guard::ZipLimits;
+use scf_store::{FunctionKey, NamespaceRecord, Scope, StatusReason, Store};
+use scf_types::{ApiError, ErrorCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Quotas and caps, from the `[limits]` table of the config. Defaults are SCF's (reference §9).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Namespaces per account and region, `default` included.
+    pub max_namespaces: u32,
+    pub max_functions_per_namespace: u32,
+    /// The decoded `Code.ZipFile` of CreateFunction (SCF: 50 MB).
+    pub zip_file_bytes: u64,
+    /// The decoded `ZipFile` of UpdateFunctionCode (SCF: 20 MB).
+    pub update_zip_file_bytes: u64,
+    /// A package's total uncompressed size (SCF: 500 MB per version).
+    pub unpacked_bytes: u64,
+    /// Entries in one zip: SCF states none; 20,000 covers a node_modules tree and stops
+    /// inode bombs.
+    pub zip_entries: usize,
+    /// How long a GetFunctionAddress URL stays valid.
+    pub code_url_ttl_seconds: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_namespaces: 5,
+            max_functions_per_namespace: 50,
+            zip_file_bytes: 50 << 20,
+            update_zip_file_bytes: 20 << 20,
+            unpacked_bytes: 500 << 20,
+            zip_entries: 20_000,
+            code_url_ttl_seconds: 3600,
+        }
+    }
+}
+
+/// Everything the service needs besides its store.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    /// Offset east of UTC of the `YYYY-MM-DD HH:MM:SS` strings (UTC+8 by default, as SCF).
+    pub time_offset_seconds: i32,
+    /// Runtime of a CreateFunction that names none. SCF's own default is Python2.7, which no
+    /// machine here runs; scfd defaults to a Python 3.
+    pub default_runtime: String,
+    /// Base URL for code download links; `None` = the address the caller reached us at.
+    pub public_url: Option<String>,
+    /// Key that signs code download links (kept in the data dir).
+    pub url_key: Vec<u8>,
+    pub data_dir: PathBuf,
+}
+
+/// Who is asking: the account and region from the verified request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub scope: Scope,
+    pub uin: String,
+    /// `scheme://host:port` the request came to (for links back to this server).
+    pub base_url: String,
+}
+
+impl Caller {
+    pub fn function_key(&self, namespace: Option<&str>, name: &str) -> FunctionKey {
+        FunctionKey {
+            scope: self.scope.clone(),
+            namespace: namespace.unwrap_or(DEFAULT_NAMESPACE).to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+pub struct Service {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) packages: Packages,
+    pub(crate) settings: Settings,
+    /// Scopes whose `default` namespace is known to exist, to skip the write after the first.
+    default_seen: Mutex<HashSet<Scope>>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Maps a store failure that the action did not expect onto `InternalError`, logging it.
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "internal error");
+    ApiError::new(ErrorCode::InternalError, "Internal error; the server log has the details.")
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, settings: Settings) -> std::io::Result<Arc<Self>> {
+        let packages = Packages::open(&settings.data_dir)?;
+        packages.clean_temporaries();
+        Ok(Arc::new(Service {
+            store,
+            packages,
+            settings,
+            default_seen: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    /// Applies one action and returns the fields of its response.
+    pub async fn apply(self: &Arc<Self>, caller: &Caller, action: Action) -> Result<Map<String, Value>, ApiError> {
+        action.apply(self, caller).await
+    }
+
+    /// Work a restart must finish: packages acknowledged but not yet unpacked.
+    pub async fn resume(self: &Arc<Self>) -> Result<usize, ApiError> {
+        let pending = self.store.functions_with_status(&["Creating", "Updating"]).await?;
+        let n = pending.len();
+        for f in pending {
+            let failed = if f.status == "Creating" { "CreateFailed" } else { "UpdateFailed" };
+            self.spawn_unpack(f.key.clone(), f.code_sha256.clone(), "Active", failed);
+        }
+        Ok(n)
+    }
+
+    /// Creates the `default` namespace of a scope on first use.
+    pub(crate) async fn ensure_default_namespace(&self, scope: &Scope) -> Result<(), ApiError> {
+        if self.default_seen.lock().unwrap_or_else(|p| p.into_inner()).contains(scope) {
+            return Ok(());
+        }
+        let now = now_ms();
+        let ns = NamespaceRecord {
+            name: DEFAULT_NAMESPACE.into(),
+            description: String::new(),
+            kind: "default".into(),
+            add_time_ms: now,
+            mod_time_ms: now,
+        };
+        self.store.ensure_namespace(scope, &ns).await?;
+        self.default_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.clone());
+        Ok(())
+    }
+
+    pub(crate) fn zip_limits(&self, max_zip_bytes: u64) -> ZipLimits {
+        ZipLimits {
+            max_zip_bytes,
+            max_unpacked_bytes: self.settings.limits.unpacked_bytes,
+            max_entries: self.settings.limits.zip_entries,
+        }
+    }
+
+    pub(crate) fn format_time(&self, ms: i64) -> String {
+        scf_types::time::format_datetime(ms, self.settings.time_offset_seconds)
+    }
+
+    /// Unpacks a package in the background, then moves the function to `ok` (or `failed`).
+    pub(crate) fn spawn_unpack(self: &Arc<Self>, key: FunctionKey, sha256: String, ok: &'static str, failed: &'static str) {
+        let svc = Arc::clone(self);
+        tokio::spawn(async move {
+            let unpack_svc = Arc::clone(&svc);
+            let sha = sha256.clone();
+            let outcome = tokio::task::spawn_blocking(move || unpack_svc.packages.unpack(&sha)).await;
+            let (status, reasons) = match outcome {
+                Ok(Ok(())) => (ok, vec![]),
+                Ok(Err(e)) => (
+                    failed,
+                    vec![StatusReason {
+                        error_code: "InvalidParameterValue.ZipFile".into(),
+                        error_message: format!("The code package could not be unpacked: {e}"),
+                    }],
+                ),
+                Err(e) => (
+                    failed,
+                    vec![StatusReason {
+                        error_code: "InternalError".into(),
+                        error_message: format!("unpacking stopped: {e}"),
+                    }],
+                ),
+            };
+            match svc.store.set_function_status(&key, &sha256, status, &reasons).await {
+                Ok(_) => tracing::debug!(function = %key.name, status, "code package settled"),
+                Err(e) => tracing::error!(function = %key.name, error = %e, "could not record the function's status"),
+            }
+        });
+    }
+
+    /// Removes a package from disk if no function uses it any more.
+    pub(crate) async fn release_package(&self, sha256: &str) {
+        let _guard = self.packages.lock.lock().await;
+        match self.store.code_in_use(sha256).await {
+            Ok(false) => {
+                if let Err(e) = self.packages.remove(sha256) {
+                    tracing::warn!(sha256, error = %e, "could not remove an unused package");
+                }
+            }
+            Ok(true) => {}
+            Err(e) => tracing::warn!(sha256, error = %e, "could not check whether a package is in use"),
+        }
+    }
+
+    /// Where the zip behind a signed download link is, if the link is genuine and fresh.
+    pub fn code_download(&self, app_id: u64, sha256: &str, expires: u64, sign: &str) -> Option<PathBuf> {
+        let now = (now_ms() / 1000) as u64;
+        if expires < now || !crate::actions::get_function_address::verify_link(&self.settings.url_key, app_id, sha256, expires, sign) {
+            return None;
+        }
+        let path = self.packages.zip_path(sha256);
+        path.exists().then_some(path)
+    }
+}
