@@ -1,1 +1,75 @@
-//! placeholder
+//! scfd: the HTTP gateway and the `scfd` binary.
+//!
+//! # Layout
+//! * [`app`]: the router: `/` is the SCF API (every method, so that the wrong ones get
+//!   `UnsupportedProtocol` in Tencent's envelope), `/healthz`, and `/code/...` for the signed
+//!   package links of GetFunctionAddress.
+//! * [`gateway`]: the API handler (size, signature, region, rate, parameters, then the core).
+//! * [`config`]: the TOML config, the accounts, the secrets kept in the data dir.
+//! * [`rate_limit`]: per-account, per-action request rates.
+//! * [`server`]: opening the store, resuming unfinished work, serving until a signal.
+
+pub mod config;
+pub mod gateway;
+pub mod rate_limit;
+pub mod server;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use config::{Account, HttpLimits};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub service: Arc<scf_core::Service>,
+    /// By SecretId.
+    pub accounts: HashMap<String, Account>,
+    pub regions: HashSet<String>,
+    pub default_region: String,
+    pub rate_limits: rate_limit::RateLimits,
+    pub http_limits: HttpLimits,
+}
+
+/// The whole HTTP surface.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", any(gateway::api))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/code/{app_id}/{file}", get(download))
+        .with_state(state)
+}
+
+#[derive(serde::Deserialize)]
+struct LinkQuery {
+    expires: u64,
+    sign: String,
+}
+
+/// Serves a package zip behind a GetFunctionAddress link. Not part of the API: a refused link
+/// is a plain 403, as a presigned COS URL would answer.
+async fn download(
+    State(state): State<Arc<AppState>>,
+    Path((app_id, file)): Path<(String, String)>,
+    query: Result<Query<LinkQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let forbidden = || (StatusCode::FORBIDDEN, "this link is invalid or has expired\n").into_response();
+    let (Ok(Query(q)), Ok(app_id)) = (query, app_id.parse::<u64>()) else { return forbidden() };
+    let Some(sha) = file.strip_suffix(".zip").filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())) else {
+        return forbidden();
+    };
+    let Some(path) = state.service.code_download(app_id, sha, q.expires, &q.sign) else {
+        return forbidden();
+    };
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Response::builder()
+            .header(header::CONTENT_TYPE, "application/zip")
+            .body(Body::from(bytes))
+            .expect("static headers always build"),
+        Err(_) => (StatusCode::NOT_FOUND, "the package is gone\n").into_response(),
+    }
+}

@@ -1,1 +1,55 @@
-fn main(){}
+//! The `scfd` binary.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "scfd", version, about = "A self-hosted serverless platform that speaks Tencent Cloud SCF API 3.0")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the SCF API.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:9000].
+        #[arg(long)]
+        listen: Option<String>,
+        /// Where scfd keeps its database and code packages [default: ./scfd-data].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// A TOML config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SCFD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { listen, data_dir, config } => scfd::config::Config::load(config.as_deref()).and_then(|config| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(scfd::server::serve(scfd::server::ServeOptions { listen, data_dir, config }))
+        }),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scfd: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The config file (TOML), the accounts, and the secrets scfd keeps in its data dir.
+
+use scf_core::Limits;
+use scf_store::Synchronous;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Tencent Cloud's public regions (SCF's region list); a request for any other region is
+/// `UnsupportedRegion` unless the config lists its own.
+pub const TENCENT_REGIONS: &[&str] = &[
+    "ap-guangzhou", "ap-shanghai", "ap-nanjing", "ap-beijing", "ap-chengdu", "ap-chongqing",
+    "ap-hongkong", "ap-singapore", "ap-jakarta", "ap-seoul", "ap-tokyo", "ap-bangkok", "ap-mumbai",
+    "na-siliconvalley", "na-ashburn", "na-toronto", "eu-frankfurt", "sa-saopaulo",
+    "ap-shanghai-fsi", "ap-shenzhen-fsi", "ap-beijing-fsi",
+];
+
+/// The whole config file. Every key is optional.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `--listen` wins over this.
+    pub listen: Option<String>,
+    /// `--data-dir` wins over this.
+    pub data_dir: Option<PathBuf>,
+    /// The region of a request that names none.
+    pub default_region: String,
+    /// Regions served; default: Tencent's public regions.
+    pub regions: Option<Vec<String>>,
+    /// Base URL for links back to this server (GetFunctionAddress), e.g. behind a proxy.
+    pub public_url: Option<String>,
+    /// Offset of SCF's time strings, in hours east of UTC (SCF shows Beijing time).
+    pub time_offset_hours: i32,
+    /// Runtime of a function created without one.
+    pub default_runtime: String,
+    pub accounts: Vec<Account>,
+    /// Requests per second per account for each action (`default` for the rest); 0 = unlimited.
+    pub rate_limits: HashMap<String, u32>,
+    pub limits: Limits,
+    pub http: HttpLimits,
+    pub store: StoreConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: None,
+            data_dir: None,
+            default_region: "ap-guangzhou".into(),
+            regions: None,
+            public_url: None,
+            time_offset_hours: 8,
+            default_runtime: "Python3.9".into(),
+            accounts: vec![],
+            rate_limits: HashMap::new(),
+            limits: Limits::default(),
+            http: HttpLimits::default(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+/// Request size limits and the clock-skew window (reference §2.7 and §2.4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpLimits {
+    pub tc3_post_bytes: usize,
+    pub v1_post_bytes: usize,
+    /// The request line (path and query) of a GET.
+    pub get_bytes: usize,
+    pub max_clock_skew_seconds: i64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            tc3_post_bytes: 10 << 20,
+            v1_post_bytes: 1 << 20,
+            get_bytes: 32 << 10,
+            max_clock_skew_seconds: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `normal` (survives a killed process) or `full` (also survives power loss).
+    pub synchronous: Synchronous,
+}
+
+/// One API key of an account. Several keys may share an account (same `app_id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub secret_id: String,
+    pub secret_key: String,
+    #[serde(default = "default_app_id")]
+    pub app_id: u64,
+    #[serde(default = "default_uin")]
+    pub uin: String,
+}
+
+fn default_app_id() -> u64 {
+    1_250_000_000
+}
+
+fn default_uin() -> String {
+    "100000000001".into()
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccountFile {
+    accounts: Vec<Account>,
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> Result<Config, String> {
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Where the accounts came from, for the start-up message.
+pub enum AccountSource {
+    Config,
+    Environment,
+    Generated,
+    DataDir,
+}
+
+/// The accounts to serve: the config's; else one from `SCFD_SECRET_ID`/`SCFD_SECRET_KEY`; else
+/// the one kept in `DATA_DIR/account.toml`, generated there on the first start.
+pub fn resolve_accounts(config: &Config, data_dir: &Path) -> Result<(Vec<Account>, AccountSource), String> {
+    let (accounts, source) = if !config.accounts.is_empty() {
+        (config.accounts.clone(), AccountSource::Config)
+    } else if let (Ok(id), Ok(key)) = (std::env::var("SCFD_SECRET_ID"), std::env::var("SCFD_SECRET_KEY")) {
+        let app_id = match std::env::var("SCFD_APP_ID") {
+            Ok(v) => v.parse().map_err(|_| format!("SCFD_APP_ID `{v}` is not a number"))?,
+            Err(_) => default_app_id(),
+        };
+        let uin = std::env::var("SCFD_UIN").unwrap_or_else(|_| default_uin());
+        (
+            vec![Account {
+                secret_id: id,
+                secret_key: key,
+                app_id,
+                uin,
+            }],
+            AccountSource::Environment,
+        )
+    } else {
+        let path = data_dir.join("account.toml");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let file: AccountFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            (file.accounts, AccountSource::DataDir)
+        } else {
+            let account = Account {
+                secret_id: format!("AKID{}", random_token(32)),
+                secret_key: random_token(32),
+                app_id: default_app_id(),
+                uin: default_uin(),
+            };
+            let file = AccountFile {
+                accounts: vec![account.clone()],
+            };
+            let text = toml::to_string(&file).map_err(|e| e.to_string())?;
+            write_private(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            (vec![account], AccountSource::Generated)
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for a in &accounts {
+        if a.secret_id.is_empty() || a.secret_key.is_empty() {
+            return Err("an account has an empty secret_id or secret_key".into());
+        }
+        if !seen.insert(&a.secret_id) {
+            return Err(format!("secret_id `{}` is configured twice", a.secret_id));
+        }
+    }
+    Ok((accounts, source))
+}
+
+/// Random letters and digits from the OS generator (through uuid's v4, already a dependency).
+pub fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for b in uuid::Uuid::new_v4().into_bytes() {
+            // 62 * 4 = 248: reject the top 8 values so every character is equally likely.
+            if b < 248 && out.len() < len {
+                out.push(ALPHABET[usize::from(b) % 62] as char);
+            }
+        }
+    }
+    out
+}
+
+/// Writes a file only the owner can read, durably.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The key that signs code download links, made on first start.
+pub fn url_key(data_dir: &Path) -> std::io::Result<Vec<u8>> {
+    let path = data_dir.join("url.key");
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 32 => Ok(key),
+        _ => {
+            let key = random_token(48).into_bytes();
+            write_private(&path, &key)?;
+            Ok(key)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_config() {
+        let c: Config = toml::from_str(
+            r#"
+            default_region = "ap-shanghai"
+            [[accounts]]
+            secret_id = "AKIDexample"
+            secret_key = "examplekey"
+            app_id = 1250000000
+            uin = "100000000001"
+            [rate_limits]
+            GetRequestStatus = 20
+            default = 0
+            [limits]
+            max_namespaces = 3
+            [store]
+            synchronous = "full"
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(c.accounts.len(), 1);
+        assert_eq!(c.rate_limits["GetRequestStatus"], 20);
+        assert_eq!(c.limits.max_namespaces, 3);
+        assert_eq!(c.limits.max_functions_per_namespace, 50);
+        assert_eq!(c.store.synchronous, Synchronous::Full);
+        assert!(toml::from_str::<Config>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn generates_then_reuses_an_account() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // The environment must not interfere: this test only runs the data-dir path when the
+        // variables are absent.
+        if std::env::var("SCFD_SECRET_ID").is_ok() {
+            return;
+        }
+        let (first, source) = resolve_accounts(&Config::default(), dir.path()).expect("generate");
+        assert!(matches!(source, AccountSource::Generated));
+        assert!(first[0].secret_id.starts_with("AKID") && first[0].secret_id.len() == 36);
+        let (again, source) = resolve_accounts(&Config::default(), dir.path()).expect("reuse");
+        assert!(matches!(source, AccountSource::DataDir));
+        assert_eq!(first, again);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("account.toml")).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,120 @@
+//! `scfd serve`: open the data dir, resume unfinished work, serve until SIGINT/SIGTERM.
+
+use crate::config::{self, AccountSource, Config, TENCENT_REGIONS};
+use crate::{AppState, app, rate_limit::RateLimits};
+use scf_core::{Service, Settings};
+use scf_store::SqliteStore;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What `serve` needs beyond the config file.
+pub struct ServeOptions {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub config: Config,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+
+pub async fn serve(opts: ServeOptions) -> Result<(), String> {
+    let config = opts.config;
+    let listen = opts.listen.or(config.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.into());
+    let data_dir = opts
+        .data_dir
+        .or(config.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./scfd-data"));
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+
+    let (accounts, source) = config::resolve_accounts(&config, &data_dir)?;
+    let rate_limits = RateLimits::new(&config.rate_limits)?;
+    let regions: std::collections::HashSet<String> = match &config.regions {
+        Some(list) => list.iter().cloned().collect(),
+        None => TENCENT_REGIONS.iter().map(|r| r.to_string()).collect(),
+    };
+    if !regions.contains(&config.default_region) {
+        return Err(format!("default_region `{}` is not among the served regions", config.default_region));
+    }
+    if !scf_core::rules::RUNTIMES.contains(&config.default_runtime.as_str()) {
+        return Err(format!("default_runtime `{}` is not an SCF runtime", config.default_runtime));
+    }
+
+    let store = SqliteStore::open(&data_dir.join("scfd.db"), config.store.synchronous).map_err(|e| e.to_string())?;
+    let settings = Settings {
+        limits: config.limits.clone(),
+        time_offset_seconds: config.time_offset_hours * 3600,
+        default_runtime: config.default_runtime.clone(),
+        public_url: config.public_url.clone(),
+        url_key: config::url_key(&data_dir).map_err(|e| format!("cannot keep url.key: {e}"))?,
+        data_dir: data_dir.clone(),
+    };
+    let service = Service::new(Arc::new(store), settings).map_err(|e| e.to_string())?;
+    let resumed = service.resume().await.map_err(|e| e.to_string())?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resuming unfinished code packages");
+    }
+
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    announce(&accounts, &source, &data_dir, &local.to_string(), &config.default_region);
+
+    let state = Arc::new(AppState {
+        service,
+        accounts: accounts.into_iter().map(|a| (a.secret_id.clone(), a)).collect::<HashMap<_, _>>(),
+        regions,
+        default_region: config.default_region.clone(),
+        rate_limits,
+        http_limits: config.http.clone(),
+    });
+    tracing::info!(listen = %local, data_dir = %data_dir.display(), "scfd is listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("scfd stopped");
+    Ok(())
+}
+
+fn announce(accounts: &[config::Account], source: &AccountSource, data_dir: &std::path::Path, listen: &str, region: &str) {
+    match source {
+        AccountSource::Generated => {
+            let a = &accounts[0];
+            println!(
+                "scfd generated an account and stored it in {}:\n  SecretId:  {}\n  SecretKey: {}\n  AppId:     {}\n  Uin:       {}\nTry it:\n  tccli scf ListFunctions --secretId {} --secretKey {} --region {region} --endpoint http://{listen}",
+                data_dir.join("account.toml").display(),
+                a.secret_id,
+                a.secret_key,
+                a.app_id,
+                a.uin,
+                a.secret_id,
+                a.secret_key,
+            );
+        }
+        AccountSource::DataDir => {
+            tracing::info!(secret_id = %accounts[0].secret_id, file = %data_dir.join("account.toml").display(), "using the generated account");
+        }
+        AccountSource::Environment => tracing::info!(secret_id = %accounts[0].secret_id, "using the account from SCFD_SECRET_ID"),
+        AccountSource::Config => tracing::info!(accounts = accounts.len(), "using the accounts from the config file"),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
