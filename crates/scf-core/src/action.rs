@@ -54,8 +54,12 @@ actions! {
 fn typed<T: DeserializeOwned>(params: Map<String, Value>) -> Result<T, ApiError> {
     // The schema check has run, so this only fails if a module's struct and the schema
     // disagree: say so plainly rather than guess a code.
-    serde_json::from_value(Value::Object(params))
-        .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, format!("Invalid parameters: {e}")))
+    serde_json::from_value(Value::Object(params)).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("Invalid parameters: {e}"),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -60,7 +60,10 @@ impl Packages {
             return Ok(());
         }
         let bytes = std::fs::read(self.zip_path(sha256))?;
-        let tmp = self.root.join("code").join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+        let tmp = self
+            .root
+            .join("code")
+            .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&tmp)?;
         let result = zip_guard::extract(&bytes, &tmp).and_then(|()| std::fs::rename(&tmp, &dir));
         if result.is_err() {
@@ -85,13 +88,19 @@ impl Packages {
     /// Leftovers of interrupted writes, removed at start-up.
     pub fn clean_temporaries(&self) {
         for sub in ["packages", "code"] {
-            let Ok(entries) = std::fs::read_dir(self.root.join(sub)) else { continue };
+            let Ok(entries) = std::fs::read_dir(self.root.join(sub)) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let name = e.file_name();
                 let name = name.to_string_lossy();
                 if name.contains(".tmp-") {
                     let p = e.path();
-                    let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                    let _ = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
                 }
             }
         }

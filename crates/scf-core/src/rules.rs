@@ -9,20 +9,61 @@ fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
 /// Runtimes SCF lists (reference §5 CreateFunction, plus the newer names of the runtime issue).
 /// Which of them this machine can actually run is the engine's business.
 pub const RUNTIMES: &[&str] = &[
-    "Python2.7", "Python3.6", "Python3.7", "Python3.8", "Python3.9", "Python3.10", "Python3.11",
-    "Python3.12", "Nodejs6.10", "Nodejs8.9", "Nodejs10.15", "Nodejs12.16", "Nodejs14.18",
-    "Nodejs16.13", "Nodejs18.15", "Nodejs20.x", "Php5.6", "Php7", "Php7.4", "Php8.0", "Go1",
-    "Java8", "Java11", "CustomRuntime",
+    "Python2.7",
+    "Python3.6",
+    "Python3.7",
+    "Python3.8",
+    "Python3.9",
+    "Python3.10",
+    "Python3.11",
+    "Python3.12",
+    "Nodejs6.10",
+    "Nodejs8.9",
+    "Nodejs10.15",
+    "Nodejs12.16",
+    "Nodejs14.18",
+    "Nodejs16.13",
+    "Nodejs18.15",
+    "Nodejs20.x",
+    "Php5.6",
+    "Php7",
+    "Php7.4",
+    "Php8.0",
+    "Go1",
+    "Java8",
+    "Java11",
+    "CustomRuntime",
 ];
 
 /// Environment variable names the platform sets itself (reference §8.3); users may not set them.
 const RESERVED_ENV: &[&str] = &[
-    "SCF_FUNCTIONNAME", "SCF_FUNCTIONVERSION", "SCF_NAMESPACE", "SCF_RUNTIME", "SCF_MEMORY_SIZE",
-    "SCF_TIMEOUT", "SCF_RUNTIME_API", "SCF_RUNTIME_API_PORT", "SCF_CODE_ROOT", "SCF_HANDLER",
-    "TENCENTCLOUD_REGION", "TENCENTCLOUD_APPID", "TENCENTCLOUD_UIN", "TENCENTCLOUD_TZ",
-    "TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN",
-    "TENCENTCLOUD_RUNENV", "USER_CODE_ROOT", "_HANDLER", "PYTHONPATH", "NODE_PATH", "PATH",
-    "LD_LIBRARY_PATH", "LANG", "TZ", "HOME",
+    "SCF_FUNCTIONNAME",
+    "SCF_FUNCTIONVERSION",
+    "SCF_NAMESPACE",
+    "SCF_RUNTIME",
+    "SCF_MEMORY_SIZE",
+    "SCF_TIMEOUT",
+    "SCF_RUNTIME_API",
+    "SCF_RUNTIME_API_PORT",
+    "SCF_CODE_ROOT",
+    "SCF_HANDLER",
+    "TENCENTCLOUD_REGION",
+    "TENCENTCLOUD_APPID",
+    "TENCENTCLOUD_UIN",
+    "TENCENTCLOUD_TZ",
+    "TENCENTCLOUD_SECRETID",
+    "TENCENTCLOUD_SECRETKEY",
+    "TENCENTCLOUD_SESSIONTOKEN",
+    "TENCENTCLOUD_RUNENV",
+    "USER_CODE_ROOT",
+    "_HANDLER",
+    "PYTHONPATH",
+    "NODE_PATH",
+    "PATH",
+    "LD_LIBRARY_PATH",
+    "LANG",
+    "TZ",
+    "HOME",
 ];
 
 /// Reserved prefixes: anything SCF might add later under them is the platform's too.
@@ -46,7 +87,9 @@ pub fn function_name(name: &str) -> Result<(), ApiError> {
     } else {
         Err(bad(
             ErrorCode::InvalidParameterValueFunctionName,
-            format!("FunctionName `{name}` is invalid: use 2-60 letters, digits, `-` or `_`, starting with a letter and ending with a letter or digit."),
+            format!(
+                "FunctionName `{name}` is invalid: use 2-60 letters, digits, `-` or `_`, starting with a letter and ending with a letter or digit."
+            ),
         ))
     }
 }
@@ -69,7 +112,9 @@ pub fn namespace_name(name: &str) -> Result<(), ApiError> {
     } else {
         Err(bad(
             ErrorCode::InvalidParameterValueNamespaceInvalid,
-            format!("Namespace `{name}` is invalid: use 2-30 letters, digits, `-` or `_`, starting with a letter and ending with a letter or digit."),
+            format!(
+                "Namespace `{name}` is invalid: use 2-30 letters, digits, `-` or `_`, starting with a letter and ending with a letter or digit."
+            ),
         ))
     }
 }
@@ -97,11 +142,15 @@ pub fn handler(handler: &str) -> Result<(), ApiError> {
             return false;
         };
         let method_ok = method.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && method.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && method
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         let file_ok = !file.is_empty()
             && !file.starts_with('/')
             && !file.split('/').any(|p| p.is_empty() || p == "..")
-            && file.chars().all(|c| is_name_char(c) || c == '.' || c == '/');
+            && file
+                .chars()
+                .all(|c| is_name_char(c) || c == '.' || c == '/');
         method_ok && file_ok
     })();
     if valid {
@@ -109,7 +158,9 @@ pub fn handler(handler: &str) -> Result<(), ApiError> {
     } else {
         Err(bad(
             ErrorCode::InvalidParameterValueHandler,
-            format!("Handler `{handler}` is invalid: use `file.method`, e.g. `index.main_handler`."),
+            format!(
+                "Handler `{handler}` is invalid: use `file.method`, e.g. `index.main_handler`."
+            ),
         ))
     }
 }
@@ -120,7 +171,10 @@ pub fn runtime(runtime: &str) -> Result<(), ApiError> {
     } else {
         Err(bad(
             ErrorCode::InvalidParameterValueRuntime,
-            format!("Runtime `{runtime}` is not an SCF runtime; use one of {}.", RUNTIMES.join(", ")),
+            format!(
+                "Runtime `{runtime}` is not an SCF runtime; use one of {}.",
+                RUNTIMES.join(", ")
+            ),
         ))
     }
 }
@@ -166,7 +220,10 @@ pub fn function_type(kind: &str) -> Result<(), ApiError> {
     if kind == "Event" || kind == "HTTP" {
         Ok(())
     } else {
-        Err(bad(ErrorCode::InvalidParameterValueType, format!("Type `{kind}` is invalid: use `Event` or `HTTP`.")))
+        Err(bad(
+            ErrorCode::InvalidParameterValueType,
+            format!("Type `{kind}` is invalid: use `Event` or `HTTP`."),
+        ))
     }
 }
 
@@ -180,13 +237,19 @@ pub fn environment(vars: &[(String, String)]) -> Result<(), ApiError> {
         if !valid {
             return Err(bad(
                 ErrorCode::InvalidParameterValueEnvironment,
-                format!("Environment variable `{key}` is invalid: names are letters, digits and `_`, not starting with a digit, and not empty."),
+                format!(
+                    "Environment variable `{key}` is invalid: names are letters, digits and `_`, not starting with a digit, and not empty."
+                ),
             ));
         }
-        if RESERVED_ENV.contains(&key.as_str()) || RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p)) {
+        if RESERVED_ENV.contains(&key.as_str())
+            || RESERVED_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
+        {
             return Err(bad(
                 ErrorCode::InvalidParameterValueEnvironmentSystemProtect,
-                format!("Environment variable `{key}` is set by the platform and cannot be changed."),
+                format!(
+                    "Environment variable `{key}` is set by the platform and cannot be changed."
+                ),
             ));
         }
         if vars[..i].iter().any(|(k, _)| k == key) {
@@ -219,8 +282,22 @@ mod tests {
         for ok in ["ab", "hello", "a-b_c1", &"a".repeat(60)] {
             assert_eq!(code(function_name(ok)), None, "{ok}");
         }
-        for badname in ["a", "1abc", "abc-", "abc_", "a.b", "héllo", "", &"a".repeat(61), "-ab"] {
-            assert_eq!(code(function_name(badname)), Some(ErrorCode::InvalidParameterValueFunctionName), "{badname}");
+        for badname in [
+            "a",
+            "1abc",
+            "abc-",
+            "abc_",
+            "a.b",
+            "héllo",
+            "",
+            &"a".repeat(61),
+            "-ab",
+        ] {
+            assert_eq!(
+                code(function_name(badname)),
+                Some(ErrorCode::InvalidParameterValueFunctionName),
+                "{badname}"
+            );
         }
     }
 
@@ -230,17 +307,41 @@ mod tests {
             assert_eq!(code(namespace_name(ok)), None, "{ok}");
         }
         for badname in ["n", "1ns", "ns-", "n s", &"n".repeat(31), ""] {
-            assert_eq!(code(namespace_name(badname)), Some(ErrorCode::InvalidParameterValueNamespaceInvalid), "{badname}");
+            assert_eq!(
+                code(namespace_name(badname)),
+                Some(ErrorCode::InvalidParameterValueNamespaceInvalid),
+                "{badname}"
+            );
         }
     }
 
     #[test]
     fn handlers() {
-        for ok in ["index.main_handler", "src/app.handler", "my-file.run", "a.b", "app.v2.main"] {
+        for ok in [
+            "index.main_handler",
+            "src/app.handler",
+            "my-file.run",
+            "a.b",
+            "app.v2.main",
+        ] {
             assert_eq!(code(handler(ok)), None, "{ok}");
         }
-        for badh in ["index", ".main", "index.", "../x.main", "/abs.main", "a//b.main", "index.1main", "index.ma-in", "x"] {
-            assert_eq!(code(handler(badh)), Some(ErrorCode::InvalidParameterValueHandler), "{badh}");
+        for badh in [
+            "index",
+            ".main",
+            "index.",
+            "../x.main",
+            "/abs.main",
+            "a//b.main",
+            "index.1main",
+            "index.ma-in",
+            "x",
+        ] {
+            assert_eq!(
+                code(handler(badh)),
+                Some(ErrorCode::InvalidParameterValueHandler),
+                "{badh}"
+            );
         }
     }
 
@@ -250,28 +351,53 @@ mod tests {
             assert_eq!(code(memory_size(ok)), None);
         }
         for badm in [0, 63, 100, 129, 3200, 4096, -128] {
-            assert_eq!(code(memory_size(badm)), Some(ErrorCode::InvalidParameterValueMemorySize), "{badm}");
+            assert_eq!(
+                code(memory_size(badm)),
+                Some(ErrorCode::InvalidParameterValueMemorySize),
+                "{badm}"
+            );
         }
         assert_eq!(code(timeout(1)), None);
         assert_eq!(code(timeout(900)), None);
         assert_eq!(code(timeout(0)), Some(ErrorCode::LimitExceededTimeout));
         assert_eq!(code(timeout(901)), Some(ErrorCode::LimitExceededTimeout));
-        assert_eq!(code(init_timeout(301)), Some(ErrorCode::LimitExceededInitTimeout));
+        assert_eq!(
+            code(init_timeout(301)),
+            Some(ErrorCode::LimitExceededInitTimeout)
+        );
         assert_eq!(code(runtime("Python3.9")), None);
-        assert_eq!(code(runtime("Cobol1")), Some(ErrorCode::InvalidParameterValueRuntime));
+        assert_eq!(
+            code(runtime("Cobol1")),
+            Some(ErrorCode::InvalidParameterValueRuntime)
+        );
         assert_eq!(code(function_type("Event")), None);
-        assert_eq!(code(function_type("Job")), Some(ErrorCode::InvalidParameterValueType));
+        assert_eq!(
+            code(function_type("Job")),
+            Some(ErrorCode::InvalidParameterValueType)
+        );
         assert_eq!(code(description(&"d".repeat(1000))), None);
-        assert_eq!(code(description(&"d".repeat(1001))), Some(ErrorCode::InvalidParameterValueDescription));
+        assert_eq!(
+            code(description(&"d".repeat(1001))),
+            Some(ErrorCode::InvalidParameterValueDescription)
+        );
     }
 
     #[test]
     fn environments() {
         let v = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         assert_eq!(code(environment(&v(&[("A", "1"), ("_B2", "")]))), None);
-        for reserved in ["SCF_RUNTIME", "TENCENTCLOUD_REGION", "_HANDLER", "SCF_ANYTHING", "PYTHONPATH"] {
+        for reserved in [
+            "SCF_RUNTIME",
+            "TENCENTCLOUD_REGION",
+            "_HANDLER",
+            "SCF_ANYTHING",
+            "PYTHONPATH",
+        ] {
             assert_eq!(
                 code(environment(&v(&[(reserved, "x")]))),
                 Some(ErrorCode::InvalidParameterValueEnvironmentSystemProtect),
@@ -279,12 +405,22 @@ mod tests {
             );
         }
         for invalid in ["", "1A", "A-B", "A B"] {
-            assert_eq!(code(environment(&v(&[(invalid, "x")]))), Some(ErrorCode::InvalidParameterValueEnvironment), "{invalid}");
+            assert_eq!(
+                code(environment(&v(&[(invalid, "x")]))),
+                Some(ErrorCode::InvalidParameterValueEnvironment),
+                "{invalid}"
+            );
         }
-        assert_eq!(code(environment(&v(&[("A", "1"), ("A", "2")]))), Some(ErrorCode::InvalidParameterValueEnvironment));
+        assert_eq!(
+            code(environment(&v(&[("A", "1"), ("A", "2")]))),
+            Some(ErrorCode::InvalidParameterValueEnvironment)
+        );
         let big = "x".repeat(4000);
         assert_eq!(
-            code(environment(&v(&[("A", &big), ("B", "y".repeat(200).as_str())]))),
+            code(environment(&v(&[
+                ("A", &big),
+                ("B", "y".repeat(200).as_str())
+            ]))),
             Some(ErrorCode::InvalidParameterValueEnvironmentExceededLimit)
         );
     }

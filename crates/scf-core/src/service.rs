@@ -100,7 +100,10 @@ pub(crate) fn now_ms() -> i64 {
 /// Maps a store failure that the action did not expect onto `InternalError`, logging it.
 pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "internal error");
-    ApiError::new(ErrorCode::InternalError, "Internal error; the server log has the details.")
+    ApiError::new(
+        ErrorCode::InternalError,
+        "Internal error; the server log has the details.",
+    )
 }
 
 impl Service {
@@ -116,16 +119,27 @@ impl Service {
     }
 
     /// Applies one action and returns the fields of its response.
-    pub async fn apply(self: &Arc<Self>, caller: &Caller, action: Action) -> Result<Map<String, Value>, ApiError> {
+    pub async fn apply(
+        self: &Arc<Self>,
+        caller: &Caller,
+        action: Action,
+    ) -> Result<Map<String, Value>, ApiError> {
         action.apply(self, caller).await
     }
 
     /// Work a restart must finish: packages acknowledged but not yet unpacked.
     pub async fn resume(self: &Arc<Self>) -> Result<usize, ApiError> {
-        let pending = self.store.functions_with_status(&["Creating", "Updating"]).await?;
+        let pending = self
+            .store
+            .functions_with_status(&["Creating", "Updating"])
+            .await?;
         let n = pending.len();
         for f in pending {
-            let failed = if f.status == "Creating" { "CreateFailed" } else { "UpdateFailed" };
+            let failed = if f.status == "Creating" {
+                "CreateFailed"
+            } else {
+                "UpdateFailed"
+            };
             self.spawn_unpack(f.key.clone(), f.code_sha256.clone(), "Active", failed);
         }
         Ok(n)
@@ -133,7 +147,12 @@ impl Service {
 
     /// Creates the `default` namespace of a scope on first use.
     pub(crate) async fn ensure_default_namespace(&self, scope: &Scope) -> Result<(), ApiError> {
-        if self.default_seen.lock().unwrap_or_else(|p| p.into_inner()).contains(scope) {
+        if self
+            .default_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(scope)
+        {
             return Ok(());
         }
         let now = now_ms();
@@ -145,7 +164,10 @@ impl Service {
             mod_time_ms: now,
         };
         self.store.ensure_namespace(scope, &ns).await?;
-        self.default_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.clone());
+        self.default_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(scope.clone());
         Ok(())
     }
 
@@ -162,12 +184,19 @@ impl Service {
     }
 
     /// Unpacks a package in the background, then moves the function to `ok` (or `failed`).
-    pub(crate) fn spawn_unpack(self: &Arc<Self>, key: FunctionKey, sha256: String, ok: &'static str, failed: &'static str) {
+    pub(crate) fn spawn_unpack(
+        self: &Arc<Self>,
+        key: FunctionKey,
+        sha256: String,
+        ok: &'static str,
+        failed: &'static str,
+    ) {
         let svc = Arc::clone(self);
         tokio::spawn(async move {
             let unpack_svc = Arc::clone(&svc);
             let sha = sha256.clone();
-            let outcome = tokio::task::spawn_blocking(move || unpack_svc.packages.unpack(&sha)).await;
+            let outcome =
+                tokio::task::spawn_blocking(move || unpack_svc.packages.unpack(&sha)).await;
             let (status, reasons) = match outcome {
                 Ok(Ok(())) => (ok, vec![]),
                 Ok(Err(e)) => (
@@ -185,9 +214,15 @@ impl Service {
                     }],
                 ),
             };
-            match svc.store.set_function_status(&key, &sha256, status, &reasons).await {
+            match svc
+                .store
+                .set_function_status(&key, &sha256, status, &reasons)
+                .await
+            {
                 Ok(_) => tracing::debug!(function = %key.name, status, "code package settled"),
-                Err(e) => tracing::error!(function = %key.name, error = %e, "could not record the function's status"),
+                Err(e) => {
+                    tracing::error!(function = %key.name, error = %e, "could not record the function's status")
+                }
             }
         });
     }
@@ -202,14 +237,30 @@ impl Service {
                 }
             }
             Ok(true) => {}
-            Err(e) => tracing::warn!(sha256, error = %e, "could not check whether a package is in use"),
+            Err(e) => {
+                tracing::warn!(sha256, error = %e, "could not check whether a package is in use")
+            }
         }
     }
 
     /// Where the zip behind a signed download link is, if the link is genuine and fresh.
-    pub fn code_download(&self, app_id: u64, sha256: &str, expires: u64, sign: &str) -> Option<PathBuf> {
+    pub fn code_download(
+        &self,
+        app_id: u64,
+        sha256: &str,
+        expires: u64,
+        sign: &str,
+    ) -> Option<PathBuf> {
         let now = (now_ms() / 1000) as u64;
-        if expires < now || !crate::actions::get_function_address::verify_link(&self.settings.url_key, app_id, sha256, expires, sign) {
+        if expires < now
+            || !crate::actions::get_function_address::verify_link(
+                &self.settings.url_key,
+                app_id,
+                sha256,
+                expires,
+                sign,
+            )
+        {
             return None;
         }
         let path = self.packages.zip_path(sha256);

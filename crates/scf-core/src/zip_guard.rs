@@ -68,10 +68,14 @@ fn link_stays_inside(entry: &Path, target: &str) -> bool {
     }
     let mut depth: Vec<&std::ffi::OsStr> = entry
         .parent()
-        .map(|p| p.components().filter_map(|c| match c {
-            Component::Normal(n) => Some(n),
-            _ => None,
-        }).collect())
+        .map(|p| {
+            p.components()
+                .filter_map(|c| match c {
+                    Component::Normal(n) => Some(n),
+                    _ => None,
+                })
+                .collect()
+        })
         .unwrap_or_default();
     for part in Path::new(target).components() {
         match part {
@@ -116,8 +120,11 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
             limits.max_zip_bytes
         )));
     }
-    let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes))
-        .map_err(|e| refuse(format!("The code is not a standard zip file ({e}); re-compress it and retry.")))?;
+    let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).map_err(|e| {
+        refuse(format!(
+            "The code is not a standard zip file ({e}); re-compress it and retry."
+        ))
+    })?;
     if archive.len() > limits.max_entries {
         return Err(refuse(format!(
             "The zip file holds {} entries; the limit is {}.",
@@ -135,10 +142,16 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
             .map_err(|e| refuse(format!("Entry {i} of the zip file cannot be read: {e}")))?;
         let name = file
             .name()
-            .map_err(|e| refuse(format!("Entry {i} of the zip file has an unreadable name: {e}")))?
+            .map_err(|e| {
+                refuse(format!(
+                    "Entry {i} of the zip file has an unreadable name: {e}"
+                ))
+            })?
             .into_owned();
         let Some(path) = inside_path(&name) else {
-            return Err(refuse(format!("The zip entry `{name}` points outside the code folder.")));
+            return Err(refuse(format!(
+                "The zip entry `{name}` points outside the code folder."
+            )));
         };
         if is_symlink(&file) {
             let mut target = String::new();
@@ -190,9 +203,13 @@ pub fn extract(bytes: &[u8], dest: &Path) -> io::Result<()> {
         }
         if is_symlink(&file) {
             let mut target = String::new();
-            (&mut file).take(MAX_LINK_TARGET).read_to_string(&mut target)?;
+            (&mut file)
+                .take(MAX_LINK_TARGET)
+                .read_to_string(&mut target)?;
             if !link_stays_inside(&rel, &target) {
-                return Err(io::Error::other(format!("symlink `{name}` escapes the folder")));
+                return Err(io::Error::other(format!(
+                    "symlink `{name}` escapes the folder"
+                )));
             }
             std::os::unix::fs::symlink(&target, &out)?;
             continue;
@@ -203,7 +220,11 @@ pub fn extract(bytes: &[u8], dest: &Path) -> io::Result<()> {
         // is readable, nothing is writable by others.
         let executable = file.unix_mode().is_some_and(|m| m & 0o100 != 0);
         use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))?;
+        f.set_permissions(std::fs::Permissions::from_mode(if executable {
+            0o755
+        } else {
+            0o644
+        }))?;
     }
     Ok(())
 }
@@ -224,12 +245,20 @@ pub(crate) mod tests {
         let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
         for (name, content) in entries {
             if let Some(link) = name.strip_suffix('@') {
-                w.add_symlink(link, std::str::from_utf8(content).expect("utf8"), SimpleFileOptions::default())
-                    .expect("symlink");
+                w.add_symlink(
+                    link,
+                    std::str::from_utf8(content).expect("utf8"),
+                    SimpleFileOptions::default(),
+                )
+                .expect("symlink");
             } else {
                 let opts = SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Deflated)
-                    .unix_permissions(if name.ends_with("bootstrap") { 0o755 } else { 0o644 });
+                    .unix_permissions(if name.ends_with("bootstrap") {
+                        0o755
+                    } else {
+                        0o644
+                    });
                 w.start_file(*name, opts).expect("start");
                 w.write_all(content).expect("write");
             }
@@ -254,10 +283,19 @@ pub(crate) mod tests {
         assert_eq!(got.sha256, hex::encode(Sha256::digest(&z)));
         let dir = tempfile::tempdir().expect("tmp");
         extract(&z, dir.path()).expect("extract");
-        assert_eq!(std::fs::read(dir.path().join("lib/util.py")).expect("read"), b"X = 1\n");
-        assert_eq!(std::fs::read(dir.path().join("lib/link")).expect("read link"), b"X = 1\n");
+        assert_eq!(
+            std::fs::read(dir.path().join("lib/util.py")).expect("read"),
+            b"X = 1\n"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("lib/link")).expect("read link"),
+            b"X = 1\n"
+        );
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("bootstrap")).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("bootstrap"))
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o755);
     }
 
@@ -272,7 +310,11 @@ pub(crate) mod tests {
             vec![("a/link@", &b"../../x"[..])],
         ] {
             let z = make_zip(&entries);
-            assert_eq!(code(inspect(&z, &LIMITS)), ErrorCode::InvalidParameterValueZipFile, "{entries:?}");
+            assert_eq!(
+                code(inspect(&z, &LIMITS)),
+                ErrorCode::InvalidParameterValueZipFile,
+                "{entries:?}"
+            );
         }
         assert!(link_stays_inside(Path::new("a/b/link"), "../c"));
         assert!(!link_stays_inside(Path::new("link"), ".."));
@@ -280,12 +322,24 @@ pub(crate) mod tests {
 
     #[test]
     fn refuses_non_zips_and_oversize() {
-        assert_eq!(code(inspect(b"not a zip at all", &LIMITS)), ErrorCode::InvalidParameterValueZipFile);
+        assert_eq!(
+            code(inspect(b"not a zip at all", &LIMITS)),
+            ErrorCode::InvalidParameterValueZipFile
+        );
         let big = vec![0u8; (LIMITS.max_zip_bytes + 1) as usize];
-        assert_eq!(code(inspect(&big, &LIMITS)), ErrorCode::InvalidParameterValueZipFile);
+        assert_eq!(
+            code(inspect(&big, &LIMITS)),
+            ErrorCode::InvalidParameterValueZipFile
+        );
         let many: Vec<(String, Vec<u8>)> = (0..11).map(|i| (format!("f{i}"), vec![])).collect();
-        let refs: Vec<(&str, &[u8])> = many.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
-        assert_eq!(code(inspect(&make_zip(&refs), &LIMITS)), ErrorCode::InvalidParameterValueZipFile);
+        let refs: Vec<(&str, &[u8])> = many
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.as_slice()))
+            .collect();
+        assert_eq!(
+            code(inspect(&make_zip(&refs), &LIMITS)),
+            ErrorCode::InvalidParameterValueZipFile
+        );
     }
 
     #[test]
@@ -296,6 +350,10 @@ pub(crate) mod tests {
         assert!((z.len() as u64) < LIMITS.max_zip_bytes);
         let err = inspect(&z, &LIMITS).expect_err("bomb");
         assert_eq!(err.code, ErrorCode::InvalidParameterValueZipFile);
-        assert!(err.message.contains("unpacks to more than"), "{}", err.message);
+        assert!(
+            err.message.contains("unpacks to more than"),
+            "{}",
+            err.message
+        );
     }
 }

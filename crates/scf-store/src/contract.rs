@@ -55,20 +55,60 @@ pub async fn run(store: &dyn Store) {
 
 async fn namespaces(store: &dyn Store) {
     let s = scope(1);
-    store.ensure_namespace(&s, &ns("default")).await.expect("ensure");
-    store.ensure_namespace(&s, &ns("default")).await.expect("ensure twice is fine");
-    store.create_namespace(&s, &ns("a"), 3).await.expect("create a");
-    assert_eq!(store.create_namespace(&s, &ns("a"), 3).await, Err(StoreError::AlreadyExists));
-    store.create_namespace(&s, &ns("b"), 3).await.expect("create b");
-    assert_eq!(store.create_namespace(&s, &ns("c"), 3).await, Err(StoreError::LimitExceeded(3)));
-    let names: Vec<String> = store.list_namespaces(&s).await.expect("list").into_iter().map(|n| n.name).collect();
+    store
+        .ensure_namespace(&s, &ns("default"))
+        .await
+        .expect("ensure");
+    store
+        .ensure_namespace(&s, &ns("default"))
+        .await
+        .expect("ensure twice is fine");
+    store
+        .create_namespace(&s, &ns("a"), 3)
+        .await
+        .expect("create a");
+    assert_eq!(
+        store.create_namespace(&s, &ns("a"), 3).await,
+        Err(StoreError::AlreadyExists)
+    );
+    store
+        .create_namespace(&s, &ns("b"), 3)
+        .await
+        .expect("create b");
+    assert_eq!(
+        store.create_namespace(&s, &ns("c"), 3).await,
+        Err(StoreError::LimitExceeded(3))
+    );
+    let names: Vec<String> = store
+        .list_namespaces(&s)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
     assert_eq!(names, ["a", "b", "default"]);
-    store.update_namespace(&s, "a", "hello", 9).await.expect("update");
-    let a = store.get_namespace(&s, "a").await.expect("get").expect("exists");
-    assert_eq!((a.description.as_str(), a.mod_time_ms, a.add_time_ms), ("hello", 9, 1));
-    assert_eq!(store.update_namespace(&s, "zz", "x", 9).await, Err(StoreError::NotFound));
+    store
+        .update_namespace(&s, "a", "hello", 9)
+        .await
+        .expect("update");
+    let a = store
+        .get_namespace(&s, "a")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (a.description.as_str(), a.mod_time_ms, a.add_time_ms),
+        ("hello", 9, 1)
+    );
+    assert_eq!(
+        store.update_namespace(&s, "zz", "x", 9).await,
+        Err(StoreError::NotFound)
+    );
     store.delete_namespace(&s, "b").await.expect("delete");
-    assert_eq!(store.delete_namespace(&s, "b").await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.delete_namespace(&s, "b").await,
+        Err(StoreError::NotFound)
+    );
     assert!(store.get_namespace(&s, "b").await.expect("get").is_none());
 }
 
@@ -79,22 +119,61 @@ async fn functions(store: &dyn Store) {
         Err(StoreError::NamespaceNotFound)
     );
     store.create_function(&f, 2).await.expect("create");
-    assert_eq!(store.create_function(&f, 2).await, Err(StoreError::AlreadyExists));
-    store.create_function(&function(1, "a", "f2"), 2).await.expect("create f2");
+    assert_eq!(
+        store.create_function(&f, 2).await,
+        Err(StoreError::AlreadyExists)
+    );
+    store
+        .create_function(&function(1, "a", "f2"), 2)
+        .await
+        .expect("create f2");
     assert_eq!(
         store.create_function(&function(1, "a", "f3"), 2).await,
         Err(StoreError::LimitExceeded(2))
     );
-    let got = store.get_function(&f.key).await.expect("get").expect("exists");
+    let got = store
+        .get_function(&f.key)
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(got, f);
-    assert_eq!(store.delete_namespace(&scope(1), "a").await, Err(StoreError::NamespaceNotEmpty));
+    assert_eq!(
+        store.delete_namespace(&scope(1), "a").await,
+        Err(StoreError::NamespaceNotEmpty)
+    );
 
-    let listed = store.list_functions(&scope(1), Some("a")).await.expect("list");
-    assert_eq!(listed.iter().map(|f| f.key.name.as_str()).collect::<Vec<_>>(), ["f1", "f2"]);
-    assert_eq!(store.list_functions(&scope(1), Some("default")).await.expect("list").len(), 0);
-    assert_eq!(store.list_functions(&scope(1), None).await.expect("list").len(), 2);
+    let listed = store
+        .list_functions(&scope(1), Some("a"))
+        .await
+        .expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|f| f.key.name.as_str())
+            .collect::<Vec<_>>(),
+        ["f1", "f2"]
+    );
+    assert_eq!(
+        store
+            .list_functions(&scope(1), Some("default"))
+            .await
+            .expect("list")
+            .len(),
+        0
+    );
+    assert_eq!(
+        store
+            .list_functions(&scope(1), None)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
 
-    let creating = store.functions_with_status(&["Creating"]).await.expect("by status");
+    let creating = store
+        .functions_with_status(&["Creating"])
+        .await
+        .expect("by status");
     assert_eq!(creating.len(), 2);
     assert!(store.code_in_use("aa").await.expect("in use"));
     assert!(!store.code_in_use("bb").await.expect("in use"));
@@ -104,45 +183,122 @@ async fn functions(store: &dyn Store) {
         error_code: "X".into(),
         error_message: "broken".into(),
     };
-    assert!(!store.set_function_status(&f.key, "old", "Active", &[]).await.expect("set"));
-    assert!(store.set_function_status(&f.key, "aa", "CreateFailed", &[reason.clone()]).await.expect("set"));
-    let got = store.get_function(&f.key).await.expect("get").expect("exists");
-    assert_eq!((got.status.as_str(), got.status_desc.as_str()), ("CreateFailed", "broken"));
+    assert!(
+        !store
+            .set_function_status(&f.key, "old", "Active", &[])
+            .await
+            .expect("set")
+    );
+    assert!(
+        store
+            .set_function_status(&f.key, "aa", "CreateFailed", std::slice::from_ref(&reason))
+            .await
+            .expect("set")
+    );
+    let got = store
+        .get_function(&f.key)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (got.status.as_str(), got.status_desc.as_str()),
+        ("CreateFailed", "broken")
+    );
     assert_eq!(got.status_reasons, vec![reason]);
 
     let mut changed = got.clone();
     changed.memory_size = 256;
     changed.code_sha256 = "bb".into();
     store.update_function(&changed).await.expect("update");
-    assert_eq!(store.get_function(&f.key).await.expect("get").expect("exists").memory_size, 256);
+    assert_eq!(
+        store
+            .get_function(&f.key)
+            .await
+            .expect("get")
+            .expect("exists")
+            .memory_size,
+        256
+    );
     assert!(store.code_in_use("bb").await.expect("in use"));
-    assert_eq!(store.update_function(&function(1, "a", "ghost")).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.update_function(&function(1, "a", "ghost")).await,
+        Err(StoreError::NotFound)
+    );
 
     store.delete_function(&f.key).await.expect("delete");
-    assert_eq!(store.delete_function(&f.key).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.delete_function(&f.key).await,
+        Err(StoreError::NotFound)
+    );
     assert!(store.get_function(&f.key).await.expect("get").is_none());
 }
 
 async fn isolation(store: &dyn Store) {
     let other = scope(2);
-    assert!(store.list_namespaces(&other).await.expect("list").is_empty());
-    assert!(store.get_namespace(&other, "a").await.expect("get").is_none());
+    assert!(
+        store
+            .list_namespaces(&other)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        store
+            .get_namespace(&other, "a")
+            .await
+            .expect("get")
+            .is_none()
+    );
     assert_eq!(
         store.create_function(&function(2, "a", "f2"), 10).await,
         Err(StoreError::NamespaceNotFound),
         "account 2 cannot use account 1's namespace"
     );
-    assert!(store.get_function(&function(2, "a", "f2").key).await.expect("get").is_none());
-    assert!(store.list_functions(&other, None).await.expect("list").is_empty());
+    assert!(
+        store
+            .get_function(&function(2, "a", "f2").key)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        store
+            .list_functions(&other, None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     let other_region = Scope {
         app_id: 1,
         region: "ap-shanghai".into(),
     };
-    assert!(store.list_functions(&other_region, None).await.expect("list").is_empty());
+    assert!(
+        store
+            .list_functions(&other_region, None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     // The same names are free in another account.
-    store.create_namespace(&other, &ns("a"), 5).await.expect("same name, other account");
-    store.create_function(&function(2, "a", "f2"), 10).await.expect("same name, other account");
-    assert_eq!(store.get_function(&function(1, "a", "f2").key).await.expect("get").expect("1's").key.scope.app_id, 1);
+    store
+        .create_namespace(&other, &ns("a"), 5)
+        .await
+        .expect("same name, other account");
+    store
+        .create_function(&function(2, "a", "f2"), 10)
+        .await
+        .expect("same name, other account");
+    assert_eq!(
+        store
+            .get_function(&function(1, "a", "f2").key)
+            .await
+            .expect("get")
+            .expect("1's")
+            .key
+            .scope
+            .app_id,
+        1
+    );
 }
 
 mod tests {
@@ -163,7 +319,13 @@ mod tests {
         }
         let store = SqliteStore::open(&path, Synchronous::Full).expect("reopen");
         let s = super::scope(1);
-        let names: Vec<String> = store.list_namespaces(&s).await.expect("list").into_iter().map(|n| n.name).collect();
+        let names: Vec<String> = store
+            .list_namespaces(&s)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
         assert_eq!(names, ["a", "default"]);
         assert_eq!(store.list_functions(&s, None).await.expect("list").len(), 1);
     }

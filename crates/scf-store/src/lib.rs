@@ -74,7 +74,11 @@ pub trait Store: Send + Sync + 'static {
     async fn create_function(&self, f: &FunctionRecord, max_per_namespace: u32) -> Result<()>;
     async fn get_function(&self, key: &FunctionKey) -> Result<Option<FunctionRecord>>;
     /// The functions of a scope, of one namespace when given, ordered by name.
-    async fn list_functions(&self, scope: &Scope, namespace: Option<&str>) -> Result<Vec<FunctionRecord>>;
+    async fn list_functions(
+        &self,
+        scope: &Scope,
+        namespace: Option<&str>,
+    ) -> Result<Vec<FunctionRecord>>;
     /// Replaces a function's record; `NotFound`.
     async fn update_function(&self, f: &FunctionRecord) -> Result<()>;
     /// Sets a function's status, but only while its code is still `code_sha256` (a later

@@ -116,8 +116,8 @@ fn namespace_from(doc: String) -> rusqlite::Result<NamespaceRecord> {
 
 fn function_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<FunctionRecord> {
     let doc: String = row.get("doc")?;
-    let mut f: FunctionRecord =
-        serde_json::from_str(&doc).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut f: FunctionRecord = serde_json::from_str(&doc)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     f.key = FunctionKey {
         scope: Scope {
             app_id: row.get::<_, i64>("app_id")? as u64,
@@ -129,7 +129,10 @@ fn function_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<FunctionRecord> {
     Ok(f)
 }
 
-fn get_function_in(conn: &Connection, key: &FunctionKey) -> rusqlite::Result<Option<FunctionRecord>> {
+fn get_function_in(
+    conn: &Connection,
+    key: &FunctionKey,
+) -> rusqlite::Result<Option<FunctionRecord>> {
     conn.query_row(
         "SELECT * FROM functions WHERE app_id=?1 AND region=?2 AND namespace=?3 AND name=?4",
         params![app(&key.scope), key.scope.region, key.namespace, key.name],
@@ -143,7 +146,15 @@ fn write_function(conn: &Connection, f: &FunctionRecord) -> rusqlite::Result<usi
     conn.execute(
         "UPDATE functions SET status=?5, code_sha256=?6, doc=?7
          WHERE app_id=?1 AND region=?2 AND namespace=?3 AND name=?4",
-        params![app(&k.scope), k.scope.region, k.namespace, k.name, f.status, f.code_sha256, to_json(f)],
+        params![
+            app(&k.scope),
+            k.scope.region,
+            k.namespace,
+            k.name,
+            f.status,
+            f.code_sha256,
+            to_json(f)
+        ],
     )
 }
 
@@ -193,7 +204,8 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT doc FROM namespaces WHERE app_id=?1 AND region=?2 ORDER BY name",
             )?;
-            let rows = stmt.query_map(params![app(scope), scope.region], |r| r.get::<_, String>(0))?;
+            let rows =
+                stmt.query_map(params![app(scope), scope.region], |r| r.get::<_, String>(0))?;
             rows.map(|doc| namespace_from(doc?)).collect()
         })
     }
@@ -240,7 +252,11 @@ impl Store for SqliteStore {
             }
             tx.commit()
         })?;
-        if found { Ok(()) } else { Err(StoreError::NotFound) }
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
     }
 
     async fn delete_namespace(&self, scope: &Scope, name: &str) -> Result<()> {
@@ -306,7 +322,11 @@ impl Store for SqliteStore {
         self.with(|c| get_function_in(c, key))
     }
 
-    async fn list_functions(&self, scope: &Scope, namespace: Option<&str>) -> Result<Vec<FunctionRecord>> {
+    async fn list_functions(
+        &self,
+        scope: &Scope,
+        namespace: Option<&str>,
+    ) -> Result<Vec<FunctionRecord>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT * FROM functions WHERE app_id=?1 AND region=?2 AND (?3 IS NULL OR namespace=?3)
@@ -339,7 +359,10 @@ impl Store for SqliteStore {
             {
                 f.status = status.to_string();
                 f.status_reasons = reasons.to_vec();
-                f.status_desc = reasons.first().map(|r| r.error_message.clone()).unwrap_or_default();
+                f.status_desc = reasons
+                    .first()
+                    .map(|r| r.error_message.clone())
+                    .unwrap_or_default();
                 set = write_function(&tx, &f)? > 0;
             }
             tx.commit()?;
@@ -354,7 +377,11 @@ impl Store for SqliteStore {
                 params![app(&key.scope), key.scope.region, key.namespace, key.name],
             )
         })?;
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     async fn functions_with_status(&self, statuses: &[&str]) -> Result<Vec<FunctionRecord>> {

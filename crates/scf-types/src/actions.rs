@@ -14,19 +14,58 @@ pub const SERVICE: &str = "scf";
 /// All 52 actions of `ScfClient` (reference §4). Those without a schema below are answered with
 /// `UnsupportedOperation`; any other name is `InvalidAction`.
 pub const SCF_ACTIONS: &[&str] = &[
-    "CopyFunction", "CreateAlias", "CreateCustomDomain", "CreateFunction", "CreateNamespace",
-    "CreateTrigger", "DeleteAlias", "DeleteCustomDomain", "DeleteFunction", "DeleteFunctionVersion",
-    "DeleteLayerVersion", "DeleteNamespace", "DeleteProvisionedConcurrencyConfig",
-    "DeleteReservedConcurrencyConfig", "DeleteTrigger", "GetAccount", "GetAlias",
-    "GetAsyncEventStatus", "GetCustomDomain", "GetFunction", "GetFunctionAddress",
-    "GetFunctionEventInvokeConfig", "GetFunctionLogs", "GetLayerVersion",
-    "GetProvisionedConcurrencyConfig", "GetRequestStatus", "GetReservedConcurrencyConfig", "Invoke",
-    "InvokeFunction", "ListAliases", "ListAsyncEvents", "ListCustomDomains", "ListFunctions",
-    "ListLayerVersions", "ListLayers", "ListNamespaces", "ListTriggers", "ListVersionByFunction",
-    "PublishLayerVersion", "PublishVersion", "PutProvisionedConcurrencyConfig",
-    "PutReservedConcurrencyConfig", "PutTotalConcurrencyConfig", "TerminateAsyncEvent", "UpdateAlias",
-    "UpdateCustomDomain", "UpdateFunctionCode", "UpdateFunctionConfiguration",
-    "UpdateFunctionEventInvokeConfig", "UpdateNamespace", "UpdateTrigger", "UpdateTriggerStatus",
+    "CopyFunction",
+    "CreateAlias",
+    "CreateCustomDomain",
+    "CreateFunction",
+    "CreateNamespace",
+    "CreateTrigger",
+    "DeleteAlias",
+    "DeleteCustomDomain",
+    "DeleteFunction",
+    "DeleteFunctionVersion",
+    "DeleteLayerVersion",
+    "DeleteNamespace",
+    "DeleteProvisionedConcurrencyConfig",
+    "DeleteReservedConcurrencyConfig",
+    "DeleteTrigger",
+    "GetAccount",
+    "GetAlias",
+    "GetAsyncEventStatus",
+    "GetCustomDomain",
+    "GetFunction",
+    "GetFunctionAddress",
+    "GetFunctionEventInvokeConfig",
+    "GetFunctionLogs",
+    "GetLayerVersion",
+    "GetProvisionedConcurrencyConfig",
+    "GetRequestStatus",
+    "GetReservedConcurrencyConfig",
+    "Invoke",
+    "InvokeFunction",
+    "ListAliases",
+    "ListAsyncEvents",
+    "ListCustomDomains",
+    "ListFunctions",
+    "ListLayerVersions",
+    "ListLayers",
+    "ListNamespaces",
+    "ListTriggers",
+    "ListVersionByFunction",
+    "PublishLayerVersion",
+    "PublishVersion",
+    "PutProvisionedConcurrencyConfig",
+    "PutReservedConcurrencyConfig",
+    "PutTotalConcurrencyConfig",
+    "TerminateAsyncEvent",
+    "UpdateAlias",
+    "UpdateCustomDomain",
+    "UpdateFunctionCode",
+    "UpdateFunctionConfiguration",
+    "UpdateFunctionEventInvokeConfig",
+    "UpdateNamespace",
+    "UpdateTrigger",
+    "UpdateTriggerStatus",
 ];
 
 const S: Ty = Ty::Str;
@@ -90,7 +129,10 @@ pub const INSTANCE_CONCURRENCY_CONFIG: &[Field] = &[
     opt("MaxConcurrency", U),
     opt("InstanceIsolationEnabled", S),
     opt("Type", S),
-    opt("MixNodeConfig", Ty::List(&Ty::Obj(&[opt("NodeSpec", S), opt("Num", U)]))),
+    opt(
+        "MixNodeConfig",
+        Ty::List(&Ty::Obj(&[opt("NodeSpec", S), opt("Num", U)])),
+    ),
     opt(
         "SessionConfig",
         Ty::Obj(&[
@@ -153,7 +195,10 @@ pub const CREATE_FUNCTION: &[Field] = &[
     opt("AutoCreateClsTopic", S),
     opt("ProtocolType", S),
     opt("ProtocolParams", Ty::Obj(PROTOCOL_PARAMS)),
-    opt("InstanceConcurrencyConfig", Ty::Obj(INSTANCE_CONCURRENCY_CONFIG)),
+    opt(
+        "InstanceConcurrencyConfig",
+        Ty::Obj(INSTANCE_CONCURRENCY_CONFIG),
+    ),
     opt("DnsCache", S),
     opt("IntranetConfig", Ty::Obj(INTRANET_CONFIG_IN)),
 ];
@@ -208,7 +253,10 @@ pub const UPDATE_FUNCTION_CONFIGURATION: &[Field] = &[
     opt("CfsConfig", Ty::Obj(CFS_CONFIG)),
     opt("InitTimeout", I),
     opt("ProtocolParams", Ty::Obj(PROTOCOL_PARAMS)),
-    opt("InstanceConcurrencyConfig", Ty::Obj(INSTANCE_CONCURRENCY_CONFIG)),
+    opt(
+        "InstanceConcurrencyConfig",
+        Ty::Obj(INSTANCE_CONCURRENCY_CONFIG),
+    ),
     opt("DnsCache", S),
     opt("IntranetConfig", Ty::Obj(INTRANET_CONFIG_IN)),
     opt("IgnoreSysLog", Ty::Bool),
@@ -251,7 +299,11 @@ mod tests {
     #[test]
     fn every_served_action_is_an_scf_action() {
         assert_eq!(SCF_ACTIONS.len(), 52);
-        let served: Vec<&str> = SCF_ACTIONS.iter().copied().filter(|a| schema(a).is_some()).collect();
+        let served: Vec<&str> = SCF_ACTIONS
+            .iter()
+            .copied()
+            .filter(|a| schema(a).is_some())
+            .collect();
         assert_eq!(served.len(), 12, "{served:?}");
     }
 }

@@ -36,7 +36,10 @@ mod tests {
         let mut m = Map::new();
         m.insert("TotalCount".into(), json!(0));
         let ok: Value = serde_json::from_slice(&success(m, "r1")).expect("json");
-        assert_eq!(ok, json!({"Response": {"TotalCount": 0, "RequestId": "r1"}}));
+        assert_eq!(
+            ok,
+            json!({"Response": {"TotalCount": 0, "RequestId": "r1"}})
+        );
         let e = ApiError::new(ErrorCode::InvalidAction, "no");
         let err: Value = serde_json::from_slice(&error(&e, "r2")).expect("json");
         assert_eq!(

@@ -122,9 +122,15 @@ mod tests {
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .collect();
-        assert!(official.len() > 380, "the list holds the 353 SCF codes and the common ones");
+        assert!(
+            official.len() > 380,
+            "the list holds the 353 SCF codes and the common ones"
+        );
         for code in ErrorCode::ALL {
-            assert!(official.contains(code.as_str()), "{code} is not a Tencent code");
+            assert!(
+                official.contains(code.as_str()),
+                "{code} is not a Tencent code"
+            );
         }
     }
 

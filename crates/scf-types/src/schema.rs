@@ -92,7 +92,11 @@ fn join(path: &str, name: &str) -> String {
 
 /// Checks a JSON object against `fields`. `null` counts as absent (the SDKs leave unset fields
 /// out; a hand-written client may send null).
-pub fn check_object(fields: &[Field], obj: &Map<String, Value>, path: &str) -> Result<(), ApiError> {
+pub fn check_object(
+    fields: &[Field],
+    obj: &Map<String, Value>,
+    path: &str,
+) -> Result<(), ApiError> {
     for (name, value) in obj {
         let field = fields
             .iter()
@@ -113,7 +117,9 @@ pub fn check_object(fields: &[Field], obj: &Map<String, Value>, path: &str) -> R
 fn check_value(ty: &Ty, value: &Value, path: &str) -> Result<(), ApiError> {
     let ok = match (ty, value) {
         (Ty::Str, Value::String(_)) => true,
-        (Ty::Int, Value::Number(n)) => n.is_i64() || n.is_u64() && n.as_u64().is_some_and(|u| i64::try_from(u).is_ok()),
+        (Ty::Int, Value::Number(n)) => {
+            n.is_i64() || n.is_u64() && n.as_u64().is_some_and(|u| i64::try_from(u).is_ok())
+        }
         (Ty::Uint, Value::Number(n)) => n.is_u64(),
         (Ty::Float, Value::Number(_)) => true,
         (Ty::Bool, Value::Bool(_)) => true,
@@ -130,7 +136,11 @@ fn check_value(ty: &Ty, value: &Value, path: &str) -> Result<(), ApiError> {
         }
         _ => false,
     };
-    if ok { Ok(()) } else { Err(wrong_type(path, ty)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(wrong_type(path, ty))
+    }
 }
 
 /// A node of the tree rebuilt from flattened keys.
@@ -307,7 +317,13 @@ mod tests {
         opt("Flag", Ty::Bool),
         opt("Namespace", Ty::Str),
         opt("Filters", Ty::List(&Ty::Obj(FILTER))),
-        opt("Env", Ty::Obj(&[opt("Variables", Ty::List(&Ty::Obj(&[opt("Key", Ty::Str), opt("Value", Ty::Str)])))])),
+        opt(
+            "Env",
+            Ty::Obj(&[opt(
+                "Variables",
+                Ty::List(&Ty::Obj(&[opt("Key", Ty::Str), opt("Value", Ty::Str)])),
+            )]),
+        ),
         opt("Extra", Ty::Any),
     ];
 
@@ -366,15 +382,42 @@ mod tests {
 
     #[test]
     fn flattened_errors_have_exact_codes() {
-        assert_eq!(code(unflatten(PARAMS, [("Bogus", "1")])), ErrorCode::UnknownParameter);
-        assert_eq!(code(unflatten(PARAMS, [("Filters.0.Bogus", "1")])), ErrorCode::UnknownParameter);
-        assert_eq!(code(unflatten(PARAMS, [("Limit", "abc")])), ErrorCode::InvalidParameter);
-        assert_eq!(code(unflatten(PARAMS, [("Offset", "-1")])), ErrorCode::InvalidParameter);
-        assert_eq!(code(unflatten(PARAMS, [("Flag", "maybe")])), ErrorCode::InvalidParameter);
-        assert_eq!(code(unflatten(PARAMS, [("Ratio", "x")])), ErrorCode::InvalidParameter);
-        assert_eq!(code(unflatten(PARAMS, [("Filters", "x")])), ErrorCode::InvalidParameter);
-        assert_eq!(code(unflatten(PARAMS, [("Filters.x.Name", "x")])), ErrorCode::InvalidParameter);
-        assert_eq!(code(unflatten(PARAMS, [("Limit.0", "1")])), ErrorCode::InvalidParameter);
+        assert_eq!(
+            code(unflatten(PARAMS, [("Bogus", "1")])),
+            ErrorCode::UnknownParameter
+        );
+        assert_eq!(
+            code(unflatten(PARAMS, [("Filters.0.Bogus", "1")])),
+            ErrorCode::UnknownParameter
+        );
+        assert_eq!(
+            code(unflatten(PARAMS, [("Limit", "abc")])),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(unflatten(PARAMS, [("Offset", "-1")])),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(unflatten(PARAMS, [("Flag", "maybe")])),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(unflatten(PARAMS, [("Ratio", "x")])),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(unflatten(PARAMS, [("Filters", "x")])),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(unflatten(PARAMS, [("Filters.x.Name", "x")])),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(unflatten(PARAMS, [("Limit.0", "1")])),
+            ErrorCode::InvalidParameter
+        );
         assert_eq!(
             code(unflatten(PARAMS, [("Filters.0.Name", "Status")])),
             ErrorCode::MissingParameter
@@ -387,14 +430,36 @@ mod tests {
         assert!(check(json!({"Limit": 3, "Filters": [{"Name": "a", "Values": []}]})).is_ok());
         assert!(check(json!({"Limit": null})).is_ok());
         assert_eq!(code(check(json!({"Nope": 1}))), ErrorCode::UnknownParameter);
-        assert_eq!(code(check(json!({"Limit": "3"}))), ErrorCode::InvalidParameter);
-        assert_eq!(code(check(json!({"Limit": 1.5}))), ErrorCode::InvalidParameter);
-        assert_eq!(code(check(json!({"Offset": -1}))), ErrorCode::InvalidParameter);
-        assert_eq!(code(check(json!({"Flag": "true"}))), ErrorCode::InvalidParameter);
-        assert_eq!(code(check(json!({"Filters": {"Name": "a"}}))), ErrorCode::InvalidParameter);
-        assert_eq!(code(check(json!({"Filters": [{"Name": 1, "Values": []}]}))), ErrorCode::InvalidParameter);
-        assert_eq!(code(check(json!({"Filters": [{"Values": []}]}))), ErrorCode::MissingParameter);
-        let err = check(json!({"Filters": [{"Name": "a", "Values": [], "X": 1}]})).expect_err("unknown");
+        assert_eq!(
+            code(check(json!({"Limit": "3"}))),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(check(json!({"Limit": 1.5}))),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(check(json!({"Offset": -1}))),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(check(json!({"Flag": "true"}))),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(check(json!({"Filters": {"Name": "a"}}))),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(check(json!({"Filters": [{"Name": 1, "Values": []}]}))),
+            ErrorCode::InvalidParameter
+        );
+        assert_eq!(
+            code(check(json!({"Filters": [{"Values": []}]}))),
+            ErrorCode::MissingParameter
+        );
+        let err =
+            check(json!({"Filters": [{"Name": "a", "Values": [], "X": 1}]})).expect_err("unknown");
         assert_eq!(err.code, ErrorCode::UnknownParameter);
         assert!(err.message.contains("Filters.0.X"), "{}", err.message);
     }
@@ -402,7 +467,10 @@ mod tests {
     #[test]
     fn required_top_level_fields() {
         const F: &[Field] = &[req("Namespace", Ty::Str)];
-        assert_eq!(code(check_object(F, &Map::new(), "")), ErrorCode::MissingParameter);
+        assert_eq!(
+            code(check_object(F, &Map::new(), "")),
+            ErrorCode::MissingParameter
+        );
         assert_eq!(code(unflatten(F, [])), ErrorCode::MissingParameter);
         assert!(unflatten(F, [("Namespace", "x")]).is_ok());
     }

@@ -98,7 +98,10 @@ impl Tc3Request<'_> {
             bool::from(ours.as_bytes().ct_eq(sent))
         };
         check(false)
-            || (self.headers.iter().any(|(_, v)| v.trim() != v.trim().to_ascii_lowercase())
+            || (self
+                .headers
+                .iter()
+                .any(|(_, v)| v.trim() != v.trim().to_ascii_lowercase())
                 && check(true))
     }
 }
@@ -148,9 +151,11 @@ pub fn parse_tc3_authorization(header: &str) -> Option<Tc3Authorization<'_>> {
         && !secret_id.is_empty()
         && date.len() == 10
         && !signed_headers.is_empty()
-        && signed_headers
-            .split(';')
-            .all(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit()))
+        && signed_headers.split(';').all(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit())
+        })
         && signature.len() == 64
         && signature.bytes().all(|b| b.is_ascii_hexdigit());
     well_formed.then_some(Tc3Authorization {
@@ -243,7 +248,10 @@ mod tests {
     fn vector_a_post() {
         let h = headers("application/json", "127.0.0.1:9000");
         let hash = sha256_hex(BODY_A.as_bytes());
-        assert_eq!(hash, "e792bd905d15535d5c31ca26375f57524fabb931711ec1e9b642a2f37196ceb4");
+        assert_eq!(
+            hash,
+            "e792bd905d15535d5c31ca26375f57524fabb931711ec1e9b642a2f37196ceb4"
+        );
         let req = Tc3Request {
             method: "POST",
             query: "",
@@ -292,7 +300,10 @@ mod tests {
     fn vector_b_official_doc() {
         let body = r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
         let hash = sha256_hex(body.as_bytes());
-        assert_eq!(hash, "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064");
+        assert_eq!(
+            hash,
+            "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
+        );
         let h = headers("application/json; charset=utf-8", "cvm.tencentcloudapi.com");
         let req = Tc3Request {
             method: "POST",
@@ -365,8 +376,18 @@ mod tests {
             v1_signature("test", &s, m),
             "F2X34jzBHinV7cmN9sCo1gYa+sgY3zbdp+FsPLsJD40="
         );
-        assert!(v1_verify("test", &s, m, "F2X34jzBHinV7cmN9sCo1gYa+sgY3zbdp+FsPLsJD40="));
-        assert!(!v1_verify("nope", &s, m, "F2X34jzBHinV7cmN9sCo1gYa+sgY3zbdp+FsPLsJD40="));
+        assert!(v1_verify(
+            "test",
+            &s,
+            m,
+            "F2X34jzBHinV7cmN9sCo1gYa+sgY3zbdp+FsPLsJD40="
+        ));
+        assert!(!v1_verify(
+            "nope",
+            &s,
+            m,
+            "F2X34jzBHinV7cmN9sCo1gYa+sgY3zbdp+FsPLsJD40="
+        ));
     }
 
     /// The HmacSHA1 capture of reference §3.1 (D): a GET signed by the Python SDK, key `test`.

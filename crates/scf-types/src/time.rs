@@ -50,17 +50,51 @@ pub fn format_datetime(unix_ms: i64, offset_seconds: i32) -> String {
 /// Parses `YYYY-MM-DD HH:MM:SS` at `offset_seconds` east of UTC into Unix milliseconds.
 pub fn parse_datetime(s: &str, offset_seconds: i32) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&mo) || d == 0 || d > month_days[mo as usize - 1] || h > 23 || mi > 59 || se > 59 {
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > month_days[mo as usize - 1]
+        || h > 23
+        || mi > 59
+        || se > 59
+    {
         return None;
     }
     let days = days_from_civil(i64::from(y), mo, d);
@@ -86,7 +120,11 @@ mod tests {
         let ms = parse_datetime("2017-09-18 09:13:57", 0).expect("valid");
         assert_eq!(format_datetime(ms, 8 * 3600), "2017-09-18 17:13:57");
         assert_eq!(parse_datetime("2017-09-18 17:13:57", 8 * 3600), Some(ms));
-        for s in ["2024-02-29 23:59:59", "1999-12-31 00:00:00", "2100-03-01 12:00:00"] {
+        for s in [
+            "2024-02-29 23:59:59",
+            "1999-12-31 00:00:00",
+            "2100-03-01 12:00:00",
+        ] {
             let ms = parse_datetime(s, 28_800).expect(s);
             assert_eq!(format_datetime(ms + 999, 28_800), s);
         }
@@ -94,7 +132,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for s in ["", "2017-09-18", "2017-09-18T09:13:57", "2023-02-29 00:00:00", "2017-13-01 00:00:00", "2017-01-01 24:00:00", "2017-01-0a 00:00:00", "+017-01-01 00:00:00"] {
+        for s in [
+            "",
+            "2017-09-18",
+            "2017-09-18T09:13:57",
+            "2023-02-29 00:00:00",
+            "2017-13-01 00:00:00",
+            "2017-01-01 24:00:00",
+            "2017-01-0a 00:00:00",
+            "+017-01-01 00:00:00",
+        ] {
             assert_eq!(parse_datetime(s, 0), None, "{s}");
         }
     }

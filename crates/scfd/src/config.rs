@@ -10,10 +10,27 @@ use std::path::{Path, PathBuf};
 /// Tencent Cloud's public regions (SCF's region list); a request for any other region is
 /// `UnsupportedRegion` unless the config lists its own.
 pub const TENCENT_REGIONS: &[&str] = &[
-    "ap-guangzhou", "ap-shanghai", "ap-nanjing", "ap-beijing", "ap-chengdu", "ap-chongqing",
-    "ap-hongkong", "ap-singapore", "ap-jakarta", "ap-seoul", "ap-tokyo", "ap-bangkok", "ap-mumbai",
-    "na-siliconvalley", "na-ashburn", "na-toronto", "eu-frankfurt", "sa-saopaulo",
-    "ap-shanghai-fsi", "ap-shenzhen-fsi", "ap-beijing-fsi",
+    "ap-guangzhou",
+    "ap-shanghai",
+    "ap-nanjing",
+    "ap-beijing",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-hongkong",
+    "ap-singapore",
+    "ap-jakarta",
+    "ap-seoul",
+    "ap-tokyo",
+    "ap-bangkok",
+    "ap-mumbai",
+    "na-siliconvalley",
+    "na-ashburn",
+    "na-toronto",
+    "eu-frankfurt",
+    "sa-saopaulo",
+    "ap-shanghai-fsi",
+    "ap-shenzhen-fsi",
+    "ap-beijing-fsi",
 ];
 
 /// The whole config file. Every key is optional.
@@ -117,8 +134,11 @@ struct AccountFile {
 
 impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, String> {
-        let Some(path) = path else { return Ok(Config::default()) };
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
@@ -133,12 +153,20 @@ pub enum AccountSource {
 
 /// The accounts to serve: the config's; else one from `SCFD_SECRET_ID`/`SCFD_SECRET_KEY`; else
 /// the one kept in `DATA_DIR/account.toml`, generated there on the first start.
-pub fn resolve_accounts(config: &Config, data_dir: &Path) -> Result<(Vec<Account>, AccountSource), String> {
+pub fn resolve_accounts(
+    config: &Config,
+    data_dir: &Path,
+) -> Result<(Vec<Account>, AccountSource), String> {
     let (accounts, source) = if !config.accounts.is_empty() {
         (config.accounts.clone(), AccountSource::Config)
-    } else if let (Ok(id), Ok(key)) = (std::env::var("SCFD_SECRET_ID"), std::env::var("SCFD_SECRET_KEY")) {
+    } else if let (Ok(id), Ok(key)) = (
+        std::env::var("SCFD_SECRET_ID"),
+        std::env::var("SCFD_SECRET_KEY"),
+    ) {
         let app_id = match std::env::var("SCFD_APP_ID") {
-            Ok(v) => v.parse().map_err(|_| format!("SCFD_APP_ID `{v}` is not a number"))?,
+            Ok(v) => v
+                .parse()
+                .map_err(|_| format!("SCFD_APP_ID `{v}` is not a number"))?,
             Err(_) => default_app_id(),
         };
         let uin = std::env::var("SCFD_UIN").unwrap_or_else(|_| default_uin());
@@ -154,8 +182,10 @@ pub fn resolve_accounts(config: &Config, data_dir: &Path) -> Result<(Vec<Account
     } else {
         let path = data_dir.join("account.toml");
         if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let file: AccountFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let file: AccountFile =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             (file.accounts, AccountSource::DataDir)
         } else {
             let account = Account {
@@ -168,7 +198,8 @@ pub fn resolve_accounts(config: &Config, data_dir: &Path) -> Result<(Vec<Account
                 accounts: vec![account.clone()],
             };
             let text = toml::to_string(&file).map_err(|e| e.to_string())?;
-            write_private(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            write_private(&path, text.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             (vec![account], AccountSource::Generated)
         }
     };
@@ -274,7 +305,10 @@ mod tests {
         assert!(matches!(source, AccountSource::DataDir));
         assert_eq!(first, again);
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("account.toml")).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("account.toml"))
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

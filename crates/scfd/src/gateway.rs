@@ -29,8 +29,17 @@ use tracing::Instrument;
 
 /// Common v1 parameters: they sign the request and are not the action's.
 const V1_COMMON: &[&str] = &[
-    "Action", "Version", "Region", "Timestamp", "Nonce", "SecretId", "Signature", "SignatureMethod",
-    "RequestClient", "Language", "Token",
+    "Action",
+    "Version",
+    "Region",
+    "Timestamp",
+    "Nonce",
+    "SecretId",
+    "Signature",
+    "SignatureMethod",
+    "RequestClient",
+    "Language",
+    "Token",
 ];
 
 fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {
@@ -38,7 +47,10 @@ fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {
 }
 
 fn missing(name: &str) -> ApiError {
-    err(ErrorCode::MissingParameter, format!("The request is missing a required parameter `{name}`."))
+    err(
+        ErrorCode::MissingParameter,
+        format!("The request is missing a required parameter `{name}`."),
+    )
 }
 
 /// An API answer: HTTP 200, exactly `application/json`.
@@ -85,7 +97,11 @@ pub async fn api(state: axum::extract::State<Arc<AppState>>, request: Request<Bo
     .await
 }
 
-async fn handle(state: &AppState, request: Request<Body>, _request_id: &str) -> Result<Map<String, Value>, ApiError> {
+async fn handle(
+    state: &AppState,
+    request: Request<Body>,
+    _request_id: &str,
+) -> Result<Map<String, Value>, ApiError> {
     let (parts, body) = request.into_parts();
     let limits = &state.http_limits;
     let is_post = match parts.method {
@@ -99,7 +115,10 @@ async fn handle(state: &AppState, request: Request<Body>, _request_id: &str) -> 
         }
     };
     let too_large = |what: &str, limit: usize| {
-        err(ErrorCode::RequestSizeLimitExceeded, format!("The {what} exceeds the limit of {limit} bytes."))
+        err(
+            ErrorCode::RequestSizeLimitExceeded,
+            format!("The {what} exceeds the limit of {limit} bytes."),
+        )
     };
     let query = parts.uri.query().unwrap_or("");
     let content_type = parts
@@ -109,7 +128,11 @@ async fn handle(state: &AppState, request: Request<Body>, _request_id: &str) -> 
         .unwrap_or("");
     let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     let body: Bytes = if is_post {
-        let limit = if is_form { limits.v1_post_bytes } else { limits.tc3_post_bytes };
+        let limit = if is_form {
+            limits.v1_post_bytes
+        } else {
+            limits.tc3_post_bytes
+        };
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
@@ -130,9 +153,22 @@ async fn handle(state: &AppState, request: Request<Body>, _request_id: &str) -> 
     };
 
     let verified = if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
-        verify_tc3(state, &parts.method, &parts.headers, auth, query, &body, is_post, is_form)?
+        verify_tc3(
+            state,
+            &parts.method,
+            &parts.headers,
+            auth,
+            query,
+            &body,
+            is_post,
+            is_form,
+        )?
     } else {
-        let raw = if is_post { body.as_ref() } else { query.as_bytes() };
+        let raw = if is_post {
+            body.as_ref()
+        } else {
+            query.as_bytes()
+        };
         if is_post && !is_form {
             return Err(err(
                 ErrorCode::AuthInvalidAuthorization,
@@ -144,15 +180,24 @@ async fn handle(state: &AppState, request: Request<Body>, _request_id: &str) -> 
     };
     tracing::Span::current().record("action", verified.action.as_str());
 
-    let region = verified.region.filter(|r| !r.is_empty()).unwrap_or_else(|| state.default_region.clone());
+    let region = verified
+        .region
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| state.default_region.clone());
     if !state.regions.contains(&region) {
-        return Err(err(ErrorCode::UnsupportedRegion, format!("Region `{region}` is not supported.")));
+        return Err(err(
+            ErrorCode::UnsupportedRegion,
+            format!("Region `{region}` is not supported."),
+        ));
     }
     let account = verified.account;
     if !state.rate_limits.check(&verified.action, account.app_id) {
         return Err(err(
             ErrorCode::RequestLimitExceeded,
-            format!("Too many {} requests; slow down and retry.", verified.action),
+            format!(
+                "Too many {} requests; slow down and retry.",
+                verified.action
+            ),
         ));
     }
     let Some(fields) = schema(&verified.action) else {
@@ -166,9 +211,12 @@ async fn handle(state: &AppState, request: Request<Body>, _request_id: &str) -> 
             params::check_object(fields, &map, "")?;
             map
         }
-        Params::Pairs(pairs) => params::unflatten(fields, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?,
+        Params::Pairs(pairs) => {
+            params::unflatten(fields, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
+        }
     };
-    let action = Action::parse(&verified.action, checked).expect("every action with a schema parses")?;
+    let action =
+        Action::parse(&verified.action, checked).expect("every action with a schema parses")?;
     let caller = Caller {
         scope: Scope {
             app_id: account.app_id,
@@ -182,7 +230,10 @@ async fn handle(state: &AppState, request: Request<Body>, _request_id: &str) -> 
 
 /// `scheme://host` the client used, from its Host header (tccli puts the scheme in it).
 fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
     if host.starts_with("http://") || host.starts_with("https://") {
         host.to_string()
     } else {
@@ -195,12 +246,24 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// Action and version checks shared by both signature styles.
-fn check_action(action: Option<&str>, version: Option<&str>, action_name: &str, version_name: &str) -> Result<String, ApiError> {
-    let action = action.filter(|a| !a.is_empty()).ok_or_else(|| missing(action_name))?;
+fn check_action(
+    action: Option<&str>,
+    version: Option<&str>,
+    action_name: &str,
+    version_name: &str,
+) -> Result<String, ApiError> {
+    let action = action
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| missing(action_name))?;
     if !SCF_ACTIONS.contains(&action) {
-        return Err(err(ErrorCode::InvalidAction, format!("The action `{action}` does not exist in SCF.")));
+        return Err(err(
+            ErrorCode::InvalidAction,
+            format!("The action `{action}` does not exist in SCF."),
+        ));
     }
-    let version = version.filter(|v| !v.is_empty()).ok_or_else(|| missing(version_name))?;
+    let version = version
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| missing(version_name))?;
     if version != VERSION {
         return Err(err(
             ErrorCode::NoSuchVersion,
@@ -211,10 +274,12 @@ fn check_action(action: Option<&str>, version: Option<&str>, action_name: &str, 
 }
 
 fn check_clock(state: &AppState, timestamp: &str, name: &str) -> Result<i64, ApiError> {
-    let ts: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| err(ErrorCode::InvalidParameter, format!("`{name}` must be Unix seconds.")))?;
+    let ts: i64 = timestamp.trim().parse().map_err(|_| {
+        err(
+            ErrorCode::InvalidParameter,
+            format!("`{name}` must be Unix seconds."),
+        )
+    })?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -222,7 +287,10 @@ fn check_clock(state: &AppState, timestamp: &str, name: &str) -> Result<i64, Api
     if (now - ts).abs() > state.http_limits.max_clock_skew_seconds {
         return Err(err(
             ErrorCode::AuthSignatureExpire,
-            format!("The signature expired: timestamp {ts} is more than {} s from the server's clock {now}.", state.http_limits.max_clock_skew_seconds),
+            format!(
+                "The signature expired: timestamp {ts} is more than {} s from the server's clock {now}.",
+                state.http_limits.max_clock_skew_seconds
+            ),
         ));
     }
     Ok(ts)
@@ -246,19 +314,35 @@ fn verify_tc3<'s>(
     is_post: bool,
     is_form: bool,
 ) -> Result<Verified<'s>, ApiError> {
-    let invalid = || err(ErrorCode::AuthInvalidAuthorization, "The Authorization header is malformed.");
+    let invalid = || {
+        err(
+            ErrorCode::AuthInvalidAuthorization,
+            "The Authorization header is malformed.",
+        )
+    };
     let auth = auth.to_str().map_err(|_| invalid())?;
     let parsed = sign::parse_tc3_authorization(auth).ok_or_else(invalid)?;
     let signed: Vec<&str> = parsed.signed_headers.split(';').collect();
     if !signed.contains(&"content-type") || !signed.contains(&"host") {
-        return Err(err(ErrorCode::AuthInvalidAuthorization, "SignedHeaders must include content-type and host."));
+        return Err(err(
+            ErrorCode::AuthInvalidAuthorization,
+            "SignedHeaders must include content-type and host.",
+        ));
     }
-    let action = check_action(header_str(headers, "x-tc-action"), header_str(headers, "x-tc-version"), "X-TC-Action", "X-TC-Version")?;
-    let timestamp = header_str(headers, "x-tc-timestamp").ok_or_else(|| missing("X-TC-Timestamp"))?;
-    let account = state
-        .accounts
-        .get(parsed.secret_id)
-        .ok_or_else(|| err(ErrorCode::AuthSecretIdNotFound, "The SecretId is not found."))?;
+    let action = check_action(
+        header_str(headers, "x-tc-action"),
+        header_str(headers, "x-tc-version"),
+        "X-TC-Action",
+        "X-TC-Version",
+    )?;
+    let timestamp =
+        header_str(headers, "x-tc-timestamp").ok_or_else(|| missing("X-TC-Timestamp"))?;
+    let account = state.accounts.get(parsed.secret_id).ok_or_else(|| {
+        err(
+            ErrorCode::AuthSecretIdNotFound,
+            "The SecretId is not found.",
+        )
+    })?;
     let ts = check_clock(state, timestamp, "X-TC-Timestamp")?;
     if parsed.service != SERVICE || parsed.date != sign::utc_date(ts) {
         return Err(signature_failure());
@@ -287,15 +371,28 @@ fn verify_tc3<'s>(
         return Err(signature_failure());
     }
     let params = if !is_post {
-        Params::Pairs(form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+        Params::Pairs(
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     } else if is_form {
         Params::Pairs(form_urlencoded::parse(body).into_owned().collect())
     } else {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| err(ErrorCode::InvalidParameter, format!("The request body is not valid JSON: {e}.")))?;
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            err(
+                ErrorCode::InvalidParameter,
+                format!("The request body is not valid JSON: {e}."),
+            )
+        })?;
         match value {
             Value::Object(map) => Params::Json(map),
-            _ => return Err(err(ErrorCode::InvalidParameter, "The request body must be a JSON object.")),
+            _ => {
+                return Err(err(
+                    ErrorCode::InvalidParameter,
+                    "The request body must be a JSON object.",
+                ));
+            }
         }
     };
     Ok(Verified {
@@ -312,10 +409,19 @@ fn verify_v1<'s>(
     headers: &HeaderMap,
     pairs: Vec<(String, String)>,
 ) -> Result<Verified<'s>, ApiError> {
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let (Some(secret_id), Some(signature)) = (get("SecretId"), get("Signature")) else {
         if get("SecretId").is_some() || get("Signature").is_some() {
-            return Err(missing(if get("SecretId").is_none() { "SecretId" } else { "Signature" }));
+            return Err(missing(if get("SecretId").is_none() {
+                "SecretId"
+            } else {
+                "Signature"
+            }));
         }
         return Err(err(
             ErrorCode::AuthInvalidAuthorization,
@@ -327,19 +433,28 @@ fn verify_v1<'s>(
     if get("Nonce").is_none() {
         return Err(missing("Nonce"));
     }
-    let account = state
-        .accounts
-        .get(secret_id)
-        .ok_or_else(|| err(ErrorCode::AuthSecretIdNotFound, "The SecretId is not found."))?;
+    let account = state.accounts.get(secret_id).ok_or_else(|| {
+        err(
+            ErrorCode::AuthSecretIdNotFound,
+            "The SecretId is not found.",
+        )
+    })?;
     check_clock(state, timestamp, "Timestamp")?;
     let host = header_str(headers, "host").unwrap_or("");
-    let sign_string = sign::v1_sign_string(method.as_str(), host, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let sign_string = sign::v1_sign_string(
+        method.as_str(),
+        host,
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     let method = V1Method::from_param(get("SignatureMethod"));
     if !sign::v1_verify(&account.secret_key, &sign_string, method, signature) {
         return Err(signature_failure());
     }
     let region = get("Region").map(str::to_string);
-    let params = pairs.into_iter().filter(|(k, _)| !V1_COMMON.contains(&k.as_str())).collect();
+    let params = pairs
+        .into_iter()
+        .filter(|(k, _)| !V1_COMMON.contains(&k.as_str()))
+        .collect();
     Ok(Verified {
         account,
         action,

@@ -57,9 +57,20 @@ async fn download(
     Path((app_id, file)): Path<(String, String)>,
     query: Result<Query<LinkQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let forbidden = || (StatusCode::FORBIDDEN, "this link is invalid or has expired\n").into_response();
-    let (Ok(Query(q)), Ok(app_id)) = (query, app_id.parse::<u64>()) else { return forbidden() };
-    let Some(sha) = file.strip_suffix(".zip").filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())) else {
+    let forbidden = || {
+        (
+            StatusCode::FORBIDDEN,
+            "this link is invalid or has expired\n",
+        )
+            .into_response()
+    };
+    let (Ok(Query(q)), Ok(app_id)) = (query, app_id.parse::<u64>()) else {
+        return forbidden();
+    };
+    let Some(sha) = file
+        .strip_suffix(".zip")
+        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+    else {
         return forbidden();
     };
     let Some(path) = state.service.code_download(app_id, sha, q.expires, &q.sign) else {

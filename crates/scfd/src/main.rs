@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "scfd", version, about = "A self-hosted serverless platform that speaks Tencent Cloud SCF API 3.0")]
+#[command(
+    name = "scfd",
+    version,
+    about = "A self-hosted serverless platform that speaks Tencent Cloud SCF API 3.0"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,12 +41,20 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { listen, data_dir, config } => scfd::config::Config::load(config.as_deref()).and_then(|config| {
+        Command::Serve {
+            listen,
+            data_dir,
+            config,
+        } => scfd::config::Config::load(config.as_deref()).and_then(|config| {
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?
-                .block_on(scfd::server::serve(scfd::server::ServeOptions { listen, data_dir, config }))
+                .block_on(scfd::server::serve(scfd::server::ServeOptions {
+                    listen,
+                    data_dir,
+                    config,
+                }))
         }),
     };
     match result {

@@ -31,15 +31,24 @@ impl RateLimits {
     pub fn new(overrides: &HashMap<String, u32>) -> Result<Self, String> {
         for name in overrides.keys() {
             if name != "default" && !scf_types::actions::SCF_ACTIONS.contains(&name.as_str()) {
-                return Err(format!("[rate_limits] names `{name}`, which is not an SCF action"));
+                return Err(format!(
+                    "[rate_limits] names `{name}`, which is not an SCF action"
+                ));
             }
         }
         let default = overrides.get("default").copied().unwrap_or(DEFAULT_RATE);
         let by_action = scf_types::actions::SCF_ACTIONS
             .iter()
             .map(|&action| {
-                let documented = DOCUMENTED.iter().find(|(a, _)| *a == action).map(|(_, r)| *r);
-                let rate = overrides.get(action).copied().or(documented).unwrap_or(default);
+                let documented = DOCUMENTED
+                    .iter()
+                    .find(|(a, _)| *a == action)
+                    .map(|(_, r)| *r);
+                let rate = overrides
+                    .get(action)
+                    .copied()
+                    .or(documented)
+                    .unwrap_or(default);
                 (action, limiter(rate))
             })
             .collect();
@@ -67,8 +76,14 @@ mod tests {
         let r = RateLimits::new(&o).expect("valid");
         assert!(r.check("ListNamespaces", 1));
         assert!(r.check("ListNamespaces", 1));
-        assert!(!r.check("ListNamespaces", 1), "third within the second is refused");
-        assert!(r.check("ListNamespaces", 2), "another account has its own bucket");
+        assert!(
+            !r.check("ListNamespaces", 1),
+            "third within the second is refused"
+        );
+        assert!(
+            r.check("ListNamespaces", 2),
+            "another account has its own bucket"
+        );
         for _ in 0..100 {
             assert!(r.check("ListFunctions", 1), "default 0 = unlimited");
         }

@@ -19,12 +19,16 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 
 pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let config = opts.config;
-    let listen = opts.listen.or(config.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.into());
+    let listen = opts
+        .listen
+        .or(config.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.into());
     let data_dir = opts
         .data_dir
         .or(config.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from("./scfd-data"));
-    std::fs::create_dir_all(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
 
     let (accounts, source) = config::resolve_accounts(&config, &data_dir)?;
     let rate_limits = RateLimits::new(&config.rate_limits)?;
@@ -33,13 +37,20 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         None => TENCENT_REGIONS.iter().map(|r| r.to_string()).collect(),
     };
     if !regions.contains(&config.default_region) {
-        return Err(format!("default_region `{}` is not among the served regions", config.default_region));
+        return Err(format!(
+            "default_region `{}` is not among the served regions",
+            config.default_region
+        ));
     }
     if !scf_core::rules::RUNTIMES.contains(&config.default_runtime.as_str()) {
-        return Err(format!("default_runtime `{}` is not an SCF runtime", config.default_runtime));
+        return Err(format!(
+            "default_runtime `{}` is not an SCF runtime",
+            config.default_runtime
+        ));
     }
 
-    let store = SqliteStore::open(&data_dir.join("scfd.db"), config.store.synchronous).map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(&data_dir.join("scfd.db"), config.store.synchronous)
+        .map_err(|e| e.to_string())?;
     let settings = Settings {
         limits: config.limits.clone(),
         time_offset_seconds: config.time_offset_hours * 3600,
@@ -58,11 +69,20 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    announce(&accounts, &source, &data_dir, &local.to_string(), &config.default_region);
+    announce(
+        &accounts,
+        &source,
+        &data_dir,
+        &local.to_string(),
+        &config.default_region,
+    );
 
     let state = Arc::new(AppState {
         service,
-        accounts: accounts.into_iter().map(|a| (a.secret_id.clone(), a)).collect::<HashMap<_, _>>(),
+        accounts: accounts
+            .into_iter()
+            .map(|a| (a.secret_id.clone(), a))
+            .collect::<HashMap<_, _>>(),
         regions,
         default_region: config.default_region.clone(),
         rate_limits,
@@ -77,7 +97,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     Ok(())
 }
 
-fn announce(accounts: &[config::Account], source: &AccountSource, data_dir: &std::path::Path, listen: &str, region: &str) {
+fn announce(
+    accounts: &[config::Account],
+    source: &AccountSource,
+    data_dir: &std::path::Path,
+    listen: &str,
+    region: &str,
+) {
     match source {
         AccountSource::Generated => {
             let a = &accounts[0];
@@ -95,8 +121,13 @@ fn announce(accounts: &[config::Account], source: &AccountSource, data_dir: &std
         AccountSource::DataDir => {
             tracing::info!(secret_id = %accounts[0].secret_id, file = %data_dir.join("account.toml").display(), "using the generated account");
         }
-        AccountSource::Environment => tracing::info!(secret_id = %accounts[0].secret_id, "using the account from SCFD_SECRET_ID"),
-        AccountSource::Config => tracing::info!(accounts = accounts.len(), "using the accounts from the config file"),
+        AccountSource::Environment => {
+            tracing::info!(secret_id = %accounts[0].secret_id, "using the account from SCFD_SECRET_ID")
+        }
+        AccountSource::Config => tracing::info!(
+            accounts = accounts.len(),
+            "using the accounts from the config file"
+        ),
     }
 }
 

@@ -27,24 +27,43 @@ pub struct Code {
 const SUPPORTED: &str = "scfd takes code inline only: pass the zip, base64-encoded, as Code.ZipFile (or ZipFile in UpdateFunctionCode)";
 
 fn unsupported(code: ErrorCode, what: &str) -> ApiError {
-    ApiError::new(code, format!("{what} cannot be reached from scfd. {SUPPORTED}."))
+    ApiError::new(
+        code,
+        format!("{what} cannot be reached from scfd. {SUPPORTED}."),
+    )
 }
 
 /// The base64 zip the request carries, or the error for a source scfd cannot use.
 pub fn zip_base64(code: &Code, code_source: Option<&str>) -> Result<String, ApiError> {
     match code_source {
         None | Some("") | Some("ZipFile") => {}
-        Some("Cos") => return Err(unsupported(ErrorCode::UnsupportedOperationCos, "Code in COS")),
+        Some("Cos") => {
+            return Err(unsupported(
+                ErrorCode::UnsupportedOperationCos,
+                "Code in COS",
+            ));
+        }
         Some(other) => {
-            return Err(unsupported(ErrorCode::UnsupportedOperation, &format!("CodeSource `{other}`")));
+            return Err(unsupported(
+                ErrorCode::UnsupportedOperation,
+                &format!("CodeSource `{other}`"),
+            ));
         }
     }
-    let has_cos = code.cos_bucket_name.is_some() || code.cos_object_name.is_some() || code.cos_bucket_region.is_some();
+    let has_cos = code.cos_bucket_name.is_some()
+        || code.cos_object_name.is_some()
+        || code.cos_bucket_region.is_some();
     let others = [
         (code.demo_id.is_some(), "A demo (DemoId)"),
         (code.temp_cos_object_name.is_some(), "Code in TempCos"),
-        (code.git_url.is_some() || !code.other_git.is_empty(), "Code in Git"),
-        (code.image_config.is_some(), "A container image (ImageConfig)"),
+        (
+            code.git_url.is_some() || !code.other_git.is_empty(),
+            "Code in Git",
+        ),
+        (
+            code.image_config.is_some(),
+            "A container image (ImageConfig)",
+        ),
     ];
     match (&code.zip_file, has_cos) {
         (Some(zip), false) if others.iter().all(|(set, _)| !set) => Ok(zip.clone()),
@@ -52,25 +71,37 @@ pub fn zip_base64(code: &Code, code_source: Option<&str>) -> Result<String, ApiE
             ErrorCode::InvalidParameterValueCode,
             "Code.ZipFile cannot be combined with another code source.",
         )),
-        (None, true) => Err(unsupported(ErrorCode::UnsupportedOperationCos, "Code in COS")),
+        (None, true) => Err(unsupported(
+            ErrorCode::UnsupportedOperationCos,
+            "Code in COS",
+        )),
         (None, false) => match others.iter().find(|(set, _)| *set) {
             Some((_, what)) => Err(unsupported(ErrorCode::UnsupportedOperation, what)),
-            None => Err(ApiError::new(ErrorCode::InvalidParameterValueCode, format!("Code is empty. {SUPPORTED}."))),
+            None => Err(ApiError::new(
+                ErrorCode::InvalidParameterValueCode,
+                format!("Code is empty. {SUPPORTED}."),
+            )),
         },
     }
 }
 
 /// Decodes and inspects a package off the async runtime; nothing is written.
-pub async fn decode_and_inspect(svc: &Arc<Service>, b64: String, max_zip_bytes: u64) -> Result<(Vec<u8>, Inspected), ApiError> {
+pub async fn decode_and_inspect(
+    svc: &Arc<Service>,
+    b64: String,
+    max_zip_bytes: u64,
+) -> Result<(Vec<u8>, Inspected), ApiError> {
     let limits = svc.zip_limits(max_zip_bytes);
     tokio::task::spawn_blocking(move || {
         let compact: Vec<u8> = b64.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        let bytes = base64::engine::general_purpose::STANDARD.decode(&compact).map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidParameterValueZipFileBase64,
-                format!("ZipFile is not valid base64: {e}."),
-            )
-        })?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&compact)
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidParameterValueZipFileBase64,
+                    format!("ZipFile is not valid base64: {e}."),
+                )
+            })?;
         let inspected = zip_guard::inspect(&bytes, &limits)?;
         Ok((bytes, inspected))
     })
@@ -98,15 +129,59 @@ mod tests {
     #[test]
     fn sources() {
         let err = |c: Code, s: Option<&str>| zip_base64(&c, s).expect_err("refused").code;
-        assert_eq!(zip_base64(&code_of(serde_json::json!({"ZipFile": "UEs="})), None).expect("ok"), "UEs=");
-        assert_eq!(err(code_of(serde_json::json!({})), None), ErrorCode::InvalidParameterValueCode);
-        assert_eq!(err(code_of(serde_json::json!({"CosBucketName": "b", "CosObjectName": "/o.zip"})), None), ErrorCode::UnsupportedOperationCos);
-        assert_eq!(err(code_of(serde_json::json!({"ZipFile": "UEs="})), Some("Cos")), ErrorCode::UnsupportedOperationCos);
-        assert_eq!(err(code_of(serde_json::json!({"DemoId": "d"})), None), ErrorCode::UnsupportedOperation);
-        assert_eq!(err(code_of(serde_json::json!({"GitUrl": "g"})), None), ErrorCode::UnsupportedOperation);
-        assert_eq!(err(code_of(serde_json::json!({"GitBranch": "main"})), None), ErrorCode::UnsupportedOperation);
-        assert_eq!(err(code_of(serde_json::json!({"ImageConfig": {"ImageType": "personal", "ImageUri": "x"}})), None), ErrorCode::UnsupportedOperation);
-        assert_eq!(err(code_of(serde_json::json!({"ZipFile": "UEs=", "DemoId": "d"})), None), ErrorCode::InvalidParameterValueCode);
-        assert_eq!(err(code_of(serde_json::json!({"ZipFile": "UEs="})), Some("Inline")), ErrorCode::UnsupportedOperation);
+        assert_eq!(
+            zip_base64(&code_of(serde_json::json!({"ZipFile": "UEs="})), None).expect("ok"),
+            "UEs="
+        );
+        assert_eq!(
+            err(code_of(serde_json::json!({})), None),
+            ErrorCode::InvalidParameterValueCode
+        );
+        assert_eq!(
+            err(
+                code_of(serde_json::json!({"CosBucketName": "b", "CosObjectName": "/o.zip"})),
+                None
+            ),
+            ErrorCode::UnsupportedOperationCos
+        );
+        assert_eq!(
+            err(code_of(serde_json::json!({"ZipFile": "UEs="})), Some("Cos")),
+            ErrorCode::UnsupportedOperationCos
+        );
+        assert_eq!(
+            err(code_of(serde_json::json!({"DemoId": "d"})), None),
+            ErrorCode::UnsupportedOperation
+        );
+        assert_eq!(
+            err(code_of(serde_json::json!({"GitUrl": "g"})), None),
+            ErrorCode::UnsupportedOperation
+        );
+        assert_eq!(
+            err(code_of(serde_json::json!({"GitBranch": "main"})), None),
+            ErrorCode::UnsupportedOperation
+        );
+        assert_eq!(
+            err(
+                code_of(
+                    serde_json::json!({"ImageConfig": {"ImageType": "personal", "ImageUri": "x"}})
+                ),
+                None
+            ),
+            ErrorCode::UnsupportedOperation
+        );
+        assert_eq!(
+            err(
+                code_of(serde_json::json!({"ZipFile": "UEs=", "DemoId": "d"})),
+                None
+            ),
+            ErrorCode::InvalidParameterValueCode
+        );
+        assert_eq!(
+            err(
+                code_of(serde_json::json!({"ZipFile": "UEs="})),
+                Some("Inline")
+            ),
+            ErrorCode::UnsupportedOperation
+        );
     }
 }

@@ -49,15 +49,32 @@ fn function_id() -> String {
 }
 
 pub(crate) fn function_not_found(name: &str) -> ApiError {
-    ApiError::new(ErrorCode::ResourceNotFoundFunction, format!("Function `{name}` does not exist."))
+    ApiError::new(
+        ErrorCode::ResourceNotFoundFunction,
+        format!("Function `{name}` does not exist."),
+    )
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     rules::function_name(&req.function_name)?;
-    let namespace = req.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into());
-    let runtime = req.runtime.clone().unwrap_or_else(|| svc.settings.default_runtime.clone());
+    let namespace = req
+        .namespace
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+    let runtime = req
+        .runtime
+        .clone()
+        .unwrap_or_else(|| svc.settings.default_runtime.clone());
     rules::runtime(&runtime)?;
-    let handler = req.handler.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| DEFAULT_HANDLER.into());
+    let handler = req
+        .handler
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| DEFAULT_HANDLER.into());
     rules::handler(&handler)?;
     let memory_size = req.memory_size.unwrap_or(128);
     rules::memory_size(memory_size)?;
@@ -75,13 +92,20 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
     let key = caller.function_key(Some(&namespace), &req.function_name);
     if namespace == DEFAULT_NAMESPACE {
         svc.ensure_default_namespace(&caller.scope).await?;
-    } else if !rules::plausible_name(&namespace) || svc.store.get_namespace(&caller.scope, &namespace).await?.is_none() {
+    } else if !rules::plausible_name(&namespace)
+        || svc
+            .store
+            .get_namespace(&caller.scope, &namespace)
+            .await?
+            .is_none()
+    {
         return Err(namespace_not_found(&namespace));
     }
     if svc.store.get_function(&key).await?.is_some() {
         return Err(in_use(&req.function_name));
     }
-    let (bytes, inspected) = code_source::decode_and_inspect(svc, zip_b64, svc.settings.limits.zip_file_bytes).await?;
+    let (bytes, inspected) =
+        code_source::decode_and_inspect(svc, zip_b64, svc.settings.limits.zip_file_bytes).await?;
 
     let now = now_ms();
     let record = FunctionRecord {
@@ -95,7 +119,12 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
         init_timeout,
         kind,
         environment,
-        tags: req.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+        tags: req
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect(),
         code_sha256: inspected.sha256.clone(),
         code_size: inspected.zip_bytes,
         status: "Creating".into(),
@@ -108,7 +137,9 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
     let created = {
         let _guard = svc.packages.lock.lock().await;
         code_source::store(svc, inspected.sha256.clone(), bytes).await?;
-        svc.store.create_function(&record, svc.settings.limits.max_functions_per_namespace).await
+        svc.store
+            .create_function(&record, svc.settings.limits.max_functions_per_namespace)
+            .await
     };
     match created {
         Ok(()) => {}
@@ -130,5 +161,8 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
 }
 
 fn in_use(name: &str) -> ApiError {
-    ApiError::new(ErrorCode::ResourceInUseFunction, format!("Function `{name}` already exists."))
+    ApiError::new(
+        ErrorCode::ResourceInUseFunction,
+        format!("Function `{name}` already exists."),
+    )
 }

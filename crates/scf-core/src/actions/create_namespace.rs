@@ -17,7 +17,11 @@ pub struct Request {
     pub resource_env: Option<Value>,
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     if req.namespace == DEFAULT_NAMESPACE {
         return Err(ApiError::new(
             ErrorCode::InvalidParameterValueDefaultNamespace,
@@ -36,7 +40,11 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
         add_time_ms: now,
         mod_time_ms: now,
     };
-    match svc.store.create_namespace(&caller.scope, &ns, svc.settings.limits.max_namespaces).await {
+    match svc
+        .store
+        .create_namespace(&caller.scope, &ns, svc.settings.limits.max_namespaces)
+        .await
+    {
         Ok(()) => Ok(Map::new()),
         Err(StoreError::AlreadyExists) => Err(ApiError::new(
             ErrorCode::ResourceInUseNamespace,

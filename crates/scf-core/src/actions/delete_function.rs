@@ -18,7 +18,11 @@ pub struct Request {
     pub qualifier: Option<String>,
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     let f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
     check_qualifier(req.qualifier.as_deref())?;
     match svc.store.delete_function(&f.key).await {

@@ -14,19 +14,30 @@ pub struct Request {
     pub namespace: String,
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     if req.namespace == DEFAULT_NAMESPACE {
         return Err(ApiError::new(
             ErrorCode::FailedOperationDeleteNamespace,
             "The default namespace cannot be deleted.",
         ));
     }
-    match svc.store.delete_namespace(&caller.scope, &req.namespace).await {
+    match svc
+        .store
+        .delete_namespace(&caller.scope, &req.namespace)
+        .await
+    {
         Ok(()) => Ok(Map::new()),
         Err(StoreError::NotFound) => Err(not_found(&req.namespace)),
         Err(StoreError::NamespaceNotEmpty) => Err(ApiError::new(
             ErrorCode::ResourceInUseNamespace,
-            format!("Namespace `{}` still holds functions; delete them first.", req.namespace),
+            format!(
+                "Namespace `{}` still holds functions; delete them first.",
+                req.namespace
+            ),
         )),
         Err(e) => Err(e.into()),
     }

@@ -39,7 +39,12 @@ pub fn env_pairs(env: Environment) -> Result<Vec<(String, String)>, scf_types::A
 }
 
 fn pairs_json(pairs: &[(String, String)]) -> Value {
-    Value::Array(pairs.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect())
+    Value::Array(
+        pairs
+            .iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect(),
+    )
 }
 
 fn reasons_json(f: &FunctionRecord) -> Value {

@@ -12,7 +12,11 @@ pub struct Request {}
 /// SCF's per-region concurrency memory quota for the large regions (reference §9), in MB.
 const TOTAL_CONCURRENCY_MEM: u64 = 128_000;
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, _req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    _req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     svc.ensure_default_namespace(&caller.scope).await?;
     let namespaces = svc.store.list_namespaces(&caller.scope).await?;
     let functions = svc.store.list_functions(&caller.scope, None).await?;
@@ -64,6 +68,9 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, _req: Request) -> Result
             "UserConcurrencyMemLimit": TOTAL_CONCURRENCY_MEM,
         }),
     );
-    out.insert("AccountLimit".into(), json!({"NamespacesCount": limits.max_namespaces, "Namespace": limit}));
+    out.insert(
+        "AccountLimit".into(),
+        json!({"NamespacesCount": limits.max_namespaces, "Namespace": limit}),
+    );
     Ok(out)
 }

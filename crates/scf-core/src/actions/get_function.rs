@@ -35,8 +35,15 @@ pub(crate) fn check_qualifier(qualifier: Option<&str>) -> Result<(), ApiError> {
 }
 
 /// The caller's function, or the not-found error a stranger's name gets too.
-pub(crate) async fn load(svc: &Arc<Service>, caller: &Caller, namespace: Option<&str>, name: &str) -> Result<FunctionRecord, ApiError> {
-    let namespace = namespace.filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAMESPACE);
+pub(crate) async fn load(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<FunctionRecord, ApiError> {
+    let namespace = namespace
+        .filter(|n| !n.is_empty())
+        .unwrap_or(DEFAULT_NAMESPACE);
     if rules::plausible_name(name) && rules::plausible_name(namespace) {
         let key = caller.function_key(Some(namespace), name);
         if let Some(f) = svc.store.get_function(&key).await? {
@@ -44,26 +51,44 @@ pub(crate) async fn load(svc: &Arc<Service>, caller: &Caller, namespace: Option<
         }
     }
     if namespace != DEFAULT_NAMESPACE
-        && (!rules::plausible_name(namespace) || svc.store.get_namespace(&caller.scope, namespace).await?.is_none())
+        && (!rules::plausible_name(namespace)
+            || svc
+                .store
+                .get_namespace(&caller.scope, namespace)
+                .await?
+                .is_none())
     {
         return Err(namespace_not_found(namespace));
     }
     Err(function_not_found(name))
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     let Some(name) = req.function_name.filter(|n| !n.is_empty()) else {
-        return Err(ApiError::new(ErrorCode::MissingParameter, "The request is missing a required parameter `FunctionName`."));
+        return Err(ApiError::new(
+            ErrorCode::MissingParameter,
+            "The request is missing a required parameter `FunctionName`.",
+        ));
     };
     let f = load(svc, caller, req.namespace.as_deref(), &name).await?;
     check_qualifier(req.qualifier.as_deref())?;
-    let code_info = if req.show_code.as_deref() == Some("TRUE") { entry_file(svc, &f).await } else { String::new() };
+    let code_info = if req.show_code.as_deref() == Some("TRUE") {
+        entry_file(svc, &f).await
+    } else {
+        String::new()
+    };
     Ok(function_view::detail(svc, &f, code_info))
 }
 
 /// The handler's entry file, if it is unpacked, UTF-8 and at most 1 MB.
 async fn entry_file(svc: &Arc<Service>, f: &FunctionRecord) -> String {
-    let Some((file, _)) = f.handler.rsplit_once('.') else { return String::new() };
+    let Some((file, _)) = f.handler.rsplit_once('.') else {
+        return String::new();
+    };
     let dir = svc.packages.code_dir(&f.code_sha256);
     for ext in ["py", "js", "mjs", "cjs"] {
         let path = dir.join(format!("{file}.{ext}"));

@@ -27,23 +27,43 @@ fn link_mac(key: &[u8], app_id: u64, sha256: &str, expires: u64) -> Hmac<Sha256>
 
 /// The `sign` of a download link.
 pub fn sign_link(key: &[u8], app_id: u64, sha256: &str, expires: u64) -> String {
-    hex::encode(link_mac(key, app_id, sha256, expires).finalize().into_bytes())
+    hex::encode(
+        link_mac(key, app_id, sha256, expires)
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// Whether `sign` is genuine (constant-time).
 pub fn verify_link(key: &[u8], app_id: u64, sha256: &str, expires: u64, sign: &str) -> bool {
-    let Ok(bytes) = hex::decode(sign) else { return false };
-    link_mac(key, app_id, sha256, expires).verify_slice(&bytes).is_ok()
+    let Ok(bytes) = hex::decode(sign) else {
+        return false;
+    };
+    link_mac(key, app_id, sha256, expires)
+        .verify_slice(&bytes)
+        .is_ok()
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     let f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
     check_qualifier(req.qualifier.as_deref())?;
     let expires = (now_ms() / 1000) as u64 + svc.settings.limits.code_url_ttl_seconds;
     let app_id = caller.scope.app_id;
     let sign = sign_link(&svc.settings.url_key, app_id, &f.code_sha256, expires);
-    let base = svc.settings.public_url.as_deref().unwrap_or(&caller.base_url).trim_end_matches('/');
-    let url = format!("{base}/code/{app_id}/{}.zip?expires={expires}&sign={sign}", f.code_sha256);
+    let base = svc
+        .settings
+        .public_url
+        .as_deref()
+        .unwrap_or(&caller.base_url)
+        .trim_end_matches('/');
+    let url = format!(
+        "{base}/code/{app_id}/{}.zip?expires={expires}&sign={sign}",
+        f.code_sha256
+    );
     let mut out = Map::new();
     out.insert("Url".into(), json!(url));
     out.insert("CodeSha256".into(), json!(f.code_sha256));

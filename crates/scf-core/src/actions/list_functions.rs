@@ -35,12 +35,35 @@ pub struct Filter {
 const MAX_FILTERS: usize = 10;
 const MAX_FILTER_VALUES: usize = 20;
 /// Filter names that take one value only.
-const SINGLE_VALUE: &[&str] = &["VpcId", "SubnetId", "ClsTopicId", "ClsLogsetId", "Role", "CfsId", "CfsMountInsId", "Eip"];
+const SINGLE_VALUE: &[&str] = &[
+    "VpcId",
+    "SubnetId",
+    "ClsTopicId",
+    "ClsLogsetId",
+    "Role",
+    "CfsId",
+    "CfsMountInsId",
+    "Eip",
+];
 
 /// Filter names SCF documents (reference §5 ListFunctions), besides `tag-<key>`.
 const FILTER_NAMES: &[&str] = &[
-    "Status", "Runtime", "Type", "FunctionType", "VpcId", "SubnetId", "ClsTopicId", "ClsLogsetId", "Role",
-    "PublicNetStatus", "AsyncRunEnable", "TraceEnable", "CfsId", "CfsMountInsId", "Eip", "Stamp",
+    "Status",
+    "Runtime",
+    "Type",
+    "FunctionType",
+    "VpcId",
+    "SubnetId",
+    "ClsTopicId",
+    "ClsLogsetId",
+    "Role",
+    "PublicNetStatus",
+    "AsyncRunEnable",
+    "TraceEnable",
+    "CfsId",
+    "CfsMountInsId",
+    "Eip",
+    "Stamp",
 ];
 
 fn known_filter(name: &str) -> bool {
@@ -59,13 +82,18 @@ fn extra_at<'a>(extra: &'a Map<String, Value>, path: &[&str]) -> Option<&'a str>
 
 /// The values a function has for a (known) filter name.
 fn filter_values(f: &FunctionRecord, name: &str) -> Vec<String> {
-    let extra_str = |path: &[&str], default: &str| extra_at(&f.extra, path).unwrap_or(default).to_string();
+    let extra_str =
+        |path: &[&str], default: &str| extra_at(&f.extra, path).unwrap_or(default).to_string();
     let cfs = |field: &str| -> Vec<String> {
         f.extra
             .get("CfsConfig")
             .and_then(|c| c.get("CfsInsList"))
             .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(|i| i.get(field)?.as_str().map(str::to_string)).collect())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|i| i.get(field)?.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     match name {
@@ -85,7 +113,11 @@ fn filter_values(f: &FunctionRecord, name: &str) -> Vec<String> {
         "Eip" | "Stamp" => vec![],
         tag if tag.starts_with("tag-") => {
             let key = &tag[4..];
-            f.tags.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+            f.tags
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .collect()
         }
         _ => vec![],
     }
@@ -95,7 +127,11 @@ fn filters_error(message: String) -> ApiError {
     ApiError::new(ErrorCode::InvalidParameterValueFilters, message)
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     let (offset, limit) = paging::page(req.offset, req.limit)?;
     let orderby = req.orderby.as_deref().filter(|o| !o.is_empty());
     if let Some(o) = orderby
@@ -110,25 +146,49 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
     let desc = paging::descending(req.order.as_deref(), orderby.is_none())?;
     let filters = req.filters.unwrap_or_default();
     if filters.len() > MAX_FILTERS {
-        return Err(filters_error(format!("At most {MAX_FILTERS} filters are allowed.")));
+        return Err(filters_error(format!(
+            "At most {MAX_FILTERS} filters are allowed."
+        )));
     }
     for flt in &filters {
         if !known_filter(&flt.name) {
-            return Err(filters_error(format!("Filter name `{}` is not supported.", flt.name)));
+            return Err(filters_error(format!(
+                "Filter name `{}` is not supported.",
+                flt.name
+            )));
         }
-        let max = if SINGLE_VALUE.contains(&flt.name.as_str()) { 1 } else { MAX_FILTER_VALUES };
+        let max = if SINGLE_VALUE.contains(&flt.name.as_str()) {
+            1
+        } else {
+            MAX_FILTER_VALUES
+        };
         if flt.values.is_empty() || flt.values.len() > max {
-            return Err(filters_error(format!("Filter `{}` takes 1 to {max} values.", flt.name)));
+            return Err(filters_error(format!(
+                "Filter `{}` takes 1 to {max} values.",
+                flt.name
+            )));
         }
     }
 
-    let namespace = req.namespace.filter(|n| !n.is_empty()).unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+    let namespace = req
+        .namespace
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
     if namespace == DEFAULT_NAMESPACE {
         svc.ensure_default_namespace(&caller.scope).await?;
-    } else if !rules::plausible_name(&namespace) || svc.store.get_namespace(&caller.scope, &namespace).await?.is_none() {
+    } else if !rules::plausible_name(&namespace)
+        || svc
+            .store
+            .get_namespace(&caller.scope, &namespace)
+            .await?
+            .is_none()
+    {
         return Err(namespace_not_found(&namespace));
     }
-    let mut all = svc.store.list_functions(&caller.scope, Some(&namespace)).await?;
+    let mut all = svc
+        .store
+        .list_functions(&caller.scope, Some(&namespace))
+        .await?;
     let search = req.search_key.unwrap_or_default().to_lowercase();
     let desc_search = req.description.unwrap_or_default().to_lowercase();
     all.retain(|f| {
@@ -148,7 +208,10 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
         all.reverse();
     }
     let total = all.len();
-    let functions: Vec<Value> = paging::slice(all, offset, limit).iter().map(|f| function_view::summary(svc, f)).collect();
+    let functions: Vec<Value> = paging::slice(all, offset, limit)
+        .iter()
+        .map(|f| function_view::summary(svc, f))
+        .collect();
     let mut out = Map::new();
     out.insert("Functions".into(), Value::Array(functions));
     out.insert("TotalCount".into(), json!(total));

@@ -24,7 +24,11 @@ pub struct SearchKey {
     pub value: String,
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     let (offset, limit) = paging::page(req.offset, req.limit)?;
     // With no Orderby the newest comes first, as in SCF's own example answer.
     let by_name = match req.orderby.as_deref() {
@@ -44,7 +48,10 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
         if k.key != "Namespace" && k.key != "Description" {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameterValueSearchKey,
-                format!("SearchKey `{}` is invalid: use Namespace or Description.", k.key),
+                format!(
+                    "SearchKey `{}` is invalid: use Namespace or Description.",
+                    k.key
+                ),
             ));
         }
     }
@@ -52,7 +59,11 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
     let mut all = svc.store.list_namespaces(&caller.scope).await?;
     all.retain(|ns| {
         keys.iter().all(|k| {
-            let field = if k.key == "Namespace" { &ns.name } else { &ns.description };
+            let field = if k.key == "Namespace" {
+                &ns.name
+            } else {
+                &ns.description
+            };
             field.contains(k.value.as_str())
         })
     });

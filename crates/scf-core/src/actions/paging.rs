@@ -11,7 +11,10 @@ pub const DEFAULT_LIMIT: i64 = 20;
 pub fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(usize, usize), ApiError> {
     let offset = offset.unwrap_or(0);
     if offset < 0 {
-        return Err(ApiError::new(ErrorCode::InvalidParameterValueOffset, format!("Offset {offset} is negative.")));
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterValueOffset,
+            format!("Offset {offset} is negative."),
+        ));
     }
     let limit = match limit.unwrap_or(0) {
         0 => DEFAULT_LIMIT,
@@ -34,7 +37,10 @@ pub fn descending(order: Option<&str>, default_desc: bool) -> Result<bool, ApiEr
         Some("DESC") => Ok(true),
         Some(_) => Err(ApiError::new(
             ErrorCode::InvalidParameterValueOrder,
-            format!("Order `{}` is invalid: use ASC or DESC.", order.unwrap_or_default()),
+            format!(
+                "Order `{}` is invalid: use ASC or DESC.",
+                order.unwrap_or_default()
+            ),
         )),
     }
 }
@@ -52,12 +58,24 @@ mod tests {
     fn pages() {
         assert_eq!(page(None, None).expect("ok"), (0, 20));
         assert_eq!(page(Some(5), Some(2)).expect("ok"), (5, 2));
-        assert_eq!(page(Some(-1), None).expect_err("neg").code, ErrorCode::InvalidParameterValueOffset);
-        assert_eq!(page(None, Some(-1)).expect_err("neg").code, ErrorCode::InvalidParameterValueLimit);
-        assert_eq!(page(None, Some(1001)).expect_err("big").code, ErrorCode::InvalidParameterValueLimit);
+        assert_eq!(
+            page(Some(-1), None).expect_err("neg").code,
+            ErrorCode::InvalidParameterValueOffset
+        );
+        assert_eq!(
+            page(None, Some(-1)).expect_err("neg").code,
+            ErrorCode::InvalidParameterValueLimit
+        );
+        assert_eq!(
+            page(None, Some(1001)).expect_err("big").code,
+            ErrorCode::InvalidParameterValueLimit
+        );
         assert!(descending(Some("desc"), false).expect("ok"));
         assert!(!descending(None, false).expect("ok"));
-        assert_eq!(descending(Some("UP"), false).expect_err("bad").code, ErrorCode::InvalidParameterValueOrder);
+        assert_eq!(
+            descending(Some("UP"), false).expect_err("bad").code,
+            ErrorCode::InvalidParameterValueOrder
+        );
         assert_eq!(slice(vec![1, 2, 3, 4], 1, 2), vec![2, 3]);
     }
 }

@@ -40,7 +40,11 @@ pub(crate) fn refuse_publish(publish: Option<&str>) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     let mut f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
     refuse_publish(req.publish.as_deref())?;
     if let Some(h) = req.handler.as_deref().filter(|h| !h.is_empty()) {
@@ -56,7 +60,8 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
     code.cos_bucket_region = code.cos_bucket_region.or(req.cos_bucket_region);
     let zip_b64 = code_source::zip_base64(&code, req.code_source.as_deref())?;
     let (bytes, inspected) =
-        code_source::decode_and_inspect(svc, zip_b64, svc.settings.limits.update_zip_file_bytes).await?;
+        code_source::decode_and_inspect(svc, zip_b64, svc.settings.limits.update_zip_file_bytes)
+            .await?;
 
     let old_sha = std::mem::replace(&mut f.code_sha256, inspected.sha256.clone());
     f.code_size = inspected.zip_bytes;
@@ -65,7 +70,8 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
     f.status_reasons.clear();
     f.mod_time_ms = now_ms();
     if let Some(dep) = req.install_dependency {
-        f.extra.insert("InstallDependency".into(), Value::String(dep));
+        f.extra
+            .insert("InstallDependency".into(), Value::String(dep));
     }
     let updated = {
         let _guard = svc.packages.lock.lock().await;
@@ -76,7 +82,9 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
         Ok(()) => {}
         Err(StoreError::NotFound) => {
             svc.release_package(&inspected.sha256).await;
-            return Err(super::create_function::function_not_found(&req.function_name));
+            return Err(super::create_function::function_not_found(
+                &req.function_name,
+            ));
         }
         Err(e) => return Err(e.into()),
     }

@@ -29,7 +29,11 @@ pub struct Request {
     pub extra: Map<String, Value>,
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     let mut f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
     refuse_publish(req.publish.as_deref())?;
     if let Some(runtime) = req.runtime.as_deref().filter(|r| !r.is_empty())
@@ -37,7 +41,10 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
     {
         return Err(ApiError::new(
             ErrorCode::InvalidParameterValueRuntime,
-            format!("The runtime is set at creation ({}) and cannot be changed.", f.runtime),
+            format!(
+                "The runtime is set at creation ({}) and cannot be changed.",
+                f.runtime
+            ),
         ));
     }
     if let Some(d) = req.description {
@@ -65,7 +72,9 @@ pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<
     f.mod_time_ms = now_ms();
     match svc.store.update_function(&f).await {
         Ok(()) => Ok(Map::new()),
-        Err(StoreError::NotFound) => Err(super::create_function::function_not_found(&req.function_name)),
+        Err(StoreError::NotFound) => Err(super::create_function::function_not_found(
+            &req.function_name,
+        )),
         Err(e) => Err(e.into()),
     }
 }

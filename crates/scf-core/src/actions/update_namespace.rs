@@ -16,13 +16,24 @@ pub struct Request {
 }
 
 pub(crate) fn not_found(name: &str) -> ApiError {
-    ApiError::new(ErrorCode::ResourceNotFoundNamespace, format!("Namespace `{name}` does not exist."))
+    ApiError::new(
+        ErrorCode::ResourceNotFoundNamespace,
+        format!("Namespace `{name}` does not exist."),
+    )
 }
 
-pub async fn apply(svc: &Arc<Service>, caller: &Caller, req: Request) -> Result<Map<String, Value>, ApiError> {
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
     rules::description(&req.description)?;
     svc.ensure_default_namespace(&caller.scope).await?;
-    match svc.store.update_namespace(&caller.scope, &req.namespace, &req.description, now_ms()).await {
+    match svc
+        .store
+        .update_namespace(&caller.scope, &req.namespace, &req.description, now_ms())
+        .await
+    {
         Ok(()) => Ok(Map::new()),
         Err(StoreError::NotFound) => Err(not_found(&req.namespace)),
         Err(e) => Err(e.into()),

@@ -1,0 +1,1118 @@
+//! The API through the real router, without a socket: every request is signed here with the
+//! project's own signer, exactly as the SDKs sign.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+use base64::Engine as _;
+use scf_core::{Limits, Service, Settings};
+use scf_store::SqliteStore;
+use scf_types::sign::{self, Tc3Request};
+use scfd::config::{Account, HttpLimits};
+use scfd::{AppState, app};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const HOST: &str = "127.0.0.1:9000";
+
+struct TestApp {
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+fn account(id: &str, key: &str, app_id: u64) -> Account {
+    Account {
+        secret_id: id.into(),
+        secret_key: key.into(),
+        app_id,
+        uin: format!("{app_id}0"),
+    }
+}
+
+fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
+    let dir = tempfile::tempdir().expect("tmp");
+    let settings = Settings {
+        limits,
+        time_offset_seconds: 8 * 3600,
+        default_runtime: "Python3.9".into(),
+        public_url: None,
+        url_key: b"k".repeat(32),
+        data_dir: dir.path().to_path_buf(),
+    };
+    let service =
+        Service::new(Arc::new(SqliteStore::in_memory().expect("db")), settings).expect("service");
+    let mut overrides: HashMap<String, u32> = HashMap::from([("default".to_string(), 0)]);
+    for (a, r) in rates {
+        overrides.insert(a.to_string(), *r);
+    }
+    let accounts = [
+        account("AKIDa", "keya", 1_250_000_001),
+        account("AKIDb", "keyb", 1_250_000_002),
+    ];
+    let state = AppState {
+        service,
+        accounts: accounts
+            .into_iter()
+            .map(|a| (a.secret_id.clone(), a))
+            .collect(),
+        regions: ["ap-guangzhou", "ap-shanghai"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        default_region: "ap-guangzhou".into(),
+        rate_limits: scfd::rate_limit::RateLimits::new(&overrides).expect("rates"),
+        http_limits: HttpLimits {
+            tc3_post_bytes: 64 << 10,
+            ..HttpLimits::default()
+        },
+    };
+    TestApp {
+        router: app(Arc::new(state)),
+        _dir: dir,
+    }
+}
+
+fn test_app() -> TestApp {
+    test_app_with(&[], Limits::default())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// Options for one TC3 request; defaults are what the Python SDK sends.
+struct Tc3 {
+    id: &'static str,
+    key: &'static str,
+    timestamp: i64,
+    version: Option<&'static str>,
+    region: Option<&'static str>,
+    host: &'static str,
+}
+
+impl Default for Tc3 {
+    fn default() -> Self {
+        Tc3 {
+            id: "AKIDa",
+            key: "keya",
+            timestamp: now(),
+            version: Some("2018-04-16"),
+            region: Some("ap-guangzhou"),
+            host: HOST,
+        }
+    }
+}
+
+fn tc3_post(action: Option<&str>, body: &str, o: &Tc3) -> Request<Body> {
+    let ts = o.timestamp.to_string();
+    let date = sign::utc_date(o.timestamp);
+    let headers = vec![
+        ("content-type".to_string(), "application/json".to_string()),
+        ("host".to_string(), o.host.to_string()),
+    ];
+    let hash = sign::sha256_hex(body.as_bytes());
+    let sig = Tc3Request {
+        method: "POST",
+        query: "",
+        headers: &headers,
+        signed_headers: "content-type;host",
+        payload_hash: &hash,
+        timestamp: &ts,
+        date: &date,
+        service: "scf",
+    }
+    .signature(o.key, false);
+    let mut b = Request::post("/")
+        .header(header::HOST, o.host)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("X-TC-Timestamp", &ts)
+        .header(
+            header::AUTHORIZATION,
+            format!("TC3-HMAC-SHA256 Credential={}/{date}/scf/tc3_request, SignedHeaders=content-type;host, Signature={sig}", o.id),
+        );
+    if let Some(a) = action {
+        b = b.header("X-TC-Action", a);
+    }
+    if let Some(v) = o.version {
+        b = b.header("X-TC-Version", v);
+    }
+    if let Some(r) = o.region {
+        b = b.header("X-TC-Region", r);
+    }
+    b.body(Body::from(body.to_string())).expect("request")
+}
+
+fn tc3_get(action: &str, query: &str, o: &Tc3) -> Request<Body> {
+    let ts = o.timestamp.to_string();
+    let date = sign::utc_date(o.timestamp);
+    let headers = vec![
+        (
+            "content-type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        ),
+        ("host".to_string(), o.host.to_string()),
+    ];
+    let hash = sign::sha256_hex(b"");
+    let sig = Tc3Request {
+        method: "GET",
+        query,
+        headers: &headers,
+        signed_headers: "content-type;host",
+        payload_hash: &hash,
+        timestamp: &ts,
+        date: &date,
+        service: "scf",
+    }
+    .signature(o.key, false);
+    Request::get(format!("/?{query}"))
+        .header(header::HOST, o.host)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("X-TC-Timestamp", &ts)
+        .header("X-TC-Action", action)
+        .header("X-TC-Version", "2018-04-16")
+        .header("X-TC-Region", "ap-guangzhou")
+        .header(
+            header::AUTHORIZATION,
+            format!("TC3-HMAC-SHA256 Credential={}/{date}/scf/tc3_request, SignedHeaders=content-type;host, Signature={sig}", o.id),
+        )
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// A legacy v1 request (GET query or POST form), signed like `_build_req_with_old_signature`.
+fn v1(
+    method: &str,
+    action: &str,
+    params: &[(&str, &str)],
+    key: &str,
+    sig_method: &str,
+) -> Request<Body> {
+    let ts = now().to_string();
+    let mut all: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (k, v) in [
+        ("Action", action),
+        ("Nonce", "12345"),
+        ("Timestamp", ts.as_str()),
+        ("Version", "2018-04-16"),
+        ("Region", "ap-guangzhou"),
+        ("SecretId", "AKIDa"),
+        ("SignatureMethod", sig_method),
+        ("Language", "zh-CN"),
+    ] {
+        all.push((k.into(), v.into()));
+    }
+    let s = sign::v1_sign_string(
+        method,
+        HOST,
+        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let signature = sign::v1_signature(key, &s, sign::V1Method::from_param(Some(sig_method)));
+    all.push(("Signature".into(), signature));
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&all)
+        .finish();
+    let b = Request::builder()
+        .header(header::HOST, HOST)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if method == "GET" {
+        b.method("GET")
+            .uri(format!("/?{encoded}"))
+            .body(Body::empty())
+    } else {
+        b.method("POST").uri("/").body(Body::from(encoded))
+    }
+    .expect("request")
+}
+
+impl TestApp {
+    async fn send(&self, req: Request<Body>) -> Value {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let v: Value = serde_json::from_slice(&bytes).expect("json");
+        let id = v["Response"]["RequestId"].as_str().expect("RequestId");
+        assert_eq!(id.len(), 36, "a uuid");
+        v["Response"].clone()
+    }
+
+    async fn call_as(&self, o: &Tc3, action: &str, body: Value) -> Value {
+        self.send(tc3_post(Some(action), &body.to_string(), o))
+            .await
+    }
+
+    async fn call(&self, action: &str, body: Value) -> Value {
+        self.call_as(&Tc3::default(), action, body).await
+    }
+
+    async fn ok(&self, action: &str, body: Value) -> Value {
+        let r = self.call(action, body).await;
+        assert!(r.get("Error").is_none(), "{action}: {r}");
+        r
+    }
+
+    async fn wait_active(&self, o: &Tc3, name: &str) -> Value {
+        for _ in 0..200 {
+            let r = self
+                .call_as(o, "GetFunction", json!({"FunctionName": name}))
+                .await;
+            if r["Status"] != "Creating" && r["Status"] != "Updating" {
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{name} never settled");
+    }
+}
+
+fn code(r: &Value) -> &str {
+    r["Error"]["Code"].as_str().unwrap_or("<no error>")
+}
+
+fn zip_b64(entries: &[(&str, &[u8])]) -> String {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .expect("start");
+        w.write_all(content).expect("write");
+    }
+    base64::engine::general_purpose::STANDARD.encode(w.finish().expect("zip").into_inner())
+}
+
+/// Bytes that do not compress (xorshift), to make a zip over a size cap.
+fn noise(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn hello_zip() -> String {
+    zip_b64(&[(
+        "index.py",
+        b"def main_handler(event, context):\n    return 'hi'\n",
+    )])
+}
+
+#[tokio::test]
+async fn protocol_errors_have_exact_codes() {
+    let t = test_app();
+    // (HEAD gets the same answer, but HTTP gives a HEAD response no body to read.)
+    for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let r = t
+            .send(
+                Request::builder()
+                    .method(method)
+                    .uri("/")
+                    .body(Body::empty())
+                    .expect("req"),
+            )
+            .await;
+        assert_eq!(code(&r), "UnsupportedProtocol", "{method}");
+    }
+    let unsigned = Request::post("/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .expect("req");
+    assert_eq!(
+        code(&t.send(unsigned).await),
+        "AuthFailure.InvalidAuthorization"
+    );
+    let mut bad = tc3_post(Some("ListFunctions"), "{}", &Tc3::default());
+    bad.headers_mut().insert(
+        header::AUTHORIZATION,
+        "TC3-HMAC-SHA256 garbage".parse().expect("hv"),
+    );
+    assert_eq!(code(&t.send(bad).await), "AuthFailure.InvalidAuthorization");
+
+    assert_eq!(
+        code(&t.send(tc3_post(None, "{}", &Tc3::default())).await),
+        "MissingParameter"
+    );
+    assert_eq!(code(&t.call("FooBar", json!({})).await), "InvalidAction");
+    assert_eq!(
+        code(&t.call("CreateTrigger", json!({})).await),
+        "UnsupportedOperation"
+    );
+    let old = Tc3 {
+        version: Some("2017-01-01"),
+        ..Tc3::default()
+    };
+    assert_eq!(
+        code(&t.call_as(&old, "ListFunctions", json!({})).await),
+        "NoSuchVersion"
+    );
+    let no_version = Tc3 {
+        version: None,
+        ..Tc3::default()
+    };
+    assert_eq!(
+        code(&t.call_as(&no_version, "ListFunctions", json!({})).await),
+        "MissingParameter"
+    );
+    let stranger = Tc3 {
+        id: "AKIDnobody",
+        ..Tc3::default()
+    };
+    assert_eq!(
+        code(&t.call_as(&stranger, "ListFunctions", json!({})).await),
+        "AuthFailure.SecretIdNotFound"
+    );
+    let wrong_key = Tc3 {
+        key: "nope",
+        ..Tc3::default()
+    };
+    assert_eq!(
+        code(&t.call_as(&wrong_key, "ListFunctions", json!({})).await),
+        "AuthFailure.SignatureFailure"
+    );
+    let stale = Tc3 {
+        timestamp: now() - 301,
+        ..Tc3::default()
+    };
+    assert_eq!(
+        code(&t.call_as(&stale, "ListFunctions", json!({})).await),
+        "AuthFailure.SignatureExpire"
+    );
+    let future = Tc3 {
+        timestamp: now() + 400,
+        ..Tc3::default()
+    };
+    assert_eq!(
+        code(&t.call_as(&future, "ListFunctions", json!({})).await),
+        "AuthFailure.SignatureExpire"
+    );
+    let nowhere = Tc3 {
+        region: Some("xx-nowhere"),
+        ..Tc3::default()
+    };
+    assert_eq!(
+        code(&t.call_as(&nowhere, "ListFunctions", json!({})).await),
+        "UnsupportedRegion"
+    );
+
+    // A body changed after signing fails the signature.
+    let mut tampered = tc3_post(Some("ListFunctions"), r#"{"Limit": 1}"#, &Tc3::default());
+    *tampered.body_mut() = Body::from(r#"{"Limit": 2}"#);
+    assert_eq!(
+        code(&t.send(tampered).await),
+        "AuthFailure.SignatureFailure"
+    );
+}
+
+#[tokio::test]
+async fn tccli_style_host_with_scheme_verifies() {
+    let t = test_app();
+    let o = Tc3 {
+        host: "http://127.0.0.1:9000",
+        ..Tc3::default()
+    };
+    let r = t.call_as(&o, "ListNamespaces", json!({})).await;
+    assert_eq!(r["TotalCount"], 1, "{r}");
+}
+
+#[tokio::test]
+async fn parameter_errors_have_exact_codes() {
+    let t = test_app();
+    assert_eq!(
+        code(&t.call("CreateNamespace", json!({})).await),
+        "MissingParameter"
+    );
+    assert_eq!(
+        code(
+            &t.call("CreateNamespace", json!({"Namespace": "abc", "Bogus": 1}))
+                .await
+        ),
+        "UnknownParameter"
+    );
+    assert_eq!(
+        code(&t.call("ListFunctions", json!({"Limit": "abc"})).await),
+        "InvalidParameter"
+    );
+    assert_eq!(
+        code(
+            &t.send(tc3_post(
+                Some("ListFunctions"),
+                "{not json",
+                &Tc3::default()
+            ))
+            .await
+        ),
+        "InvalidParameter"
+    );
+    assert_eq!(
+        code(
+            &t.send(tc3_post(Some("ListFunctions"), "[1]", &Tc3::default()))
+                .await
+        ),
+        "InvalidParameter"
+    );
+    let q = "Limit=abc";
+    assert_eq!(
+        code(&t.send(tc3_get("ListFunctions", q, &Tc3::default())).await),
+        "InvalidParameter"
+    );
+    let big = format!(r#"{{"Namespace": "{}"}}"#, "x".repeat(70 << 10));
+    assert_eq!(
+        code(
+            &t.send(tc3_post(Some("CreateNamespace"), &big, &Tc3::default()))
+                .await
+        ),
+        "RequestSizeLimitExceeded"
+    );
+    let long_query = format!("SearchKey={}", "x".repeat(33 << 10));
+    assert_eq!(
+        code(
+            &t.send(tc3_get("ListFunctions", &long_query, &Tc3::default()))
+                .await
+        ),
+        "RequestSizeLimitExceeded"
+    );
+    let big_form = format!("Namespace={}", "x".repeat((1 << 20) + 1));
+    let form = Request::post("/")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(big_form))
+        .expect("req");
+    assert_eq!(code(&t.send(form).await), "RequestSizeLimitExceeded");
+}
+
+#[tokio::test]
+async fn legacy_v1_and_get_styles_work() {
+    let t = test_app();
+    t.ok(
+        "CreateNamespace",
+        json!({"Namespace": "team", "Description": "first"}),
+    )
+    .await;
+    for (method, sig) in [
+        ("GET", "HmacSHA1"),
+        ("POST", "HmacSHA256"),
+        ("POST", "HmacSHA1"),
+        ("GET", "HmacSHA256"),
+    ] {
+        let r = t
+            .send(v1(
+                method,
+                "ListNamespaces",
+                &[
+                    ("SearchKey.0.Key", "Namespace"),
+                    ("SearchKey.0.Value", "tea"),
+                    ("Limit", "5"),
+                ],
+                "keya",
+                sig,
+            ))
+            .await;
+        assert_eq!(r["TotalCount"], 1, "{method} {sig}: {r}");
+        assert_eq!(r["Namespaces"][0]["Name"], "team");
+        let wrong = t
+            .send(v1(method, "ListNamespaces", &[], "wrongkey", sig))
+            .await;
+        assert_eq!(
+            code(&wrong),
+            "AuthFailure.SignatureFailure",
+            "{method} {sig}"
+        );
+    }
+    let r = t
+        .send(v1(
+            "POST",
+            "ListNamespaces",
+            &[("Bogus", "1")],
+            "keya",
+            "HmacSHA256",
+        ))
+        .await;
+    assert_eq!(code(&r), "UnknownParameter");
+
+    // TC3 GET with flattened Filters.
+    t.ok(
+        "CreateFunction",
+        json!({"FunctionName": "pyfn", "Runtime": "Python3.9", "Code": {"ZipFile": hello_zip()}}),
+    )
+    .await;
+    t.ok("CreateFunction", json!({"FunctionName": "nodefn", "Runtime": "Nodejs16.13", "Code": {"ZipFile": hello_zip()}})).await;
+    let q = "Filters.0.Name=Runtime&Filters.0.Values.0=Nodejs16.13&Filters.0.Values.1=Go1&Limit=10";
+    let r = t.send(tc3_get("ListFunctions", q, &Tc3::default())).await;
+    assert_eq!(r["TotalCount"], 1, "{r}");
+    assert_eq!(r["Functions"][0]["FunctionName"], "nodefn");
+}
+
+#[tokio::test]
+async fn rate_limit_per_account_and_action() {
+    let t = test_app_with(&[("ListNamespaces", 2)], Limits::default());
+    let mut codes = vec![];
+    for _ in 0..5 {
+        codes.push(code(&t.call("ListNamespaces", json!({})).await).to_string());
+    }
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| *c == "RequestLimitExceeded")
+            .count(),
+        3,
+        "{codes:?}"
+    );
+    let b = Tc3 {
+        id: "AKIDb",
+        key: "keyb",
+        ..Tc3::default()
+    };
+    assert!(
+        t.call_as(&b, "ListNamespaces", json!({}))
+            .await
+            .get("Error")
+            .is_none(),
+        "B has its own bucket"
+    );
+    assert!(
+        t.call("ListFunctions", json!({}))
+            .await
+            .get("Error")
+            .is_none(),
+        "other actions are unaffected"
+    );
+}
+
+#[tokio::test]
+async fn namespace_lifecycle_and_rules() {
+    let limits = Limits {
+        max_namespaces: 3,
+        ..Limits::default()
+    };
+    let t = test_app_with(&[], limits);
+    let r = t.ok("ListNamespaces", json!({})).await;
+    assert_eq!(r["Namespaces"][0]["Name"], "default");
+    assert_eq!(
+        code(
+            &t.call("CreateNamespace", json!({"Namespace": "default"}))
+                .await
+        ),
+        "InvalidParameterValue.DefaultNamespace"
+    );
+    for bad in ["a", "1abc", "abc-", "has space", &"n".repeat(31)] {
+        assert_eq!(
+            code(&t.call("CreateNamespace", json!({"Namespace": bad})).await),
+            "InvalidParameterValue.NamespaceInvalid",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        code(
+            &t.call(
+                "CreateNamespace",
+                json!({"Namespace": "ns1", "Description": "d".repeat(1001)})
+            )
+            .await
+        ),
+        "InvalidParameterValue.Description"
+    );
+    t.ok("CreateNamespace", json!({"Namespace": "ns1"})).await;
+    assert_eq!(
+        code(&t.call("CreateNamespace", json!({"Namespace": "ns1"})).await),
+        "ResourceInUse.Namespace"
+    );
+    t.ok("CreateNamespace", json!({"Namespace": "ns2"})).await;
+    assert_eq!(
+        code(&t.call("CreateNamespace", json!({"Namespace": "ns3"})).await),
+        "LimitExceeded.Namespace"
+    );
+    t.ok(
+        "UpdateNamespace",
+        json!({"Namespace": "ns1", "Description": "updated"}),
+    )
+    .await;
+    assert_eq!(
+        code(
+            &t.call(
+                "UpdateNamespace",
+                json!({"Namespace": "zz", "Description": "x"})
+            )
+            .await
+        ),
+        "ResourceNotFound.Namespace"
+    );
+    let r = t
+        .ok(
+            "ListNamespaces",
+            json!({"Orderby": "Name", "Order": "ASC", "Limit": 2}),
+        )
+        .await;
+    assert_eq!(r["TotalCount"], 3);
+    let names: Vec<&str> = r["Namespaces"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|n| n["Name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["default", "ns1"]);
+    let r = t
+        .ok(
+            "ListNamespaces",
+            json!({"SearchKey": [{"Key": "Description", "Value": "updated"}]}),
+        )
+        .await;
+    assert_eq!(r["Namespaces"][0]["Name"], "ns1");
+    assert_eq!(r["TotalCount"], 1);
+    assert_eq!(
+        code(&t.call("ListNamespaces", json!({"Order": "UP"})).await),
+        "InvalidParameterValue.Order"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "ListNamespaces",
+                json!({"SearchKey": [{"Key": "Tag", "Value": "x"}]})
+            )
+            .await
+        ),
+        "InvalidParameterValue.SearchKey"
+    );
+
+    t.ok(
+        "CreateFunction",
+        json!({"FunctionName": "fn", "Namespace": "ns1", "Code": {"ZipFile": hello_zip()}}),
+    )
+    .await;
+    assert_eq!(
+        code(&t.call("DeleteNamespace", json!({"Namespace": "ns1"})).await),
+        "ResourceInUse.Namespace"
+    );
+    assert_eq!(
+        code(
+            &t.call("DeleteNamespace", json!({"Namespace": "default"}))
+                .await
+        ),
+        "FailedOperation.DeleteNamespace"
+    );
+    assert_eq!(
+        code(
+            &t.call("DeleteNamespace", json!({"Namespace": "nope"}))
+                .await
+        ),
+        "ResourceNotFound.Namespace"
+    );
+    t.ok(
+        "DeleteFunction",
+        json!({"FunctionName": "fn", "Namespace": "ns1"}),
+    )
+    .await;
+    t.ok("DeleteNamespace", json!({"Namespace": "ns1"})).await;
+    assert_eq!(t.ok("ListNamespaces", json!({})).await["TotalCount"], 2);
+}
+
+#[tokio::test]
+async fn function_lifecycle() {
+    let t = test_app();
+    let o = Tc3::default();
+    t.ok(
+        "CreateFunction",
+        json!({
+            "FunctionName": "hello", "Runtime": "Python3.9", "Handler": "index.main_handler",
+            "MemorySize": 256, "Timeout": 10, "Description": "greets",
+            "Environment": {"Variables": [{"Key": "GREETING", "Value": "hi"}]},
+            "Tags": [{"Key": "team", "Value": "a"}],
+            "VpcConfig": {"VpcId": "vpc-1", "SubnetId": "subnet-1"},
+            "Code": {"ZipFile": hello_zip()}
+        }),
+    )
+    .await;
+    let f = t.wait_active(&o, "hello").await;
+    assert_eq!(f["Status"], "Active", "{f}");
+    assert_eq!(f["MemorySize"], 256);
+    assert_eq!(f["Timeout"], 10);
+    assert_eq!(
+        f["Environment"]["Variables"][0],
+        json!({"Key": "GREETING", "Value": "hi"})
+    );
+    assert_eq!(
+        f["VpcConfig"]["VpcId"], "vpc-1",
+        "stored settings come back"
+    );
+    assert_eq!(f["Qualifier"], "$LATEST");
+    assert!(f["FunctionId"].as_str().expect("id").starts_with("lam-"));
+    assert!(f["AddTime"].as_str().expect("time").len() == 19);
+    assert_eq!(
+        code(
+            &t.call(
+                "CreateFunction",
+                json!({"FunctionName": "hello", "Code": {"ZipFile": hello_zip()}})
+            )
+            .await
+        ),
+        "ResourceInUse.Function"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "GetFunction",
+                json!({"FunctionName": "hello", "Qualifier": "1"})
+            )
+            .await
+        ),
+        "ResourceNotFound.Version"
+    );
+    let shown = t
+        .ok(
+            "GetFunction",
+            json!({"FunctionName": "hello", "ShowCode": "TRUE"}),
+        )
+        .await;
+    assert!(
+        shown["CodeInfo"]
+            .as_str()
+            .expect("code")
+            .contains("main_handler")
+    );
+
+    t.ok(
+        "UpdateFunctionConfiguration",
+        json!({"FunctionName": "hello", "MemorySize": 512, "Environment": {"Variables": []}}),
+    )
+    .await;
+    let f = t.ok("GetFunction", json!({"FunctionName": "hello"})).await;
+    assert_eq!(f["MemorySize"], 512);
+    assert_eq!(f["Environment"]["Variables"], json!([]));
+    assert_eq!(f["Timeout"], 10, "untouched settings stay");
+    assert_eq!(
+        code(
+            &t.call(
+                "UpdateFunctionConfiguration",
+                json!({"FunctionName": "hello", "Runtime": "Nodejs16.13"})
+            )
+            .await
+        ),
+        "InvalidParameterValue.Runtime"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "UpdateFunctionConfiguration",
+                json!({"FunctionName": "hello", "Timeout": 0})
+            )
+            .await
+        ),
+        "LimitExceeded.Timeout"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "UpdateFunctionConfiguration",
+                json!({"FunctionName": "ghost"})
+            )
+            .await
+        ),
+        "ResourceNotFound.Function"
+    );
+
+    let before = t
+        .ok("GetFunctionAddress", json!({"FunctionName": "hello"}))
+        .await;
+    let new_zip = zip_b64(&[("app.py", b"def run(e, c):\n    return 2\n")]);
+    t.ok(
+        "UpdateFunctionCode",
+        json!({"FunctionName": "hello", "Handler": "app.run", "ZipFile": new_zip}),
+    )
+    .await;
+    let f = t.wait_active(&o, "hello").await;
+    assert_eq!(
+        (f["Status"].as_str(), f["Handler"].as_str()),
+        (Some("Active"), Some("app.run"))
+    );
+    let after = t
+        .ok("GetFunctionAddress", json!({"FunctionName": "hello"}))
+        .await;
+    assert_ne!(before["CodeSha256"], after["CodeSha256"]);
+    let url = after["Url"].as_str().expect("url");
+    assert!(
+        url.starts_with("http://127.0.0.1:9000/code/1250000001/"),
+        "{url}"
+    );
+
+    // The link downloads exactly the uploaded zip; a tampered one is refused.
+    let path = url.trim_start_matches("http://127.0.0.1:9000");
+    let resp = t
+        .router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), 200);
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.encode(&bytes),
+        new_zip
+    );
+    let tampered = path.replace("1250000001", "1250000002");
+    let resp = t
+        .router
+        .clone()
+        .oneshot(Request::get(tampered).body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), 403);
+
+    let list = t.ok("ListFunctions", json!({"SearchKey": "ell"})).await;
+    assert_eq!(list["TotalCount"], 1);
+    assert_eq!(list["Functions"][0]["FunctionName"], "hello");
+    assert_eq!(
+        code(&t.call("ListFunctions", json!({"Orderby": "Size"})).await),
+        "InvalidParameterValue.OrderBy"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "ListFunctions",
+                json!({"Filters": [{"Name": "Color", "Values": ["red"]}]})
+            )
+            .await
+        ),
+        "InvalidParameterValue.Filters"
+    );
+    assert_eq!(
+        code(&t.call("ListFunctions", json!({"Namespace": "nope"})).await),
+        "ResourceNotFound.Namespace"
+    );
+    let acct = t.ok("GetAccount", json!({})).await;
+    assert_eq!(
+        acct["AccountUsage"]["Namespace"][0]["Functions"],
+        json!(["hello"])
+    );
+
+    t.ok("DeleteFunction", json!({"FunctionName": "hello"}))
+        .await;
+    assert_eq!(
+        code(
+            &t.call("GetFunction", json!({"FunctionName": "hello"}))
+                .await
+        ),
+        "ResourceNotFound.Function"
+    );
+    assert_eq!(
+        code(
+            &t.call("DeleteFunction", json!({"FunctionName": "hello"}))
+                .await
+        ),
+        "ResourceNotFound.Function"
+    );
+}
+
+#[tokio::test]
+async fn function_validation_codes_and_nothing_written() {
+    let limits = Limits {
+        zip_file_bytes: 4096,
+        unpacked_bytes: 8192,
+        zip_entries: 3,
+        ..Limits::default()
+    };
+    let t = test_app_with(&[], limits);
+    let base = |extra: Value| {
+        let mut v = json!({"FunctionName": "fn1", "Code": {"ZipFile": hello_zip()}});
+        for (k, x) in extra.as_object().expect("obj") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"FunctionName": "1bad"}),
+            "InvalidParameterValue.FunctionName",
+        ),
+        (
+            json!({"FunctionName": "bad-"}),
+            "InvalidParameterValue.FunctionName",
+        ),
+        (json!({"Handler": "index"}), "InvalidParameterValue.Handler"),
+        (
+            json!({"Runtime": "Cobol1"}),
+            "InvalidParameterValue.Runtime",
+        ),
+        (
+            json!({"MemorySize": 100}),
+            "InvalidParameterValue.MemorySize",
+        ),
+        (
+            json!({"MemorySize": 4096}),
+            "InvalidParameterValue.MemorySize",
+        ),
+        (json!({"Timeout": 901}), "LimitExceeded.Timeout"),
+        (
+            json!({"Environment": {"Variables": [{"Key": "SCF_RUNTIME", "Value": "x"}]}}),
+            "InvalidParameterValue.EnvironmentSystemProtect",
+        ),
+        (
+            json!({"Environment": {"Variables": [{"Key": "", "Value": "x"}]}}),
+            "InvalidParameterValue.Environment",
+        ),
+        (
+            json!({"Environment": {"Variables": [{"Key": "BIG", "Value": "x".repeat(4100)}]}}),
+            "InvalidParameterValue.EnvironmentExceededLimit",
+        ),
+        (json!({"Namespace": "nope"}), "ResourceNotFound.Namespace"),
+        (json!({"Code": {}}), "InvalidParameterValue.Code"),
+        (
+            json!({"Code": {"CosBucketName": "b", "CosObjectName": "/c.zip"}}),
+            "UnsupportedOperation.Cos",
+        ),
+        (
+            json!({"Code": {"GitUrl": "https://example.invalid/x.git"}}),
+            "UnsupportedOperation",
+        ),
+        (
+            json!({"Code": {"ZipFile": "%%%not base64"}}),
+            "InvalidParameterValue.ZipFileBase64BinasciiError",
+        ),
+        (
+            json!({"Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(b"plain text")}}),
+            "InvalidParameterValue.ZipFile",
+        ),
+        (
+            json!({"Code": {"ZipFile": zip_b64(&[("../evil.py", b"x")])}}),
+            "InvalidParameterValue.ZipFile",
+        ),
+        (
+            json!({"Code": {"ZipFile": zip_b64(&[("/etc/evil", b"x")])}}),
+            "InvalidParameterValue.ZipFile",
+        ),
+        (
+            json!({"Code": {"ZipFile": zip_b64(&[("a", b""), ("b", b""), ("c", b""), ("d", b"")])}}),
+            "InvalidParameterValue.ZipFile",
+        ),
+        (
+            json!({"Code": {"ZipFile": zip_b64(&[("noise.bin", &noise(6000))])}}),
+            "InvalidParameterValue.ZipFile",
+        ),
+        (
+            json!({"Code": {"ZipFile": zip_b64(&[("bomb.bin", &vec![0u8; 100_000])])}}),
+            "InvalidParameterValue.ZipFile",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let req = base(extra.clone());
+        let r = t.call("CreateFunction", req).await;
+        assert_eq!(code(&r), expected, "{extra}");
+    }
+    assert_eq!(
+        t.ok("ListFunctions", json!({})).await["TotalCount"],
+        0,
+        "nothing was written"
+    );
+    assert_eq!(
+        code(&t.call("GetFunction", json!({"FunctionName": "fn1"})).await),
+        "ResourceNotFound.Function"
+    );
+    assert_eq!(
+        code(
+            &t.call("CreateFunction", json!({"FunctionName": "fn1"}))
+                .await
+        ),
+        "MissingParameter"
+    );
+}
+
+#[tokio::test]
+async fn accounts_are_isolated() {
+    let t = test_app();
+    let a = Tc3::default();
+    let b = Tc3 {
+        id: "AKIDb",
+        key: "keyb",
+        ..Tc3::default()
+    };
+    t.call_as(&a, "CreateNamespace", json!({"Namespace": "secret"}))
+        .await;
+    t.call_as(
+        &a,
+        "CreateFunction",
+        json!({"FunctionName": "private", "Code": {"ZipFile": hello_zip()}}),
+    )
+    .await;
+    t.wait_active(&a, "private").await;
+
+    let ghost = t
+        .call_as(&b, "GetFunction", json!({"FunctionName": "never-existed"}))
+        .await;
+    for action in [
+        "GetFunction",
+        "DeleteFunction",
+        "UpdateFunctionConfiguration",
+        "GetFunctionAddress",
+    ] {
+        let r = t
+            .call_as(&b, action, json!({"FunctionName": "private"}))
+            .await;
+        assert_eq!(code(&r), "ResourceNotFound.Function", "{action}");
+        assert_eq!(
+            r["Error"]["Message"]
+                .as_str()
+                .map(|m| m.replace("private", "X")),
+            ghost["Error"]["Message"]
+                .as_str()
+                .map(|m| m.replace("never-existed", "X")),
+            "no difference leaks"
+        );
+    }
+    assert_eq!(
+        t.call_as(&b, "ListFunctions", json!({})).await["TotalCount"],
+        0
+    );
+    let ns = t.call_as(&b, "ListNamespaces", json!({})).await;
+    assert_eq!(ns["TotalCount"], 1, "only B's own default: {ns}");
+    assert_eq!(
+        code(
+            &t.call_as(&b, "ListFunctions", json!({"Namespace": "secret"}))
+                .await
+        ),
+        "ResourceNotFound.Namespace"
+    );
+    assert_eq!(
+        code(
+            &t.call_as(&b, "DeleteNamespace", json!({"Namespace": "secret"}))
+                .await
+        ),
+        "ResourceNotFound.Namespace"
+    );
+    t.call_as(
+        &b,
+        "CreateFunction",
+        json!({"FunctionName": "private", "Code": {"ZipFile": hello_zip()}}),
+    )
+    .await;
+    assert_eq!(t.wait_active(&b, "private").await["Status"], "Active");
+    assert_eq!(
+        t.call_as(&b, "GetAccount", json!({})).await["AccountUsage"]["Namespace"][0]["FunctionsCount"],
+        1
+    );
+    // A's function is untouched by B's of the same name.
+    assert_eq!(
+        t.call_as(&a, "ListFunctions", json!({})).await["TotalCount"],
+        1
+    );
+    // Another region of the same account is another world too.
+    let a_sh = Tc3 {
+        region: Some("ap-shanghai"),
+        ..Tc3::default()
+    };
+    assert_eq!(
+        t.call_as(&a_sh, "ListFunctions", json!({})).await["TotalCount"],
+        0
+    );
+}
