@@ -94,6 +94,9 @@ struct Tc3 {
     version: Option<&'static str>,
     region: Option<&'static str>,
     host: &'static str,
+    /// The `host:` value signed, when it differs from the Host header (the Node.js SDK).
+    signed_host: Option<&'static str>,
+    service: &'static str,
 }
 
 impl Default for Tc3 {
@@ -105,6 +108,8 @@ impl Default for Tc3 {
             version: Some("2018-04-16"),
             region: Some("ap-guangzhou"),
             host: HOST,
+            signed_host: None,
+            service: "scf",
         }
     }
 }
@@ -114,7 +119,10 @@ fn tc3_post(action: Option<&str>, body: &str, o: &Tc3) -> Request<Body> {
     let date = sign::utc_date(o.timestamp);
     let headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
-        ("host".to_string(), o.host.to_string()),
+        (
+            "host".to_string(),
+            o.signed_host.unwrap_or(o.host).to_string(),
+        ),
     ];
     let hash = sign::sha256_hex(body.as_bytes());
     let sig = Tc3Request {
@@ -125,16 +133,17 @@ fn tc3_post(action: Option<&str>, body: &str, o: &Tc3) -> Request<Body> {
         payload_hash: &hash,
         timestamp: &ts,
         date: &date,
-        service: "scf",
+        service: o.service,
     }
     .signature(o.key, false);
+    let service = o.service;
     let mut b = Request::post("/")
         .header(header::HOST, o.host)
         .header(header::CONTENT_TYPE, "application/json")
         .header("X-TC-Timestamp", &ts)
         .header(
             header::AUTHORIZATION,
-            format!("TC3-HMAC-SHA256 Credential={}/{date}/scf/tc3_request, SignedHeaders=content-type;host, Signature={sig}", o.id),
+            format!("TC3-HMAC-SHA256 Credential={}/{date}/{service}/tc3_request, SignedHeaders=content-type;host, Signature={sig}", o.id),
         );
     if let Some(a) = action {
         b = b.header("X-TC-Action", a);
@@ -425,6 +434,29 @@ async fn tccli_style_host_with_scheme_verifies() {
     };
     let r = t.call_as(&o, "ListNamespaces", json!({})).await;
     assert_eq!(r["TotalCount"], 1, "{r}");
+}
+
+/// The Node.js SDK signs `host:` without the port and takes the scope's service from the first
+/// label of its endpoint (`127` for 127.0.0.1), while sending `Host: 127.0.0.1:9000`.
+#[tokio::test]
+async fn nodejs_sdk_style_signature_verifies() {
+    let t = test_app();
+    let o = Tc3 {
+        signed_host: Some("127.0.0.1"),
+        service: "127",
+        ..Tc3::default()
+    };
+    let r = t.call_as(&o, "ListNamespaces", json!({})).await;
+    assert_eq!(r["TotalCount"], 1, "{r}");
+    let wrong = Tc3 {
+        signed_host: Some("127.0.0.2"),
+        service: "127",
+        ..Tc3::default()
+    };
+    assert_eq!(
+        code(&t.call_as(&wrong, "ListNamespaces", json!({})).await),
+        "AuthFailure.SignatureFailure"
+    );
 }
 
 #[tokio::test]
