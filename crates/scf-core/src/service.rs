@@ -82,6 +82,13 @@ impl Caller {
 
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+pub(crate) fn namespace_not_found(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ResourceNotFoundNamespace,
+        format!("Namespace `{name}` does not exist."),
+    )
+}
+
 pub struct Service {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) packages: Packages,
@@ -169,6 +176,24 @@ impl Service {
             .unwrap_or_else(|p| p.into_inner())
             .insert(scope.clone());
         Ok(())
+    }
+
+    /// Ok if the namespace exists in the scope (creating `default` on first use); the
+    /// not-found error otherwise, the same for a malformed name as for a missing one.
+    pub(crate) async fn require_namespace(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        if name == DEFAULT_NAMESPACE {
+            return self.ensure_default_namespace(scope).await;
+        }
+        if crate::rules::plausible_name(name)
+            && self.store.get_namespace(scope, name).await?.is_some()
+        {
+            return Ok(());
+        }
+        Err(namespace_not_found(name))
     }
 
     pub(crate) fn zip_limits(&self, max_zip_bytes: u64) -> ZipLimits {

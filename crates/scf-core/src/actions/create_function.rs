@@ -3,9 +3,8 @@
 
 use super::code_source::{self, Code};
 use super::function_view::{Environment, Tag, env_pairs};
-use super::update_namespace::not_found as namespace_not_found;
 use crate::rules;
-use crate::service::{Caller, DEFAULT_NAMESPACE, Service, now_ms};
+use crate::service::{Caller, DEFAULT_NAMESPACE, Service, namespace_not_found, now_ms};
 use scf_store::{FunctionRecord, StoreError};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -90,17 +89,7 @@ pub async fn apply(
     let zip_b64 = code_source::zip_base64(&req.code, req.code_source.as_deref())?;
 
     let key = caller.function_key(Some(&namespace), &req.function_name);
-    if namespace == DEFAULT_NAMESPACE {
-        svc.ensure_default_namespace(&caller.scope).await?;
-    } else if !rules::plausible_name(&namespace)
-        || svc
-            .store
-            .get_namespace(&caller.scope, &namespace)
-            .await?
-            .is_none()
-    {
-        return Err(namespace_not_found(&namespace));
-    }
+    svc.require_namespace(&caller.scope, &namespace).await?;
     if svc.store.get_function(&key).await?.is_some() {
         return Err(in_use(&req.function_name));
     }

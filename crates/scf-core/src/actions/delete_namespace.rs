@@ -1,7 +1,6 @@
 //! DeleteNamespace: refuses `default`, and any namespace that still holds functions.
 
-use super::update_namespace::not_found;
-use crate::service::{Caller, DEFAULT_NAMESPACE, Service};
+use crate::service::{Caller, DEFAULT_NAMESPACE, Service, namespace_not_found};
 use scf_store::StoreError;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -31,7 +30,7 @@ pub async fn apply(
         .await
     {
         Ok(()) => Ok(Map::new()),
-        Err(StoreError::NotFound) => Err(not_found(&req.namespace)),
+        Err(StoreError::NotFound) => Err(namespace_not_found(&req.namespace)),
         Err(StoreError::NamespaceNotEmpty) => Err(ApiError::new(
             ErrorCode::ResourceInUseNamespace,
             format!(

@@ -2,7 +2,6 @@
 
 use super::create_function::function_not_found;
 use super::function_view;
-use super::update_namespace::not_found as namespace_not_found;
 use crate::rules;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service};
 use scf_store::FunctionRecord;
@@ -50,16 +49,7 @@ pub(crate) async fn load(
             return Ok(f);
         }
     }
-    if namespace != DEFAULT_NAMESPACE
-        && (!rules::plausible_name(namespace)
-            || svc
-                .store
-                .get_namespace(&caller.scope, namespace)
-                .await?
-                .is_none())
-    {
-        return Err(namespace_not_found(namespace));
-    }
+    svc.require_namespace(&caller.scope, namespace).await?;
     Err(function_not_found(name))
 }
 

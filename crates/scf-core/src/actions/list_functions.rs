@@ -2,8 +2,6 @@
 
 use super::function_view;
 use super::paging;
-use super::update_namespace::not_found as namespace_not_found;
-use crate::rules;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service};
 use scf_store::FunctionRecord;
 use scf_types::{ApiError, ErrorCode};
@@ -174,17 +172,7 @@ pub async fn apply(
         .namespace
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
-    if namespace == DEFAULT_NAMESPACE {
-        svc.ensure_default_namespace(&caller.scope).await?;
-    } else if !rules::plausible_name(&namespace)
-        || svc
-            .store
-            .get_namespace(&caller.scope, &namespace)
-            .await?
-            .is_none()
-    {
-        return Err(namespace_not_found(&namespace));
-    }
+    svc.require_namespace(&caller.scope, &namespace).await?;
     let mut all = svc
         .store
         .list_functions(&caller.scope, Some(&namespace))

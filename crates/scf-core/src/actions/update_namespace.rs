@@ -1,9 +1,9 @@
 //! UpdateNamespace: a namespace's description.
 
 use crate::rules;
-use crate::service::{Caller, Service, now_ms};
+use crate::service::{Caller, Service, namespace_not_found, now_ms};
 use scf_store::StoreError;
-use scf_types::{ApiError, ErrorCode};
+use scf_types::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -13,13 +13,6 @@ use std::sync::Arc;
 pub struct Request {
     pub namespace: String,
     pub description: String,
-}
-
-pub(crate) fn not_found(name: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::ResourceNotFoundNamespace,
-        format!("Namespace `{name}` does not exist."),
-    )
 }
 
 pub async fn apply(
@@ -35,7 +28,7 @@ pub async fn apply(
         .await
     {
         Ok(()) => Ok(Map::new()),
-        Err(StoreError::NotFound) => Err(not_found(&req.namespace)),
+        Err(StoreError::NotFound) => Err(namespace_not_found(&req.namespace)),
         Err(e) => Err(e.into()),
     }
 }
