@@ -56,4 +56,4 @@ fi
 # --- (d) end-to-end suite --------------------------------------------------------------
 log "pytest tests/e2e"
 export SCFD_BIN="$ROOT/target/release/scfd"
-"$VENV/bin/python" -m pytest tests/e2e -q "$@"
+"$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@"

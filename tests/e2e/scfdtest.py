@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
-import hmac
 import io
 import json
 import os
@@ -19,11 +18,13 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import uuid
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
@@ -255,8 +256,9 @@ class Server:
         sign_method: str | None = None,
         req_method: str = "POST",
         endpoint: str | None = None,
+        **profile: Any,
     ) -> "Api":
-        return Api(sdk_client(self, account, region, sign_method, req_method, endpoint))
+        return Api(sdk_client(self, account, region, sign_method, req_method, endpoint, **profile))
 
     def tccli(self, action: str, *args: str, account: Account = ACCOUNT_A, region: str = REGION,
               **kwargs: Any) -> "TccliResult":
@@ -268,9 +270,12 @@ class Server:
 
 def sdk_client(server: Server, account: Account = ACCOUNT_A, region: str = REGION,
                sign_method: str | None = None, req_method: str = "POST",
-               endpoint: str | None = None) -> scf_client.ScfClient:
+               endpoint: str | None = None, unsigned_payload: bool = False,
+               language: str = "zh-CN") -> scf_client.ScfClient:
     hp = HttpProfile(protocol="http", endpoint=endpoint or server.endpoint, reqMethod=req_method, reqTimeout=30)
-    cp = ClientProfile(httpProfile=hp, signMethod=sign_method)
+    cp = ClientProfile(httpProfile=hp, signMethod=sign_method, language=language)
+    if unsigned_payload:
+        cp.unsignedPayload = True
     return scf_client.ScfClient(credential.Credential(account.secret_id, account.secret_key), region, cp)
 
 
@@ -431,11 +436,10 @@ def lying_size_zip(real_size: int, claimed_size: int = 10) -> bytes:
     """A deflated entry whose headers claim `claimed_size` bytes but which inflates to
     `real_size` bytes (CRC matches the real data)."""
     data = b"\0" * real_size
-    comp = zipfile.zlib.compressobj(9, zipfile.zlib.DEFLATED, -15)
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
     cdata = comp.compress(data) + comp.flush()
-    crc = zipfile.zlib.crc32(data) & 0xFFFFFFFF
+    crc = zlib.crc32(data) & 0xFFFFFFFF
     name = b"index.py"
-    import struct
     local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(cdata), claimed_size,
                         len(name), 0) + name + cdata
     central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(cdata),
@@ -494,6 +498,7 @@ def raw_tc3(
     content_type: str | None = None,
     signed_headers: list[str] | None = None,
     sign_body: bytes | None = None,
+    sign_host: str | None = None,
     authorization: Any = _DEFAULT,
     extra_headers: dict[str, str] | None = None,
 ) -> requests.Response:
@@ -524,9 +529,10 @@ def raw_tc3(
     headers.update(extra_headers or {})
     if authorization is _DEFAULT:
         signed = signed_headers or ["content-type", "host"]
+        to_sign = dict(headers, Host=sign_host) if sign_host else headers
         authorization = tc3_authorization(
             secret_id or account.secret_id, secret_key or account.secret_key, ts, method, q,
-            headers, signed, payload if sign_body is None else sign_body,
+            to_sign, signed, payload if sign_body is None else sign_body,
         )
     if authorization is not None:
         headers["Authorization"] = authorization

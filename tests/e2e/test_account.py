@@ -201,3 +201,36 @@ def test_isolation_namespace_quota(make_server):
     a.call("CreateNamespace", Namespace="mine")
     a.expect("LimitExceeded.Namespace", "CreateNamespace", Namespace="more")
     b.call("CreateNamespace", Namespace="mine")
+
+
+def test_isolation_shared_package_bytes(make_server):
+    """Two accounts upload byte-identical packages; A deleting its function must not break B's
+    function or its download link, also after a restart."""
+    s = make_server()
+    a, b = s.client(ACCOUNT_A), s.client(ACCOUNT_B)
+    z = hello_zip("# identical in both accounts\n")
+    a.create_function("same-bytes", z)
+    b.create_function("same-bytes", z)
+    url_b = address(b, "same-bytes")["Url"]
+    a.call("DeleteFunction", FunctionName="same-bytes")
+    r = requests.get(url_b, timeout=10)
+    assert r.status_code == 200 and r.content == z
+    assert address(b, "same-bytes")["CodeSha256"] == sha256_hex(z)
+    s.restart()
+    b = s.client(ACCOUNT_B)
+    assert b.wait_status("same-bytes")["Status"] == "Active"
+    assert requests.get(address(b, "same-bytes")["Url"], timeout=10).content == z
+
+
+def test_deleted_function_link_dies_even_if_another_account_has_the_bytes(make_server):
+    """A's link is for A's function; once A deleted it, the link must not keep serving the
+    package just because account B happens to hold identical bytes."""
+    s = make_server()
+    a, b = s.client(ACCOUNT_A), s.client(ACCOUNT_B)
+    z = hello_zip("# identical in both accounts\n")
+    a.create_function("same-bytes", z)
+    b.create_function("same-bytes", z)
+    url_a = address(a, "same-bytes")["Url"]
+    a.call("DeleteFunction", FunctionName="same-bytes")
+    r = requests.get(url_a, timeout=10)
+    assert r.status_code != 200 or r.content != z

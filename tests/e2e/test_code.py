@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import zipfile
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 import pytest
 import requests
 
 from scfdtest import (
+    ACCOUNT_A,
     HELLO_PY,
     address,
     b64,
@@ -228,7 +229,7 @@ def test_download_url_with_tampered_sign_is_refused(api):
 
 def test_download_url_of_deleted_function_is_gone(api):
     name = uniq("addr")
-    z = hello_zip()
+    z = hello_zip(f"# only {name} has this package\n")
     api.create_function(name, z)
     url = address(api, name)["Url"]
     api.call("DeleteFunction", FunctionName=name)
@@ -327,3 +328,155 @@ def test_update_function_code_cos_unsupported(api):
 def test_update_function_code_missing_function(api):
     api.expect("ResourceNotFound.Function", "UpdateFunctionCode", FunctionName=uniq("nope"),
                ZipFile=b64(hello_zip()))
+
+
+# ---------------------------------------------------------------------------------------
+# download URL hardening
+# ---------------------------------------------------------------------------------------
+
+
+def test_download_url_other_query_params_are_signed(api):
+    name = uniq("addr")
+    z = hello_zip("# signed params\n")
+    api.create_function(name, z)
+    url = address(api, name)["Url"]
+    u = urlparse(url)
+    q = parse_qsl(u.query, keep_blank_values=True)
+    others = [k for k, _ in q if k.lower() not in ("sign", "signature", "sig", "token")]
+    for key in others:
+        changed = [(k, (v + "1") if k == key else v) for k, v in q]
+        r = requests.get(urlunparse(u._replace(query=urlencode(changed))), timeout=30)
+        assert r.status_code >= 400 and r.content != z, f"changing {key} still downloads the package"
+    # dropping the query entirely is refused too
+    r = requests.get(urlunparse(u._replace(query="")), timeout=30)
+    assert r.status_code >= 400 and r.content != z
+
+
+def test_download_url_sign_is_bound_to_the_path(api):
+    n1, n2 = uniq("addr"), uniq("addr")
+    z1, z2 = hello_zip("# one\n"), hello_zip("# two\n")
+    api.create_function(n1, z1)
+    api.create_function(n2, z2)
+    u1, u2 = urlparse(address(api, n1)["Url"]), urlparse(address(api, n2)["Url"])
+    assert u1.path != u2.path or u1.query != u2.query
+    mixed = urlunparse(u1._replace(query=u2.query))
+    r = requests.get(mixed, timeout=30)
+    assert r.status_code >= 400, (mixed, r.status_code)
+    assert r.content not in (z1, z2)
+
+
+@pytest.mark.parametrize("suffix", ["../scfd.toml", "..%2Fscfd.toml", "..%2F..%2Fscfd.toml", "%2e%2e/%2e%2e/scfd.toml",
+                                    "../../scfd.toml", "../../../data/scfd.toml"])
+def test_download_path_traversal(server, api, suffix):
+    name = uniq("addr")
+    api.create_function(name, hello_zip())
+    u = urlparse(address(api, name)["Url"])
+    base = u.path.rsplit("/", 1)[0]
+    # build the raw request line ourselves so nothing normalises the path
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", f"{base}/{suffix}?{u.query}")
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    assert resp.status != 200, (suffix, body[:200])
+    assert b"secret_key" not in body and ACCOUNT_A.secret_key.encode() not in body
+
+
+def test_refused_creates_write_nothing(make_server):
+    s = make_server(limits={"unpacked_bytes": 1_000_000, "zip_entries": 20})
+    api = s.client()
+    api.create_function("baseline", hello_zip())
+
+    def snapshot():
+        out = set()
+        for p in s.workdir.rglob("*"):
+            rel = p.relative_to(s.workdir).as_posix()
+            if p.name.startswith("scfd.db") or p.suffix == ".log" or "tccli-home" in rel:
+                continue
+            out.add(rel)
+        return out
+
+    before = snapshot()
+    bad = [
+        make_zip({"index.py": HELLO_PY, "../evil.py": "x"}),
+        make_zip({"index.py": HELLO_PY, "a/../../evil2.py": "x"}),
+        make_zip({"index.py": HELLO_PY, "/abs-evil.py": "x"}),
+        symlink_zip("link", "../../etc/passwd"),
+        make_zip({"index.py": HELLO_PY, "zeros.bin": b"\0" * 2_000_000}),
+        lying_size_zip(2_000_000),
+        make_zip({f"f{i}.py": "x = 1\n" for i in range(21)}),
+        b"not a zip",
+    ]
+    for i, z in enumerate(bad):
+        api.expect_create_refused("InvalidParameterValue.ZipFile", zip_params(f"bad{i}", z))
+        api.expect("InvalidParameterValue.ZipFile", "UpdateFunctionCode", FunctionName="baseline", ZipFile=b64(z))
+    after = snapshot()
+    assert after == before, f"new files: {sorted(after - before)}; removed: {sorted(before - after)}"
+    leaked = [p for p in s.workdir.parent.rglob("*evil*")]
+    assert not leaked, leaked
+
+
+# ---------------------------------------------------------------------------------------
+# back-to-back writes while a package is still being unpacked
+# ---------------------------------------------------------------------------------------
+
+
+def _big_zip(tag):
+    files = {"index.py": HELLO_PY + f"# {tag}\n"}
+    files.update({f"lib/{tag}{i:03d}.bin": os.urandom(2048) for i in range(300)})
+    return make_zip(files)
+
+
+def test_rapid_code_updates_last_one_wins(api):
+    name = uniq("race")
+    api.create_function(name, hello_zip())
+    zips = [_big_zip(f"v{i}") for i in range(3)]
+    for z in zips:
+        api.call("UpdateFunctionCode", FunctionName=name, ZipFile=b64(z))
+    api.wait_status(name)
+    import time as _t
+    _t.sleep(0.3)  # give any straggling background unpack a chance to (wrongly) land
+    f = api.wait_status(name)
+    addr = address(api, name)
+    assert addr["CodeSha256"] == sha256_hex(zips[-1]), "an earlier update overwrote the last one"
+    assert requests.get(addr["Url"], timeout=30).content == zips[-1]
+    assert f["Status"] == "Active"
+
+
+def test_delete_while_unpacking(api):
+    name = uniq("race")
+    api.call("CreateFunction", zip_params(name, _big_zip("del")))
+    api.call("DeleteFunction", FunctionName=name)
+    import time as _t
+    deadline = _t.monotonic() + 0.5
+    while _t.monotonic() < deadline:  # it must not come back when the unpack finishes
+        api.expect("ResourceNotFound.Function", "GetFunction", FunctionName=name)
+        _t.sleep(0.05)
+    assert name not in api.function_names()
+    z = hello_zip("# recreated\n")
+    api.create_function(name, z)
+    assert address(api, name)["CodeSha256"] == sha256_hex(z)
+
+
+def test_java_handler_format(api):
+    # reference (CreateFunction.Handler): Java handlers are `package.Class::method`
+    name = uniq("java")
+    api.call("CreateFunction", create_params(name, {"ZipFile": b64(hello_zip())}, Runtime="Java8",
+                                             Handler="example.Hello::mainHandler"))
+    f = api.wait_status(name)
+    assert f["Handler"] == "example.Hello::mainHandler"
+    assert f["Runtime"] == "Java8"
+
+
+def test_large_package_roundtrip(api):
+    """A ~7 MB package (about 9.3 MB of JSON) fits under the 10 MB TC3 body limit and round-trips."""
+    name = uniq("large")
+    z = make_zip({"index.py": HELLO_PY, "blob.bin": os.urandom(7_000_000)}, compression=zipfile.ZIP_STORED)
+    api.call("CreateFunction", zip_params(name, z))
+    f = api.wait_status(name, timeout=20)
+    assert f["CodeSize"] > 0
+    addr = address(api, name)
+    assert addr["CodeSha256"] == sha256_hex(z)
+    r = requests.get(addr["Url"], timeout=60)
+    assert r.status_code == 200 and r.content == z

@@ -75,7 +75,8 @@ def test_create_function_defaults(api):
     assert f["MemorySize"] == 128
     assert f["Timeout"] == 3
     assert f["InitTimeout"] == 65
-    assert f["Runtime"] == "Python2.7"
+    # SCF's own default is Python2.7; scfd's is Python3.9 (configurable, see the README).
+    assert f["Runtime"] == "Python3.9"
     assert f["Type"] == "Event"
     assert env_dict(f) == {}
     # GetFunction without Namespace == Namespace "default"
@@ -229,6 +230,10 @@ def test_function_limit_default_is_50(make_server):
         api.create_function(f"fn{i}", wait=False)
     api.expect_create_refused("LimitExceeded.Function", create_params("fn50"))
     assert api.call("ListFunctions", Limit=100)["TotalCount"] == 50
+    # ListFunctions pages 20 by default
+    resp = api.call("ListFunctions")
+    assert len(resp["Functions"]) == 20
+    assert resp["TotalCount"] == 50
 
 
 def test_get_function_missing(api):

@@ -107,6 +107,17 @@ def test_namespace_limit_default_is_five_including_default(make_server):
     api.expect("LimitExceeded.Namespace", "CreateNamespace", Namespace="ns4")
 
 
+def test_list_namespaces_default_limit_is_20(make_server):
+    api = make_server(limits={"max_namespaces": 30}).client()
+    for i in range(24):
+        api.call("CreateNamespace", Namespace=f"n{i:02d}")
+    resp = api.call("ListNamespaces")
+    assert len(resp["Namespaces"]) == 20
+    assert resp["TotalCount"] == 25
+    resp = api.call("ListNamespaces", Offset=20)
+    assert len(resp["Namespaces"]) == 5
+
+
 def test_update_namespace(api):
     name = uniq("upd")
     api.call("CreateNamespace", Namespace=name, Description="before")

@@ -3,23 +3,25 @@ resolution, parameter decoding and rate limiting."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from urllib.parse import urlencode
 
 import pytest
 import requests
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.common.sign import Sign
 
 from scfdtest import (
+    Account,
     ACCOUNT_A,
     ACCOUNT_B,
     OTHER_REGION,
     REGION,
-    VERSION,
     api_error,
     api_json,
-    is_uuid,
-    make_config,
+    poll,
     raw_tc3,
     raw_v1,
     uniq,
@@ -157,13 +159,11 @@ def test_unknown_secret_id_v1(server):
 
 
 def test_unknown_secret_id_sdk(server):
-    from scfdtest import Account
     api = server.client(Account("AKIDnobody000000000000000000000000", "k", 1, "1"))
     api.expect("AuthFailure.SecretIdNotFound", "ListNamespaces")
 
 
 def test_wrong_secret_key_sdk(server):
-    from scfdtest import Account
     api = server.client(Account(ACCOUNT_A.secret_id, "not-the-key", 1, "1"))
     api.expect("AuthFailure.SignatureFailure", "ListNamespaces")
 
@@ -182,6 +182,61 @@ def test_tampered_body_tc3(server):
     assert name + "x" not in server.client().namespaces()
 
 
+def test_host_header_differs_from_signed_host(server):
+    # signed for one Host, sent with another: the signature covers the raw Host header
+    r = raw_tc3(server, "ListNamespaces", {}, sign_host="127.0.0.1:1")
+    assert api_error(r) == "AuthFailure.SignatureFailure"
+
+
+def test_unsigned_payload_and_english(server):
+    api = server.client(unsigned_payload=True, language="en-US")
+    name = uniq("unsigned")
+    api.call("CreateNamespace", Namespace=name)
+    assert name in api.namespaces()
+
+
+def test_tc3_credential_scope_for_another_service(server):
+    # a signature computed for service `cvm` must not be accepted by scf
+    ts = int(time.time())
+    body = b"{}"
+    date = time.strftime("%Y-%m-%d", time.gmtime(ts))
+    canonical = "\n".join(["POST", "/", "", f"content-type:application/json\nhost:{server.endpoint}\n",
+                           "content-type;host", hashlib.sha256(body).hexdigest()])
+    scope = f"{date}/cvm/tc3_request"
+    sts = "\n".join(["TC3-HMAC-SHA256", str(ts), scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    sig = Sign.sign_tc3(ACCOUNT_A.secret_key, date, "cvm", sts)
+    auth = f"TC3-HMAC-SHA256 Credential={ACCOUNT_A.secret_id}/{scope}, SignedHeaders=content-type;host, Signature={sig}"
+    r = raw_tc3(server, "ListNamespaces", body=body, timestamp=ts, authorization=auth)
+    assert api_error(r) in ("AuthFailure.SignatureFailure", "AuthFailure.InvalidAuthorization")
+
+
+def test_tc3_credential_date_must_match_timestamp(server):
+    ts = int(time.time())
+    body = b"{}"
+    date = time.strftime("%Y-%m-%d", time.gmtime(ts - 86400 * 2))
+    canonical = "\n".join(["POST", "/", "", f"content-type:application/json\nhost:{server.endpoint}\n",
+                           "content-type;host", hashlib.sha256(body).hexdigest()])
+    scope = f"{date}/scf/tc3_request"
+    sts = "\n".join(["TC3-HMAC-SHA256", str(ts), scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    sig = Sign.sign_tc3(ACCOUNT_A.secret_key, date, "scf", sts)
+    auth = f"TC3-HMAC-SHA256 Credential={ACCOUNT_A.secret_id}/{scope}, SignedHeaders=content-type;host, Signature={sig}"
+    r = raw_tc3(server, "ListNamespaces", body=body, timestamp=ts, authorization=auth)
+    assert api_error(r) in ("AuthFailure.SignatureFailure", "AuthFailure.InvalidAuthorization")
+
+
+def test_v1_without_signature_method_defaults_to_sha1(server):
+    # reference 2.5: HMAC-SHA256 only when SignatureMethod == HmacSHA256, otherwise HMAC-SHA1
+    p = {"Action": "ListNamespaces", "Nonce": 4242, "Timestamp": int(time.time()), "Version": "2018-04-16",
+         "Region": REGION, "SecretId": ACCOUNT_A.secret_id}
+    joined = "&".join(f"{k}={p[k]}" for k in sorted(p))
+    p["Signature"] = Sign.sign(ACCOUNT_A.secret_key, f"POST{server.endpoint}/?{joined}", "HmacSHA1")
+    r = requests.post(server.base_url + "/", data=urlencode(p),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+    resp = api_json(r)
+    assert "Error" not in resp, resp
+    assert "default" in [n["Name"] for n in resp["Namespaces"]]
+
+
 def test_wrong_secret_key_v1(server):
     r = raw_v1(server, "ListNamespaces", {}, secret_key="wrong")
     assert api_error(r) == "AuthFailure.SignatureFailure"
@@ -191,14 +246,13 @@ def test_tampered_param_v1(server):
     name = uniq("tamper")
     p = v1_params(server, "CreateNamespace", {"Namespace": name})
     p["Namespace"] = name + "x"
-    from urllib.parse import urlencode
     r = requests.post(server.base_url + "/", data=urlencode(p),
                       headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
     assert api_error(r) == "AuthFailure.SignatureFailure"
     assert name + "x" not in server.client().namespaces()
 
 
-@pytest.mark.parametrize("skew", [-600, 600, -301, 301])
+@pytest.mark.parametrize("skew", [-600, 600, -305, 305])
 def test_tc3_timestamp_out_of_window(server, skew):
     r = raw_tc3(server, "ListNamespaces", {}, timestamp=int(time.time()) + skew)
     assert api_error(r) == "AuthFailure.SignatureExpire"
@@ -316,6 +370,11 @@ def test_request_without_region_uses_default_region(make_server):
     name2 = uniq("noreg")
     s.client(region="").call("CreateNamespace", Namespace=name2)
     assert name2 in s.client(region=OTHER_REGION).namespaces()
+    # and v1 without the Region parameter
+    name3 = uniq("noreg")
+    assert "Error" not in api_json(raw_v1(s, "CreateNamespace", {"Namespace": name3}, region=None))
+    assert name3 in s.client(region=OTHER_REGION).namespaces()
+    assert name3 not in s.client(region=REGION).namespaces()
 
 
 # ---------------------------------------------------------------------------------------
@@ -364,7 +423,7 @@ def test_get_numeric_strings_are_coerced(server):
     assert len(resp["Namespaces"]) == 1
 
 
-@pytest.mark.parametrize("body", ['{"Namespace": ', "not json at all", '{"Namespace": "a",}'])
+@pytest.mark.parametrize("body", ['{"Namespace": ', "not json at all", '{"Namespace": "a",}', "", "[1, 2]", '"str"'])
 def test_malformed_json_body(server, body):
     r = raw_tc3(server, "CreateNamespace", body=body)
     assert api_error(r) == "InvalidParameter"
@@ -417,8 +476,22 @@ def test_rate_limit_refills(make_server):
             assert e.get_code() == "RequestLimitExceeded"
             return False
 
-    from scfdtest import poll
     poll(passes, timeout=3, interval=0.2)
+
+
+def test_rate_limit_default_applies_and_zero_means_unlimited(make_server):
+    s = make_server(rate_limits={"default": 2, "ListNamespaces": 0})
+    a = s.client(ACCOUNT_A)
+    for _ in range(15):
+        a.call("ListNamespaces", Limit=1)
+    limited = 0
+    for _ in range(10):
+        try:
+            a.call("ListFunctions")
+        except TencentCloudSDKException as e:
+            assert e.get_code() == "RequestLimitExceeded", e
+            limited += 1
+    assert limited >= 5
 
 
 def test_rate_limit_zero_default_is_unlimited(server):

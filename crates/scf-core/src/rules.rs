@@ -131,12 +131,25 @@ pub fn description(text: &str) -> Result<(), ApiError> {
     }
 }
 
+fn java_identifier(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
 /// `file.method`: the method a letter or `_` then letters, digits, `_`; the file a relative
-/// path of letters, digits, `_`, `-`, `.`, `/` (no `..`); 2-60 characters in all.
-pub fn handler(handler: &str) -> Result<(), ApiError> {
+/// path of letters, digits, `_`, `-`, `.`, `/` (no `..`); 2-60 characters in all. Java
+/// runtimes take `package.Class::method` instead.
+pub fn handler(runtime: &str, handler: &str) -> Result<(), ApiError> {
     let valid = (|| {
         if !(2..=60).contains(&handler.len()) {
             return false;
+        }
+        if runtime.starts_with("Java") {
+            let Some((class, method)) = handler.split_once("::") else {
+                return false;
+            };
+            return class.split('.').all(java_identifier) && java_identifier(method);
         }
         let Some((file, method)) = handler.rsplit_once('.') else {
             return false;
@@ -324,7 +337,19 @@ mod tests {
             "a.b",
             "app.v2.main",
         ] {
-            assert_eq!(code(handler(ok)), None, "{ok}");
+            assert_eq!(code(handler("Python3.9", ok)), None, "{ok}");
+        }
+        assert_eq!(code(handler("Java8", "example.Hello::mainHandler")), None);
+        for (runtime, badh) in [
+            ("Java8", "index.main_handler"),
+            ("Java8", "example.1Hello::main"),
+            ("Python3.9", "example.Hello::mainHandler"),
+        ] {
+            assert_eq!(
+                code(handler(runtime, badh)),
+                Some(ErrorCode::InvalidParameterValueHandler),
+                "{runtime} {badh}"
+            );
         }
         for badh in [
             "index",
@@ -338,7 +363,7 @@ mod tests {
             "x",
         ] {
             assert_eq!(
-                code(handler(badh)),
+                code(handler("Nodejs16.13", badh)),
                 Some(ErrorCode::InvalidParameterValueHandler),
                 "{badh}"
             );

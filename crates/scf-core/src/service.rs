@@ -255,7 +255,7 @@ impl Service {
     /// Removes a package from disk if no function uses it any more.
     pub(crate) async fn release_package(&self, sha256: &str) {
         let _guard = self.packages.lock.lock().await;
-        match self.store.code_in_use(sha256).await {
+        match self.store.code_in_use(sha256, None).await {
             Ok(false) => {
                 if let Err(e) = self.packages.remove(sha256) {
                     tracing::warn!(sha256, error = %e, "could not remove an unused package");
@@ -269,7 +269,8 @@ impl Service {
     }
 
     /// Where the zip behind a signed download link is, if the link is genuine and fresh.
-    pub fn code_download(
+    /// The link stops working once the account no longer has a function with that package.
+    pub async fn code_download(
         &self,
         app_id: u64,
         sha256: &str,
@@ -285,6 +286,14 @@ impl Service {
                 expires,
                 sign,
             )
+        {
+            return None;
+        }
+        if !self
+            .store
+            .code_in_use(sha256, Some(app_id))
+            .await
+            .unwrap_or(false)
         {
             return None;
         }

@@ -175,8 +175,10 @@ async fn functions(store: &dyn Store) {
         .await
         .expect("by status");
     assert_eq!(creating.len(), 2);
-    assert!(store.code_in_use("aa").await.expect("in use"));
-    assert!(!store.code_in_use("bb").await.expect("in use"));
+    assert!(store.code_in_use("aa", None).await.expect("in use"));
+    assert!(store.code_in_use("aa", Some(1)).await.expect("in use by 1"));
+    assert!(!store.code_in_use("aa", Some(2)).await.expect("not by 2"));
+    assert!(!store.code_in_use("bb", None).await.expect("in use"));
 
     // A status set for old code is ignored; for the current code it sticks.
     let reason = StatusReason {
@@ -219,7 +221,7 @@ async fn functions(store: &dyn Store) {
             .memory_size,
         256
     );
-    assert!(store.code_in_use("bb").await.expect("in use"));
+    assert!(store.code_in_use("bb", None).await.expect("in use"));
     assert_eq!(
         store.update_function(&function(1, "a", "ghost")).await,
         Err(StoreError::NotFound)

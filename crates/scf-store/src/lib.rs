@@ -95,8 +95,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_function(&self, key: &FunctionKey) -> Result<()>;
     /// Functions in any of `statuses`, across all accounts: the work a restart must resume.
     async fn functions_with_status(&self, statuses: &[&str]) -> Result<Vec<FunctionRecord>>;
-    /// Whether any function still uses the code package `sha256`.
-    async fn code_in_use(&self, sha256: &str) -> Result<bool>;
+    /// Whether any function still uses the code package `sha256`; only account `app_id`'s
+    /// functions when given.
+    async fn code_in_use(&self, sha256: &str, app_id: Option<u64>) -> Result<bool>;
 }
 
 #[cfg(test)]

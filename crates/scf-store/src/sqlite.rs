@@ -397,11 +397,11 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn code_in_use(&self, sha256: &str) -> Result<bool> {
+    async fn code_in_use(&self, sha256: &str, app_id: Option<u64>) -> Result<bool> {
         self.with(|c| {
             c.query_row(
-                "SELECT EXISTS(SELECT 1 FROM functions WHERE code_sha256=?1)",
-                params![sha256],
+                "SELECT EXISTS(SELECT 1 FROM functions WHERE code_sha256=?1 AND (?2 IS NULL OR app_id=?2))",
+                params![sha256, app_id.map(|a| a as i64)],
                 |r| r.get(0),
             )
         })

@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::Response;
 use scf_core::{Action, Caller};
 use scf_store::Scope;
-use scf_types::actions::{SCF_ACTIONS, VERSION, schema};
+use scf_types::actions::{SCF_ACTIONS, SERVICE, VERSION, schema};
 use scf_types::sign::{self, Tc3Request, V1Method};
 use scf_types::{ApiError, ErrorCode, envelope, schema as params};
 use serde_json::{Map, Value};
@@ -354,10 +354,12 @@ fn verify_tc3<'s>(
         )
     })?;
     let ts = check_clock(state, timestamp, "X-TC-Timestamp")?;
-    // The service in the scope is whatever the client signed with: the Python SDK and tccli
-    // use `scf`, the Node.js SDK the first label of its endpoint (`127` for 127.0.0.1). The
-    // HMAC covers it either way.
-    if parsed.date != sign::utc_date(ts) {
+    // The scope's service is `scf` for the Python SDK and tccli; the Node.js SDK puts the first
+    // label of its endpoint there (`127` for 127.0.0.1:9000), which is the first label of the
+    // Host header it sends. Anything else was signed for another product.
+    let host_label = header_str(headers, "host").and_then(|h| h.split('.').next());
+    let service_ok = parsed.service == SERVICE || Some(parsed.service) == host_label;
+    if !service_ok || parsed.date != sign::utc_date(ts) {
         return Err(signature_failure());
     }
     let mut signed_values = Vec::with_capacity(signed.len());

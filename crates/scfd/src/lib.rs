@@ -73,7 +73,11 @@ async fn download(
     else {
         return forbidden();
     };
-    let Some(path) = state.service.code_download(app_id, sha, q.expires, &q.sign) else {
+    let Some(path) = state
+        .service
+        .code_download(app_id, sha, q.expires, &q.sign)
+        .await
+    else {
         return forbidden();
     };
     match tokio::fs::read(&path).await {

@@ -457,6 +457,14 @@ async fn nodejs_sdk_style_signature_verifies() {
         code(&t.call_as(&wrong, "ListNamespaces", json!({})).await),
         "AuthFailure.SignatureFailure"
     );
+    let other_product = Tc3 {
+        service: "cvm",
+        ..Tc3::default()
+    };
+    assert_eq!(
+        code(&t.call_as(&other_product, "ListNamespaces", json!({})).await),
+        "AuthFailure.SignatureFailure"
+    );
 }
 
 #[tokio::test]

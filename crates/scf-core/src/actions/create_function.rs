@@ -74,7 +74,7 @@ pub async fn apply(
         .clone()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| DEFAULT_HANDLER.into());
-    rules::handler(&handler)?;
+    rules::handler(&runtime, &handler)?;
     let memory_size = req.memory_size.unwrap_or(128);
     rules::memory_size(memory_size)?;
     let timeout = req.timeout.unwrap_or(3);

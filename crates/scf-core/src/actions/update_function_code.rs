@@ -48,7 +48,7 @@ pub async fn apply(
     let mut f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
     refuse_publish(req.publish.as_deref())?;
     if let Some(h) = req.handler.as_deref().filter(|h| !h.is_empty()) {
-        rules::handler(h)?;
+        rules::handler(&f.runtime, h)?;
         f.handler = h.to_string();
     }
     // The top-level COS/ZipFile fields and the Code structure describe the same thing; merge
