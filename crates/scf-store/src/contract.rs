@@ -1,6 +1,9 @@
 //! The behaviour every backend must have, as one suite run against each of them.
 
-use crate::{FunctionKey, FunctionRecord, NamespaceRecord, Scope, StatusReason, Store, StoreError};
+use crate::{
+    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
+    Scope, StatusReason, Store, StoreError,
+};
 
 fn scope(app_id: u64) -> Scope {
     Scope {
@@ -51,6 +54,257 @@ pub async fn run(store: &dyn Store) {
     namespaces(store).await;
     functions(store).await;
     isolation(store).await;
+    versions(store).await;
+    requests(store).await;
+    async_events(store).await;
+}
+
+async fn versions(store: &dyn Store) {
+    let s = scope(7);
+    store
+        .ensure_namespace(&s, &ns("default"))
+        .await
+        .expect("ns");
+    let mut f = function(7, "default", "v");
+    store.create_function(&f, 10).await.expect("create");
+    assert_eq!(
+        store
+            .publish_version(&function(7, "default", "nope").key, "", 1, 5)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    let v1 = store
+        .publish_version(&f.key, "first", 10, 2)
+        .await
+        .expect("v1");
+    assert_eq!(v1.version, "1");
+    f.memory_size = 1024;
+    f.code_sha256 = "v2code".into();
+    store.update_function(&f).await.expect("update");
+    let v2 = store
+        .publish_version(&f.key, "second", 11, 2)
+        .await
+        .expect("v2");
+    assert_eq!((v2.version.as_str(), v2.function.memory_size), ("2", 1024));
+    assert_eq!(
+        store.publish_version(&f.key, "third", 12, 2).await,
+        Err(StoreError::LimitExceeded(2))
+    );
+    let got = store
+        .get_version(&f.key, "1")
+        .await
+        .expect("get")
+        .expect("v1 exists");
+    assert_eq!(
+        (got.function.memory_size, got.description.as_str()),
+        (128, "first"),
+        "a snapshot does not change"
+    );
+    assert_eq!(got.function.key, f.key);
+    assert!(store.get_version(&f.key, "3").await.expect("get").is_none());
+    assert!(store.get_version(&f.key, "x").await.expect("get").is_none());
+    assert_eq!(store.list_versions(&f.key).await.expect("list").len(), 2);
+    // A version keeps its package alive after $LATEST moves on.
+    f.code_sha256 = "v3code".into();
+    store.update_function(&f).await.expect("update");
+    assert!(
+        store
+            .code_in_use("aa", Some(7))
+            .await
+            .expect("in use by v1")
+    );
+    store.delete_function(&f.key).await.expect("delete");
+    assert!(
+        store.list_versions(&f.key).await.expect("list").is_empty(),
+        "versions go with the function"
+    );
+    assert!(!store.code_in_use("aa", Some(7)).await.expect("gone"));
+}
+
+fn request(app_id: u64, id: &str, is_async: bool, start: i64) -> RequestRecord {
+    RequestRecord::accepted(
+        function(app_id, "default", "r").key,
+        id.into(),
+        "$LATEST".into(),
+        is_async,
+        start,
+    )
+}
+
+async fn requests(store: &dyn Store) {
+    let key = function(8, "default", "r").key;
+    store
+        .insert_request(&request(8, "req-1", false, 1000))
+        .await
+        .expect("insert");
+    store
+        .insert_request(&request(8, "req-2", false, 2000))
+        .await
+        .expect("insert");
+    let mut r = store
+        .get_request(&key, "req-1")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(r.ret_code, 1, "running from the moment it is accepted");
+    r.ret_code = 0;
+    r.ret_msg = "\"ok\"".into();
+    r.duration_ms = 1.5;
+    r.end_ms = Some(1002);
+    store.update_request(&r).await.expect("update");
+    assert_eq!(
+        store.get_request(&key, "req-1").await.expect("get"),
+        Some(r.clone())
+    );
+    assert!(
+        store
+            .get_request(&function(9, "default", "r").key, "req-1")
+            .await
+            .expect("get")
+            .is_none(),
+        "other account"
+    );
+    assert!(
+        store
+            .get_request(&function(8, "default", "other").key, "req-1")
+            .await
+            .expect("get")
+            .is_none(),
+        "other function"
+    );
+    let listed = store.list_requests(&key, 0, 5000, 10).await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| r.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["req-2", "req-1"]
+    );
+    assert_eq!(
+        store
+            .list_requests(&key, 1500, 5000, 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .fail_running_sync_requests("restarted", 3000)
+            .await
+            .expect("fail"),
+        1
+    );
+    let failed = store
+        .get_request(&key, "req-2")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (failed.ret_code, failed.ret_msg.as_str()),
+        (-1, "restarted")
+    );
+    assert_eq!(store.purge_before(1500).await.expect("purge"), 1);
+    assert!(
+        store
+            .get_request(&key, "req-1")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        store
+            .get_request(&key, "req-2")
+            .await
+            .expect("get")
+            .is_some()
+    );
+}
+
+async fn async_events(store: &dyn Store) {
+    let key = function(10, "default", "r").key;
+    let event = |id: &str, due: i64| AsyncEventRecord {
+        function: key.clone(),
+        request_id: id.into(),
+        qualifier: "$LATEST".into(),
+        invoke_type: "OTHERS".into(),
+        status: AsyncStatus::Queued,
+        payload: "{}".into(),
+        attempts: 0,
+        max_retries: 2,
+        next_run_ms: due,
+        expires_ms: due + 1000,
+        start_ms: due,
+        end_ms: None,
+    };
+    for (id, due) in [("a-1", 100), ("a-2", 200), ("a-3", 300)] {
+        store
+            .enqueue_async(&request(10, id, true, due), &event(id, due))
+            .await
+            .expect("enqueue");
+    }
+    assert_eq!(store.next_async_due().await.expect("due"), Some(100));
+    let claimed = store.claim_due_async(250, 10).await.expect("claim");
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|e| e.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a-1", "a-2"]
+    );
+    assert!(
+        claimed
+            .iter()
+            .all(|e| e.status == AsyncStatus::Running && e.attempts == 1)
+    );
+    assert!(
+        store
+            .claim_due_async(250, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "claimed once"
+    );
+    let mut done = claimed[0].clone();
+    done.status = AsyncStatus::Finished;
+    done.end_ms = Some(260);
+    store.update_async(&done).await.expect("update");
+    assert_eq!(
+        store
+            .get_async(&scope(10), "a-1")
+            .await
+            .expect("get")
+            .expect("exists")
+            .status,
+        AsyncStatus::Finished
+    );
+    assert!(
+        store
+            .get_async(&scope(11), "a-1")
+            .await
+            .expect("get")
+            .is_none(),
+        "other account"
+    );
+    // A crash with a-2 running: it goes back to the queue and runs again.
+    assert_eq!(
+        store
+            .fail_running_sync_requests("restarted", 270)
+            .await
+            .expect("fail"),
+        0,
+        "async requests are not failed"
+    );
+    assert_eq!(store.requeue_running_async(300).await.expect("requeue"), 1);
+    let again = store.claim_due_async(400, 10).await.expect("claim");
+    assert_eq!(
+        again
+            .iter()
+            .map(|e| (e.request_id.as_str(), e.attempts))
+            .collect::<Vec<_>>(),
+        [("a-2", 2), ("a-3", 1)]
+    );
+    assert_eq!(store.list_async(&key).await.expect("list").len(), 3);
 }
 
 async fn namespaces(store: &dyn Store) {

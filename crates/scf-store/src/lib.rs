@@ -15,7 +15,10 @@
 pub mod model;
 pub mod sqlite;
 
-pub use model::{FunctionKey, FunctionRecord, NamespaceRecord, Scope, StatusReason};
+pub use model::{
+    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
+    Scope, StatusReason, VersionRecord,
+};
 pub use sqlite::{SqliteStore, Synchronous};
 
 /// What can go wrong in a store operation, apart from the backend failing.
@@ -95,9 +98,60 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_function(&self, key: &FunctionKey) -> Result<()>;
     /// Functions in any of `statuses`, across all accounts: the work a restart must resume.
     async fn functions_with_status(&self, statuses: &[&str]) -> Result<Vec<FunctionRecord>>;
-    /// Whether any function still uses the code package `sha256`; only account `app_id`'s
-    /// functions when given.
+    /// Whether any function or published version still uses the code package `sha256`; only
+    /// account `app_id`'s when given.
     async fn code_in_use(&self, sha256: &str, app_id: Option<u64>) -> Result<bool>;
+
+    /// Snapshots the function's current record as the next numbered version; `NotFound`, or
+    /// `LimitExceeded` when it has `max` versions already.
+    async fn publish_version(
+        &self,
+        key: &FunctionKey,
+        description: &str,
+        now_ms: i64,
+        max: u32,
+    ) -> Result<VersionRecord>;
+    async fn get_version(&self, key: &FunctionKey, version: &str) -> Result<Option<VersionRecord>>;
+    /// Oldest first.
+    async fn list_versions(&self, key: &FunctionKey) -> Result<Vec<VersionRecord>>;
+
+    /// Records an accepted request (RetCode 1).
+    async fn insert_request(&self, r: &RequestRecord) -> Result<()>;
+    /// Writes a request's progress or outcome.
+    async fn update_request(&self, r: &RequestRecord) -> Result<()>;
+    async fn get_request(
+        &self,
+        key: &FunctionKey,
+        request_id: &str,
+    ) -> Result<Option<RequestRecord>>;
+    /// A function's requests that started in `[from_ms, to_ms)`, newest first, at most `limit`.
+    async fn list_requests(
+        &self,
+        key: &FunctionKey,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<RequestRecord>>;
+    /// Marks every still-running synchronous request failed with `message` (after a restart
+    /// nobody is waiting for them any more). Returns how many.
+    async fn fail_running_sync_requests(&self, message: &str, now_ms: i64) -> Result<u64>;
+    /// Removes finished requests and async events that ended before `before_ms`.
+    async fn purge_before(&self, before_ms: i64) -> Result<u64>;
+
+    /// Records an async request and its event in one transaction: once this returns, the
+    /// request will run even if the process dies.
+    async fn enqueue_async(&self, r: &RequestRecord, e: &AsyncEventRecord) -> Result<()>;
+    /// Takes up to `limit` queued events due at `now_ms`, marking them `Running` with one more
+    /// attempt.
+    async fn claim_due_async(&self, now_ms: i64, limit: usize) -> Result<Vec<AsyncEventRecord>>;
+    /// When the next queued event is due, if any.
+    async fn next_async_due(&self) -> Result<Option<i64>>;
+    async fn update_async(&self, e: &AsyncEventRecord) -> Result<()>;
+    async fn get_async(&self, scope: &Scope, request_id: &str) -> Result<Option<AsyncEventRecord>>;
+    async fn list_async(&self, key: &FunctionKey) -> Result<Vec<AsyncEventRecord>>;
+    /// After a restart: events that were running go back to the queue (they run again: at
+    /// least once). Returns how many.
+    async fn requeue_running_async(&self, now_ms: i64) -> Result<u64>;
 }
 
 #[cfg(test)]

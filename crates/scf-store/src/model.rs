@@ -64,3 +64,140 @@ pub struct FunctionRecord {
     pub add_time_ms: i64,
     pub mod_time_ms: i64,
 }
+
+/// One invocation, from the moment it is accepted. `ret_code` is SCF's RequestStatus code:
+/// 1 running, 0 succeeded, -1 failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    #[serde(skip)]
+    pub function: FunctionKey,
+    #[serde(skip)]
+    pub request_id: String,
+    /// The version that ran (`$LATEST` or a number).
+    pub qualifier: String,
+    /// Accepted with InvocationType `Event`.
+    pub is_async: bool,
+    #[serde(skip)]
+    pub ret_code: i64,
+    pub ret_msg: String,
+    pub err_msg: String,
+    pub duration_ms: f64,
+    pub mem_usage_bytes: u64,
+    pub retry_num: i64,
+    #[serde(skip)]
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    /// stdout and stderr with SCF's START / END / Report lines, capped.
+    pub log: String,
+    pub cold_start: bool,
+    pub init_duration_ms: f64,
+}
+
+impl RequestRecord {
+    /// A record for a request that has just been accepted.
+    pub fn accepted(
+        function: FunctionKey,
+        request_id: String,
+        qualifier: String,
+        is_async: bool,
+        now_ms: i64,
+    ) -> Self {
+        RequestRecord {
+            function,
+            request_id,
+            qualifier,
+            is_async,
+            ret_code: 1,
+            ret_msg: String::new(),
+            err_msg: String::new(),
+            duration_ms: 0.0,
+            mem_usage_bytes: 0,
+            retry_num: 0,
+            start_ms: now_ms,
+            end_ms: None,
+            log: String::new(),
+            cold_start: false,
+            init_duration_ms: 0.0,
+        }
+    }
+}
+
+/// Where an async event is in its life. `Queued` is shown as `RUNNING` by the API (SCF has no
+/// separate waiting state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AsyncStatus {
+    Queued,
+    Running,
+    Finished,
+    Failed,
+    Aborted,
+}
+
+impl AsyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AsyncStatus::Queued => "QUEUED",
+            AsyncStatus::Running => "RUNNING",
+            AsyncStatus::Finished => "FINISHED",
+            AsyncStatus::Failed => "FAILED",
+            AsyncStatus::Aborted => "ABORTED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "QUEUED" => AsyncStatus::Queued,
+            "RUNNING" => AsyncStatus::Running,
+            "FINISHED" => AsyncStatus::Finished,
+            "FAILED" => AsyncStatus::Failed,
+            "ABORTED" => AsyncStatus::Aborted,
+            _ => return None,
+        })
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            AsyncStatus::Finished | AsyncStatus::Failed | AsyncStatus::Aborted
+        )
+    }
+}
+
+/// An accepted async invocation: what to run and how far it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AsyncEventRecord {
+    #[serde(skip)]
+    pub function: FunctionKey,
+    #[serde(skip)]
+    pub request_id: String,
+    pub qualifier: String,
+    /// SCF's InvokeType; API calls are `OTHERS`.
+    pub invoke_type: String,
+    #[serde(skip, default = "queued")]
+    pub status: AsyncStatus,
+    /// The event, as JSON text.
+    pub payload: String,
+    /// Runs started so far (the first run and its retries).
+    pub attempts: i64,
+    /// Retries allowed after a failed run.
+    pub max_retries: i64,
+    #[serde(skip)]
+    pub next_run_ms: i64,
+    /// After this, an event that has not run yet fails as expired (MsgTTL).
+    pub expires_ms: i64,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+}
+
+fn queued() -> AsyncStatus {
+    AsyncStatus::Queued
+}
+
+/// A published version: an immutable snapshot of the function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    pub version: String,
+    pub description: String,
+    pub add_time_ms: i64,
+    pub function: FunctionRecord,
+}

@@ -7,7 +7,10 @@
 //! (kill -9: the WAL is in the OS page cache); `FULL` also survives power loss, at the cost of an
 //! fsync per commit. Migrations are numbered by `PRAGMA user_version`.
 
-use crate::model::{FunctionKey, FunctionRecord, NamespaceRecord, Scope, StatusReason};
+use crate::model::{
+    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
+    Scope, StatusReason, VersionRecord,
+};
 use crate::{Result, Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -25,7 +28,8 @@ pub enum Synchronous {
 }
 
 /// Each entry moves the schema one version up; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE namespaces (
     app_id INTEGER NOT NULL,
     region TEXT NOT NULL,
@@ -45,7 +49,46 @@ CREATE TABLE functions (
 ) WITHOUT ROWID;
 CREATE INDEX functions_by_status ON functions (status);
 CREATE INDEX functions_by_code ON functions (code_sha256);
-"#];
+"#,
+    r#"
+CREATE TABLE versions (
+    app_id INTEGER NOT NULL,
+    region TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    code_sha256 TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (app_id, region, namespace, name, version)
+) WITHOUT ROWID;
+CREATE INDEX versions_by_code ON versions (code_sha256);
+CREATE TABLE requests (
+    request_id TEXT NOT NULL PRIMARY KEY,
+    app_id INTEGER NOT NULL,
+    region TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    function TEXT NOT NULL,
+    ret_code INTEGER NOT NULL,
+    start_ms INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX requests_by_function ON requests (app_id, region, namespace, function, start_ms);
+CREATE INDEX requests_by_start ON requests (start_ms);
+CREATE INDEX requests_running ON requests (ret_code) WHERE ret_code = 1;
+CREATE TABLE async_events (
+    request_id TEXT NOT NULL PRIMARY KEY,
+    app_id INTEGER NOT NULL,
+    region TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    function TEXT NOT NULL,
+    status TEXT NOT NULL,
+    next_run_ms INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX async_due ON async_events (status, next_run_ms);
+CREATE INDEX async_by_function ON async_events (app_id, region, namespace, function);
+"#,
+];
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -156,6 +199,69 @@ fn write_function(conn: &Connection, f: &FunctionRecord) -> rusqlite::Result<usi
             to_json(f)
         ],
     )
+}
+
+fn version_from(doc: &str, key: &FunctionKey) -> rusqlite::Result<VersionRecord> {
+    let mut v: VersionRecord = serde_json::from_str(doc)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    v.function.key = key.clone();
+    Ok(v)
+}
+
+fn key_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<FunctionKey> {
+    Ok(FunctionKey {
+        scope: Scope {
+            app_id: row.get::<_, i64>("app_id")? as u64,
+            region: row.get("region")?,
+        },
+        namespace: row.get("namespace")?,
+        name: row.get("function")?,
+    })
+}
+
+fn request_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRecord> {
+    let doc: String = row.get("doc")?;
+    let mut r: RequestRecord = serde_json::from_str(&doc)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    r.function = key_from(row)?;
+    r.request_id = row.get("request_id")?;
+    r.ret_code = row.get("ret_code")?;
+    r.start_ms = row.get("start_ms")?;
+    Ok(r)
+}
+
+fn insert_request_in(conn: &Connection, r: &RequestRecord) -> rusqlite::Result<()> {
+    let k = &r.function;
+    conn.prepare_cached(
+        "INSERT INTO requests (request_id, app_id, region, namespace, function, ret_code, start_ms, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.ret_code, r.start_ms, to_json(r)])
+    .map(drop)
+}
+
+fn async_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<AsyncEventRecord> {
+    let doc: String = row.get("doc")?;
+    let mut e: AsyncEventRecord = serde_json::from_str(&doc)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    e.function = key_from(row)?;
+    e.request_id = row.get("request_id")?;
+    let status: String = row.get("status")?;
+    e.status = AsyncStatus::parse(&status).unwrap_or(AsyncStatus::Failed);
+    e.next_run_ms = row.get("next_run_ms")?;
+    Ok(e)
+}
+
+fn write_async(conn: &Connection, e: &AsyncEventRecord) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE async_events SET status=?2, next_run_ms=?3, doc=?4 WHERE request_id=?1",
+    )?
+    .execute(params![
+        e.request_id,
+        e.status.as_str(),
+        e.next_run_ms,
+        to_json(e)
+    ])
 }
 
 #[async_trait::async_trait]
@@ -372,10 +478,18 @@ impl Store for SqliteStore {
 
     async fn delete_function(&self, key: &FunctionKey) -> Result<()> {
         let n = self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            let args = params![app(&key.scope), key.scope.region, key.namespace, key.name];
+            tx.execute(
+                "DELETE FROM versions WHERE app_id=?1 AND region=?2 AND namespace=?3 AND name=?4",
+                args,
+            )?;
+            let n = tx.execute(
                 "DELETE FROM functions WHERE app_id=?1 AND region=?2 AND namespace=?3 AND name=?4",
-                params![app(&key.scope), key.scope.region, key.namespace, key.name],
-            )
+                args,
+            )?;
+            tx.commit()?;
+            Ok(n)
         })?;
         if n == 0 {
             Err(StoreError::NotFound)
@@ -400,10 +514,271 @@ impl Store for SqliteStore {
     async fn code_in_use(&self, sha256: &str, app_id: Option<u64>) -> Result<bool> {
         self.with(|c| {
             c.query_row(
-                "SELECT EXISTS(SELECT 1 FROM functions WHERE code_sha256=?1 AND (?2 IS NULL OR app_id=?2))",
+                "SELECT EXISTS(SELECT 1 FROM functions WHERE code_sha256=?1 AND (?2 IS NULL OR app_id=?2))
+                     OR EXISTS(SELECT 1 FROM versions WHERE code_sha256=?1 AND (?2 IS NULL OR app_id=?2))",
                 params![sha256, app_id.map(|a| a as i64)],
                 |r| r.get(0),
             )
+        })
+    }
+
+    async fn publish_version(
+        &self,
+        key: &FunctionKey,
+        description: &str,
+        now_ms: i64,
+        max: u32,
+    ) -> Result<VersionRecord> {
+        let mut outcome = Err(StoreError::NotFound);
+        self.with(|c| {
+            let tx = c.transaction()?;
+            if let Some(f) = get_function_in(&tx, key)? {
+                let args = params![app(&key.scope), key.scope.region, key.namespace, key.name];
+                let (count, last): (u32, i64) = tx.query_row(
+                    "SELECT COUNT(*), COALESCE(MAX(version), 0) FROM versions
+                     WHERE app_id=?1 AND region=?2 AND namespace=?3 AND name=?4",
+                    args,
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                if count >= max {
+                    outcome = Err(StoreError::LimitExceeded(max));
+                } else {
+                    let v = VersionRecord {
+                        version: (last + 1).to_string(),
+                        description: description.to_string(),
+                        add_time_ms: now_ms,
+                        function: f,
+                    };
+                    tx.execute(
+                        "INSERT INTO versions (app_id, region, namespace, name, version, code_sha256, doc)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![app(&key.scope), key.scope.region, key.namespace, key.name, last + 1, v.function.code_sha256, to_json(&v)],
+                    )?;
+                    outcome = Ok(v);
+                }
+            }
+            tx.commit()
+        })?;
+        outcome
+    }
+
+    async fn get_version(&self, key: &FunctionKey, version: &str) -> Result<Option<VersionRecord>> {
+        let Ok(number) = version.parse::<i64>() else {
+            return Ok(None);
+        };
+        self.with(|c| {
+            c.query_row(
+                "SELECT doc FROM versions WHERE app_id=?1 AND region=?2 AND namespace=?3 AND name=?4 AND version=?5",
+                params![app(&key.scope), key.scope.region, key.namespace, key.name, number],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|doc| version_from(&doc, key))
+            .transpose()
+        })
+    }
+
+    async fn list_versions(&self, key: &FunctionKey) -> Result<Vec<VersionRecord>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT doc FROM versions WHERE app_id=?1 AND region=?2 AND namespace=?3 AND name=?4 ORDER BY version",
+            )?;
+            let rows = stmt.query_map(
+                params![app(&key.scope), key.scope.region, key.namespace, key.name],
+                |r| r.get::<_, String>(0),
+            )?;
+            rows.map(|doc| version_from(&doc?, key)).collect()
+        })
+    }
+
+    async fn insert_request(&self, r: &RequestRecord) -> Result<()> {
+        self.with(|c| insert_request_in(c, r))
+    }
+
+    async fn update_request(&self, r: &RequestRecord) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached("UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1")?
+                .execute(params![r.request_id, r.ret_code, to_json(r)])
+                .map(drop)
+        })
+    }
+
+    async fn get_request(
+        &self,
+        key: &FunctionKey,
+        request_id: &str,
+    ) -> Result<Option<RequestRecord>> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT * FROM requests WHERE request_id=?1 AND app_id=?2 AND region=?3 AND namespace=?4 AND function=?5",
+            )?
+            .query_row(
+                params![request_id, app(&key.scope), key.scope.region, key.namespace, key.name],
+                request_from,
+            )
+            .optional()
+        })
+    }
+
+    async fn list_requests(
+        &self,
+        key: &FunctionKey,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<RequestRecord>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT * FROM requests WHERE app_id=?1 AND region=?2 AND namespace=?3 AND function=?4
+                 AND start_ms >= ?5 AND start_ms < ?6 ORDER BY start_ms DESC LIMIT ?7",
+            )?;
+            let rows = stmt.query_map(
+                params![app(&key.scope), key.scope.region, key.namespace, key.name, from_ms, to_ms, limit as i64],
+                request_from,
+            )?;
+            rows.collect()
+        })
+    }
+
+    async fn fail_running_sync_requests(&self, message: &str, now_ms: i64) -> Result<u64> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let running: Vec<RequestRecord> = {
+                let mut stmt = tx.prepare("SELECT * FROM requests WHERE ret_code = 1")?;
+                let rows = stmt.query_map([], request_from)?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut n = 0;
+            for mut r in running.into_iter().filter(|r| !r.is_async) {
+                r.ret_code = -1;
+                r.ret_msg = message.to_string();
+                r.err_msg = message.to_string();
+                r.end_ms = Some(now_ms);
+                tx.execute(
+                    "UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1",
+                    params![r.request_id, r.ret_code, to_json(&r)],
+                )?;
+                n += 1;
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
+    async fn purge_before(&self, before_ms: i64) -> Result<u64> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let a = tx.execute(
+                "DELETE FROM async_events WHERE status IN ('FINISHED','FAILED','ABORTED')
+                 AND COALESCE(json_extract(doc, '$.end_ms'), 0) < ?1",
+                params![before_ms],
+            )?;
+            let r = tx.execute(
+                "DELETE FROM requests WHERE ret_code != 1 AND start_ms < ?1
+                 AND request_id NOT IN (SELECT request_id FROM async_events)",
+                params![before_ms],
+            )?;
+            tx.commit()?;
+            Ok((a + r) as u64)
+        })
+    }
+
+    async fn enqueue_async(&self, r: &RequestRecord, e: &AsyncEventRecord) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            insert_request_in(&tx, r)?;
+            let k = &e.function;
+            tx.prepare_cached(
+                "INSERT INTO async_events (request_id, app_id, region, namespace, function, status, next_run_ms, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                e.request_id,
+                app(&k.scope),
+                k.scope.region,
+                k.namespace,
+                k.name,
+                e.status.as_str(),
+                e.next_run_ms,
+                to_json(e)
+            ])?;
+            tx.commit()
+        })
+    }
+
+    async fn claim_due_async(&self, now_ms: i64, limit: usize) -> Result<Vec<AsyncEventRecord>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let due: Vec<AsyncEventRecord> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT * FROM async_events WHERE status='QUEUED' AND next_run_ms <= ?1 ORDER BY next_run_ms LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![now_ms, limit as i64], async_from)?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut claimed = Vec::with_capacity(due.len());
+            for mut e in due {
+                e.status = AsyncStatus::Running;
+                e.attempts += 1;
+                write_async(&tx, &e)?;
+                claimed.push(e);
+            }
+            tx.commit()?;
+            Ok(claimed)
+        })
+    }
+
+    async fn next_async_due(&self) -> Result<Option<i64>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT MIN(next_run_ms) FROM async_events WHERE status='QUEUED'",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    async fn update_async(&self, e: &AsyncEventRecord) -> Result<()> {
+        self.with(|c| write_async(c, e).map(drop))
+    }
+
+    async fn get_async(&self, scope: &Scope, request_id: &str) -> Result<Option<AsyncEventRecord>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT * FROM async_events WHERE request_id=?1 AND app_id=?2 AND region=?3",
+                params![request_id, app(scope), scope.region],
+                async_from,
+            )
+            .optional()
+        })
+    }
+
+    async fn list_async(&self, key: &FunctionKey) -> Result<Vec<AsyncEventRecord>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT * FROM async_events WHERE app_id=?1 AND region=?2 AND namespace=?3 AND function=?4",
+            )?;
+            let rows = stmt.query_map(params![app(&key.scope), key.scope.region, key.namespace, key.name], async_from)?;
+            rows.collect()
+        })
+    }
+
+    async fn requeue_running_async(&self, now_ms: i64) -> Result<u64> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let running: Vec<AsyncEventRecord> = {
+                let mut stmt = tx.prepare("SELECT * FROM async_events WHERE status='RUNNING'")?;
+                let rows = stmt.query_map([], async_from)?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let n = running.len() as u64;
+            for mut e in running {
+                e.status = AsyncStatus::Queued;
+                e.next_run_ms = now_ms;
+                write_async(&tx, &e)?;
+            }
+            tx.commit()?;
+            Ok(n)
         })
     }
 }
