@@ -1,0 +1,199 @@
+//! SCF's Custom Runtime API (reference §8.4), served by the host to one instance on
+//! `127.0.0.1:<port>` (`SCF_RUNTIME_API`, `SCF_RUNTIME_API_PORT`):
+//! `POST /runtime/init/ready`, `GET /runtime/invocation/next` (long poll; headers `request_id`,
+//! `memory_limit_in_mb`, `time_limit_in_ms`), `POST /runtime/invocation/response` and
+//! `POST /runtime/invocation/error` (the first answer counts).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+
+/// One invocation waiting for the bootstrap to fetch it.
+struct Pending {
+    id: String,
+    body: String,
+    deadline_ms: i64,
+    timeout: Duration,
+    reply: oneshot::Sender<Result<String, String>>,
+}
+
+/// The invocation the bootstrap is working on.
+struct Current {
+    id: String,
+    body: String,
+    deadline_ms: i64,
+    timeout: Duration,
+    reply: Option<oneshot::Sender<Result<String, String>>>,
+}
+
+struct Shared {
+    memory_mb: u64,
+    ready: AtomicBool,
+    ready_notify: Notify,
+    queue: Mutex<mpsc::Receiver<Pending>>,
+    current: Mutex<Option<Current>>,
+}
+
+/// The API of one instance.
+pub struct CustomApi {
+    port: u16,
+    shared: Arc<Shared>,
+    sender: mpsc::Sender<Pending>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CustomApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn init_ready(State(s): State<Arc<Shared>>) -> StatusCode {
+    // The first call counts; later ones change nothing.
+    if !s.ready.swap(true, Ordering::SeqCst) {
+        s.ready_notify.notify_waiters();
+        s.ready_notify.notify_one();
+    }
+    StatusCode::OK
+}
+
+fn event_response(c: &Current, memory_mb: u64) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&c.id) {
+        headers.insert("request_id", v);
+    }
+    let remaining = (c.deadline_ms - now_ms()).max(0);
+    headers.insert("memory_limit_in_mb", HeaderValue::from(memory_mb));
+    headers.insert(
+        "time_limit_in_ms",
+        HeaderValue::from(c.timeout.as_millis() as u64),
+    );
+    headers.insert("remaining_time_in_ms", HeaderValue::from(remaining as u64));
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    (StatusCode::OK, headers, c.body.clone()).into_response()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+async fn next(State(s): State<Arc<Shared>>) -> Response {
+    {
+        let current = s.current.lock().await;
+        if let Some(c) = current.as_ref().filter(|c| c.reply.is_some()) {
+            // Asked again within the same invocation: the same event.
+            return event_response(c, s.memory_mb);
+        }
+    }
+    let Some(p) = s.queue.lock().await.recv().await else {
+        return StatusCode::GONE.into_response();
+    };
+    let c = Current {
+        id: p.id,
+        body: p.body,
+        deadline_ms: p.deadline_ms,
+        timeout: p.timeout,
+        reply: Some(p.reply),
+    };
+    let resp = event_response(&c, s.memory_mb);
+    *s.current.lock().await = Some(c);
+    resp
+}
+
+async fn answer(s: &Shared, result: Result<String, String>) -> StatusCode {
+    let mut current = s.current.lock().await;
+    match current.as_mut().and_then(|c| c.reply.take()) {
+        Some(reply) => {
+            let _ = reply.send(result);
+            StatusCode::OK
+        }
+        // No invocation in progress, or it was answered already: the first answer is final.
+        None => StatusCode::CONFLICT,
+    }
+}
+
+async fn response(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
+    answer(&s, Ok(String::from_utf8_lossy(&body).into_owned())).await
+}
+
+async fn error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
+    answer(&s, Err(String::from_utf8_lossy(&body).into_owned())).await
+}
+
+impl CustomApi {
+    pub async fn start(memory_mb: u64) -> std::io::Result<Arc<CustomApi>> {
+        let (sender, receiver) = mpsc::channel(1);
+        let shared = Arc::new(Shared {
+            memory_mb,
+            ready: AtomicBool::new(false),
+            ready_notify: Notify::new(),
+            queue: Mutex::new(receiver),
+            current: Mutex::new(None),
+        });
+        let app = Router::new()
+            .route("/runtime/init/ready", post(init_ready))
+            .route("/runtime/invocation/next", get(next))
+            .route("/runtime/invocation/response", post(response))
+            .route("/runtime/invocation/error", post(error))
+            .with_state(Arc::clone(&shared));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Arc::new(CustomApi {
+            port,
+            shared,
+            sender,
+            server,
+        }))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Resolves once the bootstrap has called `/runtime/init/ready`.
+    pub async fn ready(&self) {
+        while !self.shared.ready.load(Ordering::SeqCst) {
+            let notified = self.shared.ready_notify.notified();
+            if self.shared.ready.load(Ordering::SeqCst) {
+                break;
+            }
+            notified.await;
+        }
+    }
+
+    /// Hands one invocation to the bootstrap and waits for its answer; `None` if the API went
+    /// away.
+    pub async fn invoke(
+        &self,
+        id: &str,
+        body: String,
+        deadline_ms: i64,
+        timeout: Duration,
+    ) -> Option<Result<String, String>> {
+        let (reply, rx) = oneshot::channel();
+        let pending = Pending {
+            id: id.to_string(),
+            body,
+            deadline_ms,
+            timeout,
+            reply,
+        };
+        self.sender.send(pending).await.ok()?;
+        let result = rx.await.ok();
+        *self.shared.current.lock().await = None;
+        result
+    }
+}

@@ -1,0 +1,149 @@
+// scfd's Node.js runtime: loads the handler once, then serves invocations one at a time.
+//
+// Protocol (scf-engine's protocol.rs): requests arrive on stdin, one JSON object a line; answers
+// leave on stdout as lines starting with the marker "\x1eSCF ". console output and
+// process.stdout/stderr writes during an invocation are captured and sent with the answer.
+"use strict";
+const path = require("path");
+const readline = require("readline");
+const util = require("util");
+
+const MARKER = "\x1eSCF ";
+const LOG_CAP = 64 * 1024;
+const realStdoutWrite = process.stdout.write.bind(process.stdout);
+const realStderrWrite = process.stderr.write.bind(process.stderr);
+
+function send(obj) {
+  realStdoutWrite(MARKER + JSON.stringify(obj) + "\n");
+}
+
+let capture = null;
+function captured(chunk, encoding, cb) {
+  const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+  if (capture) {
+    const room = LOG_CAP - capture.size;
+    if (room > 0) {
+      capture.parts.push(text.slice(0, room));
+      capture.size += Math.min(text.length, room);
+    }
+    capture.dropped += Math.max(0, text.length - Math.max(room, 0));
+  } else {
+    realStderrWrite(text);
+  }
+  if (typeof encoding === "function") encoding();
+  else if (typeof cb === "function") cb();
+  return true;
+}
+process.stdout.write = captured;
+process.stderr.write = captured;
+
+function startCapture() {
+  capture = { parts: [], size: 0, dropped: 0 };
+}
+function stopCapture() {
+  const c = capture;
+  capture = null;
+  let out = c ? c.parts.join("") : "";
+  if (c && c.dropped) out += `\n[log truncated: ${c.dropped} more characters]\n`;
+  return out;
+}
+
+function formatError(err) {
+  if (err instanceof Error) return err.stack || `${err.name}: ${err.message}`;
+  if (typeof err === "string") return err;
+  try {
+    return JSON.stringify(err);
+  } catch (_) {
+    return util.inspect(err);
+  }
+}
+
+function loadHandler() {
+  const handler = process.env._HANDLER || "index.main_handler";
+  const dot = handler.lastIndexOf(".");
+  const file = handler.slice(0, dot);
+  const name = handler.slice(dot + 1);
+  const root = process.env.USER_CODE_ROOT || process.cwd();
+  const mod = require(path.join(root, file));
+  const fn = mod[name];
+  if (typeof fn !== "function") {
+    throw new Error(`Handler '${name}' is not a function exported by ${file}.js`);
+  }
+  return fn;
+}
+
+function invoke(fn, event, context) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err, value) => {
+      if (settled) return;
+      settled = true;
+      if (err !== null && err !== undefined) reject(err);
+      else resolve(value);
+    };
+    context.done = done;
+    context.succeed = (v) => done(null, v);
+    context.fail = (e) => done(e);
+    try {
+      const ret = fn(event, context, done);
+      if (ret && typeof ret.then === "function") ret.then((v) => done(null, v), (e) => done(e));
+      else if (fn.length < 3) done(null, ret);
+    } catch (e) {
+      done(e);
+    }
+  });
+}
+
+async function main() {
+  const started = Date.now();
+  startCapture();
+  let fn;
+  try {
+    fn = loadHandler();
+  } catch (e) {
+    send({ type: "init_error", error: formatError(e), log: stopCapture(), init_ms: Date.now() - started });
+    process.exit(1);
+  }
+  send({ type: "ready", log: stopCapture(), init_ms: Date.now() - started });
+
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  const queue = [];
+  let busy = false;
+  const next = async () => {
+    if (busy || queue.length === 0) return;
+    busy = true;
+    const req = JSON.parse(queue.shift());
+    const deadline = req.deadline_ms || Date.now() + 3000;
+    const context = Object.assign({}, req.context || {});
+    context.getRemainingTimeInMillis = () => Math.max(0, deadline - Date.now());
+    context.callbackWaitsForEmptyEventLoop = true;
+    startCapture();
+    const began = process.hrtime.bigint();
+    let answer;
+    try {
+      const value = await invoke(fn, req.event, context);
+      const body = value === undefined ? "null" : JSON.stringify(value);
+      answer = { id: req.id, ok: true, result: body === undefined ? "null" : body };
+    } catch (e) {
+      answer = { id: req.id, ok: false, error: formatError(e) };
+    }
+    answer.duration_ms = Number(process.hrtime.bigint() - began) / 1e6;
+    answer.log = stopCapture();
+    send(answer);
+    busy = false;
+    next();
+  };
+  rl.on("line", (line) => {
+    if (line.trim()) {
+      queue.push(line);
+      next();
+    }
+  });
+  rl.on("close", () => process.exit(0));
+}
+
+process.on("uncaughtException", (e) => {
+  realStderrWrite(`uncaught exception: ${formatError(e)}\n`);
+  process.exit(1);
+});
+main();

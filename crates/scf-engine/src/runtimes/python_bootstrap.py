@@ -1,0 +1,136 @@
+# scfd's Python runtime: loads the handler once, then serves invocations one at a time.
+#
+# Protocol (see scf-engine's protocol.rs): requests arrive on stdin, one JSON object a line;
+# answers leave on stdout as lines that start with the marker "\x1eSCF " followed by JSON, so
+# that anything else a function writes to the real stdout (a subprocess, C code) can never be
+# mistaken for an answer: the host keeps such lines as log. print() and sys.stderr inside the
+# handler are captured per invocation and sent with the answer.
+import io
+import json
+import os
+import sys
+import time
+import traceback
+
+MARKER = "\x1eSCF "
+LOG_CAP = 64 * 1024
+
+_proto_out = sys.stdout
+_proto_in = sys.stdin
+sys.stdin = open(os.devnull)
+
+
+def send(obj):
+    _proto_out.write(MARKER + json.dumps(obj, ensure_ascii=False) + "\n")
+    _proto_out.flush()
+
+
+class Capture(io.TextIOBase):
+    """A text stream that keeps what is written, up to LOG_CAP characters."""
+
+    def __init__(self):
+        self.parts = []
+        self.size = 0
+        self.dropped = 0
+
+    def write(self, s):
+        if not isinstance(s, str):
+            s = str(s)
+        room = LOG_CAP - self.size
+        if room > 0:
+            self.parts.append(s[:room])
+            self.size += min(len(s), room)
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def text(self):
+        out = "".join(self.parts)
+        if self.dropped:
+            out += "\n[log truncated: %d more characters]\n" % self.dropped
+        return out
+
+
+def format_exception(exc, skip_frames):
+    tb = exc.__traceback__
+    for _ in range(skip_frames):
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip("\n")
+
+
+class Context(dict):
+    """SCF's context: a dict (as SCF passes it), plus the remaining-time helper."""
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def load_handler():
+    handler = os.environ.get("_HANDLER", "index.main_handler")
+    module_path, _, func_name = handler.rpartition(".")
+    root = os.environ.get("USER_CODE_ROOT", os.getcwd())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    module_name = module_path.replace("/", ".")
+    capture = Capture()
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = capture
+    try:
+        module = __import__(module_name, fromlist=["_"])
+        func = getattr(module, func_name, None)
+        if func is None:
+            raise AttributeError("module '%s' has no attribute '%s'" % (module_name, func_name))
+        return func, capture.text(), None
+    except BaseException as exc:  # noqa: BLE001 - any failure at import is the function's error
+        return None, capture.text(), format_exception(exc, 1)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def main():
+    started = time.time()
+    func, init_log, init_error = load_handler()
+    init_ms = (time.time() - started) * 1000.0
+    if init_error is not None:
+        send({"type": "init_error", "error": init_error, "log": init_log, "init_ms": init_ms})
+        return 1
+    send({"type": "ready", "log": init_log, "init_ms": init_ms})
+    for line in _proto_in:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        context = Context(req.get("context") or {})
+        context._deadline_ms = req.get("deadline_ms", time.time() * 1000 + 3000)
+        capture = Capture()
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = capture
+        began = time.perf_counter()
+        try:
+            result = func(req.get("event"), context)
+            elapsed = (time.perf_counter() - began) * 1000.0
+            sys.stdout, sys.stderr = saved
+            try:
+                body = json.dumps(result, ensure_ascii=False)
+            except (TypeError, ValueError) as exc:
+                send({"id": req["id"], "ok": False, "error": "%s: %s" % (type(exc).__name__, exc),
+                      "log": capture.text(), "duration_ms": elapsed})
+                continue
+            send({"id": req["id"], "ok": True, "result": body, "log": capture.text(), "duration_ms": elapsed})
+        except SystemExit as exc:
+            sys.stdout, sys.stderr = saved
+            send({"id": req["id"], "ok": False, "error": "The function called exit(%s)" % (exc.code,),
+                  "log": capture.text(), "duration_ms": (time.perf_counter() - began) * 1000.0, "fatal": True})
+            return 1
+        except BaseException as exc:  # noqa: BLE001 - the handler's failure is reported, not raised
+            elapsed = (time.perf_counter() - began) * 1000.0
+            sys.stdout, sys.stderr = saved
+            send({"id": req["id"], "ok": False, "error": format_exception(exc, 1), "log": capture.text(),
+                  "duration_ms": elapsed})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
