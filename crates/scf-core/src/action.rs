@@ -49,6 +49,20 @@ actions! {
     DeleteFunction => delete_function,
     GetFunctionAddress => get_function_address,
     GetAccount => get_account,
+    Invoke => invoke,
+    InvokeFunction => invoke_function,
+    GetRequestStatus => get_request_status,
+    GetFunctionLogs => get_function_logs,
+    PublishVersion => publish_version,
+    ListVersionByFunction => list_version_by_function,
+    PutReservedConcurrencyConfig => put_reserved_concurrency_config,
+    GetReservedConcurrencyConfig => get_reserved_concurrency_config,
+    DeleteReservedConcurrencyConfig => delete_reserved_concurrency_config,
+    UpdateFunctionEventInvokeConfig => update_function_event_invoke_config,
+    GetFunctionEventInvokeConfig => get_function_event_invoke_config,
+    GetAsyncEventStatus => get_async_event_status,
+    ListAsyncEvents => list_async_events,
+    TerminateAsyncEvent => terminate_async_event,
 }
 
 fn typed<T: DeserializeOwned>(params: Map<String, Value>) -> Result<T, ApiError> {

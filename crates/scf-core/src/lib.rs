@@ -11,6 +11,8 @@
 //! * [`zip_guard`]: refusing unsafe packages (escapes, bombs, oversize) before anything is
 //!   written, and unpacking accepted ones.
 //! * [`packages`]: content-addressed package storage in the data dir.
+//! * [`invocation`]: running functions through the engine: request records, the sync path, the
+//!   durable async queue and its dispatcher, retries, recovery after a restart.
 //!
 //! # Function lifecycle
 //! CreateFunction checks everything first (nothing is written for a refused request), writes the
@@ -23,6 +25,7 @@
 
 pub mod action;
 pub mod actions;
+pub mod invocation;
 pub mod packages;
 pub mod rules;
 pub mod service;

@@ -59,6 +59,12 @@ pub struct Settings {
     /// Key that signs code download links (kept in the data dir).
     pub url_key: Vec<u8>,
     pub data_dir: PathBuf,
+    /// Wait between a failed async run and its retry (SCF: one minute).
+    pub async_retry_interval: std::time::Duration,
+    /// How long request records and finished async events are kept (SCF: 3 days).
+    pub retention: std::time::Duration,
+    /// Each account's uin, for the context of async runs.
+    pub uins: std::collections::HashMap<u64, String>,
 }
 
 /// Who is asking: the account and region from the verified request.
@@ -91,6 +97,9 @@ pub(crate) fn namespace_not_found(name: &str) -> ApiError {
 
 pub struct Service {
     pub(crate) store: Arc<dyn Store>,
+    pub(crate) engine: Arc<scf_engine::Engine>,
+    /// Wakes the async dispatcher when an event is queued.
+    pub(crate) async_wakeup: Arc<tokio::sync::Notify>,
     pub(crate) packages: Packages,
     pub(crate) settings: Settings,
     /// Scopes whose `default` namespace is known to exist, to skip the write after the first.
@@ -114,11 +123,17 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 impl Service {
-    pub fn new(store: Arc<dyn Store>, settings: Settings) -> std::io::Result<Arc<Self>> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: Arc<scf_engine::Engine>,
+        settings: Settings,
+    ) -> std::io::Result<Arc<Self>> {
         let packages = Packages::open(&settings.data_dir)?;
         packages.clean_temporaries();
         Ok(Arc::new(Service {
             store,
+            engine,
+            async_wakeup: Arc::new(tokio::sync::Notify::new()),
             packages,
             settings,
             default_seen: Mutex::new(HashSet::new()),
@@ -134,8 +149,26 @@ impl Service {
         action.apply(self, caller).await
     }
 
-    /// Work a restart must finish: packages acknowledged but not yet unpacked.
-    pub async fn resume(self: &Arc<Self>) -> Result<usize, ApiError> {
+    /// Starts the async dispatcher and the retention purge.
+    pub fn start_background(self: &Arc<Self>) {
+        tokio::spawn(crate::invocation::dispatch(Arc::downgrade(self)));
+        tokio::spawn(crate::invocation::purge_loop(Arc::downgrade(self)));
+    }
+
+    /// The uin of an account (for the context of an async run).
+    pub(crate) fn uin_of(&self, app_id: u64) -> String {
+        self.settings.uins.get(&app_id).cloned().unwrap_or_default()
+    }
+
+    /// Work a restart must finish: packages acknowledged but not yet unpacked, requests that
+    /// were in flight. Returns (packages, failed sync requests, requeued async events).
+    pub async fn resume(self: &Arc<Self>) -> Result<(usize, u64, u64), ApiError> {
+        let (failed, requeued) = crate::invocation::recover(self).await?;
+        let packages = self.resume_packages().await?;
+        Ok((packages, failed, requeued))
+    }
+
+    async fn resume_packages(self: &Arc<Self>) -> Result<usize, ApiError> {
         let pending = self
             .store
             .functions_with_status(&["Creating", "Updating"])

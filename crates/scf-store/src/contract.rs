@@ -104,6 +104,13 @@ async fn versions(store: &dyn Store) {
     assert!(store.get_version(&f.key, "3").await.expect("get").is_none());
     assert!(store.get_version(&f.key, "x").await.expect("get").is_none());
     assert_eq!(store.list_versions(&f.key).await.expect("list").len(), 2);
+    store.publish_version(&f.key, "", 13, 5).await.expect("v3");
+    store.delete_version(&f.key, "3").await.expect("delete v3");
+    assert_eq!(
+        store.delete_version(&f.key, "3").await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(store.list_versions(&f.key).await.expect("list").len(), 2);
     // A version keeps its package alive after $LATEST moves on.
     f.code_sha256 = "v3code".into();
     store.update_function(&f).await.expect("update");

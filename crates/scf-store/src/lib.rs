@@ -44,7 +44,7 @@ impl From<StoreError> for scf_types::ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store failure");
         scf_types::ApiError::new(
-            scf_types::ErrorCode::InternalError,
+            scf_types::ErrorCode::InternalErrorSystem,
             "Internal error; the server log has the details.",
         )
     }
@@ -114,6 +114,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_version(&self, key: &FunctionKey, version: &str) -> Result<Option<VersionRecord>>;
     /// Oldest first.
     async fn list_versions(&self, key: &FunctionKey) -> Result<Vec<VersionRecord>>;
+    /// `NotFound`.
+    async fn delete_version(&self, key: &FunctionKey, version: &str) -> Result<()>;
 
     /// Records an accepted request (RetCode 1).
     async fn insert_request(&self, r: &RequestRecord) -> Result<()>;

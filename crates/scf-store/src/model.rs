@@ -91,6 +91,10 @@ pub struct RequestRecord {
     pub log: String,
     pub cold_start: bool,
     pub init_duration_ms: f64,
+    /// Why it failed, as GetFunctionLogs filters it: `UserCodeException`, `TimeLimitExceeded`,
+    /// `ResourceLimitExceeded` or `PlatformError`; empty when it did not fail.
+    #[serde(default)]
+    pub error_kind: String,
 }
 
 impl RequestRecord {
@@ -118,6 +122,7 @@ impl RequestRecord {
             log: String::new(),
             cold_start: false,
             init_duration_ms: 0.0,
+            error_kind: String::new(),
         }
     }
 }

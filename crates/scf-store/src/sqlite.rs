@@ -591,6 +591,23 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn delete_version(&self, key: &FunctionKey, version: &str) -> Result<()> {
+        let Ok(number) = version.parse::<i64>() else {
+            return Err(StoreError::NotFound);
+        };
+        let n = self.with(|c| {
+            c.execute(
+                "DELETE FROM versions WHERE app_id=?1 AND region=?2 AND namespace=?3 AND name=?4 AND version=?5",
+                params![app(&key.scope), key.scope.region, key.namespace, key.name, number],
+            )
+        })?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
     async fn insert_request(&self, r: &RequestRecord) -> Result<()> {
         self.with(|c| insert_request_in(c, r))
     }

@@ -273,6 +273,108 @@ pub const GET_FUNCTION_ADDRESS: &[Field] = &[
 ];
 pub const GET_ACCOUNT: &[Field] = &[];
 
+pub const INVOKE: &[Field] = &[
+    req("FunctionName", S),
+    opt("InvocationType", S),
+    opt("Qualifier", S),
+    opt("ClientContext", S),
+    opt("LogType", S),
+    opt("Namespace", S),
+    opt("RoutingKey", S),
+];
+pub const INVOKE_FUNCTION: &[Field] = &[
+    req("FunctionName", S),
+    opt("Qualifier", S),
+    opt("Event", S),
+    opt("LogType", S),
+    opt("Namespace", S),
+    opt("RoutingKey", S),
+];
+pub const GET_REQUEST_STATUS: &[Field] = &[
+    req("FunctionName", S),
+    req("FunctionRequestId", S),
+    opt("Namespace", S),
+    opt("StartTime", S),
+    opt("EndTime", S),
+];
+pub const LOG_FILTER: &[Field] = &[opt("RetCode", S)];
+pub const LOG_SEARCH_CONTEXT: &[Field] = &[
+    req("Offset", S),
+    req("Limit", U),
+    opt("Keyword", S),
+    opt("Type", S),
+];
+pub const GET_FUNCTION_LOGS: &[Field] = &[
+    opt("FunctionName", S),
+    opt("Offset", I),
+    opt("Limit", I),
+    opt("Order", S),
+    opt("OrderBy", S),
+    opt("Filter", Ty::Obj(LOG_FILTER)),
+    opt("Namespace", S),
+    opt("Qualifier", S),
+    opt("FunctionRequestId", S),
+    opt("StartTime", S),
+    opt("EndTime", S),
+    opt("SearchContext", Ty::Obj(LOG_SEARCH_CONTEXT)),
+];
+pub const PUBLISH_VERSION: &[Field] = &[
+    req("FunctionName", S),
+    opt("Description", S),
+    opt("Namespace", S),
+];
+pub const LIST_VERSION_BY_FUNCTION: &[Field] = &[
+    req("FunctionName", S),
+    opt("Namespace", S),
+    opt("Offset", U),
+    opt("Limit", U),
+    opt("Order", S),
+    opt("OrderBy", S),
+];
+pub const PUT_RESERVED_CONCURRENCY_CONFIG: &[Field] = &[
+    req("FunctionName", S),
+    req("ReservedConcurrencyMem", U),
+    opt("Namespace", S),
+];
+pub const FUNCTION_IN_NAMESPACE: &[Field] = &[req("FunctionName", S), opt("Namespace", S)];
+pub const RETRY_CONFIG: &[Field] = &[req("RetryNum", I)];
+pub const ASYNC_TRIGGER_CONFIG: &[Field] = &[
+    req("RetryConfig", Ty::List(&Ty::Obj(RETRY_CONFIG))),
+    req("MsgTTL", I),
+];
+pub const UPDATE_FUNCTION_EVENT_INVOKE_CONFIG: &[Field] = &[
+    req("AsyncTriggerConfig", Ty::Obj(ASYNC_TRIGGER_CONFIG)),
+    req("FunctionName", S),
+    opt("Namespace", S),
+];
+pub const GET_FUNCTION_EVENT_INVOKE_CONFIG: &[Field] = &[
+    req("FunctionName", S),
+    opt("Namespace", S),
+    opt("Qualifier", S),
+];
+pub const GET_ASYNC_EVENT_STATUS: &[Field] = &[req("InvokeRequestId", S)];
+pub const TIME_INTERVAL: &[Field] = &[req("Start", S), req("End", S)];
+pub const LIST_ASYNC_EVENTS: &[Field] = &[
+    req("FunctionName", S),
+    opt("Namespace", S),
+    opt("Qualifier", S),
+    opt("InvokeType", Ty::List(&S)),
+    opt("Status", Ty::List(&S)),
+    opt("StartTimeInterval", Ty::Obj(TIME_INTERVAL)),
+    opt("EndTimeInterval", Ty::Obj(TIME_INTERVAL)),
+    opt("Order", S),
+    opt("Orderby", S),
+    opt("Offset", I),
+    opt("Limit", I),
+    opt("InvokeRequestId", S),
+];
+pub const TERMINATE_ASYNC_EVENT: &[Field] = &[
+    req("FunctionName", S),
+    req("InvokeRequestId", S),
+    opt("Namespace", S),
+    opt("GraceShutdown", Ty::Bool),
+];
+
 /// The schema of an action scfd serves, by its wire name.
 pub fn schema(action: &str) -> Option<&'static [Field]> {
     Some(match action {
@@ -288,6 +390,19 @@ pub fn schema(action: &str) -> Option<&'static [Field]> {
         "DeleteFunction" => DELETE_FUNCTION,
         "GetFunctionAddress" => GET_FUNCTION_ADDRESS,
         "GetAccount" => GET_ACCOUNT,
+        "Invoke" => INVOKE,
+        "InvokeFunction" => INVOKE_FUNCTION,
+        "GetRequestStatus" => GET_REQUEST_STATUS,
+        "GetFunctionLogs" => GET_FUNCTION_LOGS,
+        "PublishVersion" => PUBLISH_VERSION,
+        "ListVersionByFunction" => LIST_VERSION_BY_FUNCTION,
+        "PutReservedConcurrencyConfig" => PUT_RESERVED_CONCURRENCY_CONFIG,
+        "GetReservedConcurrencyConfig" | "DeleteReservedConcurrencyConfig" => FUNCTION_IN_NAMESPACE,
+        "UpdateFunctionEventInvokeConfig" => UPDATE_FUNCTION_EVENT_INVOKE_CONFIG,
+        "GetFunctionEventInvokeConfig" => GET_FUNCTION_EVENT_INVOKE_CONFIG,
+        "GetAsyncEventStatus" => GET_ASYNC_EVENT_STATUS,
+        "ListAsyncEvents" => LIST_ASYNC_EVENTS,
+        "TerminateAsyncEvent" => TERMINATE_ASYNC_EVENT,
         _ => return None,
     })
 }
@@ -304,6 +419,6 @@ mod tests {
             .copied()
             .filter(|a| schema(a).is_some())
             .collect();
-        assert_eq!(served.len(), 12, "{served:?}");
+        assert_eq!(served.len(), 26, "{served:?}");
     }
 }

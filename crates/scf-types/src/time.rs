@@ -47,6 +47,15 @@ pub fn format_datetime(unix_ms: i64, offset_seconds: i32) -> String {
     )
 }
 
+/// Formats Unix milliseconds as `YYYY-MM-DD HH:MM:SS.fff` (AsyncEvent times).
+pub fn format_datetime_ms(unix_ms: i64, offset_seconds: i32) -> String {
+    format!(
+        "{}.{:03}",
+        format_datetime(unix_ms, offset_seconds),
+        unix_ms.rem_euclid(1000)
+    )
+}
+
 /// Parses `YYYY-MM-DD HH:MM:SS` at `offset_seconds` east of UTC into Unix milliseconds.
 pub fn parse_datetime(s: &str, offset_seconds: i32) -> Option<i64> {
     let b = s.as_bytes();
@@ -128,6 +137,12 @@ mod tests {
             let ms = parse_datetime(s, 28_800).expect(s);
             assert_eq!(format_datetime(ms + 999, 28_800), s);
         }
+    }
+
+    #[test]
+    fn milliseconds() {
+        let ms = parse_datetime("2020-12-01 08:35:00", 28_800).expect("valid") + 7;
+        assert_eq!(format_datetime_ms(ms, 28_800), "2020-12-01 08:35:00.007");
     }
 
     #[test]

@@ -57,6 +57,29 @@ pub struct Config {
     pub limits: Limits,
     pub http: HttpLimits,
     pub store: StoreConfig,
+    pub engine: scf_engine::EngineConfig,
+    pub sandbox: scf_engine::sandbox::SandboxConfig,
+    #[serde(rename = "async")]
+    pub async_: AsyncConfig,
+}
+
+/// The `[async]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AsyncConfig {
+    /// Seconds between a failed async run and its retry (SCF: 60).
+    pub retry_interval_secs: u64,
+    /// Hours request records and finished async events are kept (SCF keeps async status 3 days).
+    pub retention_hours: u64,
+}
+
+impl Default for AsyncConfig {
+    fn default() -> Self {
+        AsyncConfig {
+            retry_interval_secs: 60,
+            retention_hours: 72,
+        }
+    }
 }
 
 impl Default for Config {
@@ -74,6 +97,9 @@ impl Default for Config {
             limits: Limits::default(),
             http: HttpLimits::default(),
             store: StoreConfig::default(),
+            engine: scf_engine::EngineConfig::default(),
+            sandbox: scf_engine::sandbox::SandboxConfig::default(),
+            async_: AsyncConfig::default(),
         }
     }
 }
@@ -117,6 +143,9 @@ pub struct Account {
     pub app_id: u64,
     #[serde(default = "default_uin")]
     pub uin: String,
+    /// An isolated (suspended) account: every action answers `OperationDenied.AccountIsolate`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolated: bool,
 }
 
 fn default_app_id() -> u64 {
@@ -176,6 +205,7 @@ pub fn resolve_accounts(
                 secret_key: key,
                 app_id,
                 uin,
+                isolated: false,
             }],
             AccountSource::Environment,
         )
@@ -193,6 +223,7 @@ pub fn resolve_accounts(
                 secret_key: random_token(32),
                 app_id: default_app_id(),
                 uin: default_uin(),
+                isolated: false,
             };
             let file = AccountFile {
                 accounts: vec![account.clone()],

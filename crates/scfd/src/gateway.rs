@@ -191,6 +191,12 @@ async fn handle(
         ));
     }
     let account = verified.account;
+    if account.isolated {
+        return Err(err(
+            ErrorCode::OperationDeniedAccountIsolate,
+            "This account is isolated: every action is denied.",
+        ));
+    }
     if !state.rate_limits.check(&verified.action, account.app_id) {
         return Err(err(
             ErrorCode::RequestLimitExceeded,

@@ -51,6 +51,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
 
     let store = SqliteStore::open(&data_dir.join("scfd.db"), config.store.synchronous)
         .map_err(|e| e.to_string())?;
+    let uins = accounts.iter().map(|a| (a.app_id, a.uin.clone())).collect();
     let settings = Settings {
         limits: config.limits.clone(),
         time_offset_seconds: config.time_offset_hours * 3600,
@@ -58,12 +59,24 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         public_url: config.public_url.clone(),
         url_key: config::url_key(&data_dir).map_err(|e| format!("cannot keep url.key: {e}"))?,
         data_dir: data_dir.clone(),
+        async_retry_interval: std::time::Duration::from_secs(config.async_.retry_interval_secs),
+        retention: std::time::Duration::from_secs(config.async_.retention_hours * 3600),
+        uins,
     };
-    let service = Service::new(Arc::new(store), settings).map_err(|e| e.to_string())?;
-    let resumed = service.resume().await.map_err(|e| e.to_string())?;
-    if resumed > 0 {
-        tracing::info!(resumed, "resuming unfinished code packages");
+    let engine =
+        scf_engine::Engine::start(config.engine.clone(), config.sandbox.clone(), &data_dir)
+            .map_err(|e| format!("cannot start the engine: {e}"))?;
+    let service = Service::new(Arc::new(store), engine, settings).map_err(|e| e.to_string())?;
+    let (packages, failed, requeued) = service.resume().await.map_err(|e| e.to_string())?;
+    if packages + failed as usize + requeued as usize > 0 {
+        tracing::info!(
+            packages,
+            failed_sync_requests = failed,
+            requeued_async_events = requeued,
+            "resumed work interrupted by the last stop"
+        );
     }
+    service.start_background();
 
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

@@ -29,6 +29,7 @@ fn account(id: &str, key: &str, app_id: u64) -> Account {
         secret_key: key.into(),
         app_id,
         uin: format!("{app_id}0"),
+        isolated: false,
     }
 }
 
@@ -41,9 +42,25 @@ fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
         public_url: None,
         url_key: b"k".repeat(32),
         data_dir: dir.path().to_path_buf(),
+        async_retry_interval: std::time::Duration::from_secs(1),
+        retention: std::time::Duration::from_secs(3600),
+        uins: HashMap::new(),
     };
-    let service =
-        Service::new(Arc::new(SqliteStore::in_memory().expect("db")), settings).expect("service");
+    let engine = scf_engine::Engine::start(
+        scf_engine::EngineConfig::default(),
+        scf_engine::sandbox::SandboxConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        dir.path(),
+    )
+    .expect("engine");
+    let service = Service::new(
+        Arc::new(SqliteStore::in_memory().expect("db")),
+        engine,
+        settings,
+    )
+    .expect("service");
     let mut overrides: HashMap<String, u32> = HashMap::from([("default".to_string(), 0)]);
     for (a, r) in rates {
         overrides.insert(a.to_string(), *r);

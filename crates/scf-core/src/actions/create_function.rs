@@ -69,6 +69,12 @@ pub async fn apply(
         .clone()
         .unwrap_or_else(|| svc.settings.default_runtime.clone());
     rules::runtime(&runtime)?;
+    if let Err(message) = svc.engine.check_runtime(&runtime) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterValueRuntime,
+            message,
+        ));
+    }
     let handler = req
         .handler
         .clone()

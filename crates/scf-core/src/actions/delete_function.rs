@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub struct Request {
     pub function_name: String,
     pub namespace: Option<String>,
-    /// Without one, every version goes (SCF's rule); only `$LATEST` exists so far.
+    /// Without one (or `$LATEST`), the function and every version go (SCF's rule).
     pub qualifier: Option<String>,
 }
 
@@ -24,7 +24,12 @@ pub async fn apply(
     req: Request,
 ) -> Result<Map<String, Value>, ApiError> {
     let f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
-    check_qualifier(req.qualifier.as_deref())?;
+    if let Some(v) = check_qualifier(svc, &f, req.qualifier.as_deref()).await? {
+        // A Qualifier names one version: only it goes.
+        svc.store.delete_version(&f.key, &v.version).await?;
+        svc.release_package(&v.function.code_sha256).await;
+        return Ok(Map::new());
+    }
     match svc.store.delete_function(&f.key).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(function_not_found(&req.function_name)),

@@ -77,7 +77,7 @@ pub fn summary(svc: &Service, f: &FunctionRecord) -> Value {
         "Type": f.kind,
         "StatusReasons": reasons_json(f),
         "TotalProvisionedConcurrencyMem": 0,
-        "ReservedConcurrencyMem": Value::Null,
+        "ReservedConcurrencyMem": f.extra.get("ReservedConcurrencyMem").cloned().unwrap_or(Value::Null),
         "AsyncRunEnable": flag(f, "AsyncRunEnable"),
         "TraceEnable": flag(f, "TraceEnable"),
     })
@@ -85,7 +85,12 @@ pub fn summary(svc: &Service, f: &FunctionRecord) -> Value {
 
 /// GetFunction's answer. Settings scfd stores without acting on them (VPC, CLS, CFS, ...) are
 /// given back as they were set, with SCF's empty defaults otherwise.
-pub fn detail(svc: &Service, f: &FunctionRecord, code_info: String) -> Map<String, Value> {
+pub fn detail(
+    svc: &Service,
+    f: &FunctionRecord,
+    code_info: String,
+    version: &str,
+) -> Map<String, Value> {
     let extra = |name: &str, default: Value| f.extra.get(name).cloned().unwrap_or(default);
     let public_net = f
         .extra
@@ -117,7 +122,7 @@ pub fn detail(svc: &Service, f: &FunctionRecord, code_info: String) -> Map<Strin
         "Handler": f.handler,
         "CodeSize": f.code_size,
         "Timeout": f.timeout,
-        "FunctionVersion": "$LATEST",
+        "FunctionVersion": version,
         "MemorySize": f.memory_size,
         "Runtime": f.runtime,
         "FunctionName": f.key.name,
@@ -147,7 +152,7 @@ pub fn detail(svc: &Service, f: &FunctionRecord, code_info: String) -> Map<Strin
         "OnsEnable": "FALSE",
         "CfsConfig": extra("CfsConfig", json!({"CfsInsList": []})),
         "AvailableStatus": "Available",
-        "Qualifier": "$LATEST",
+        "Qualifier": version,
         "InitTimeout": f.init_timeout,
         "StatusReasons": reasons_json(f),
         "AsyncRunEnable": flag(f, "AsyncRunEnable"),

@@ -4,7 +4,7 @@ use super::create_function::function_not_found;
 use super::function_view;
 use crate::rules;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service};
-use scf_store::FunctionRecord;
+use scf_store::{FunctionRecord, VersionRecord};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -22,14 +22,21 @@ pub struct Request {
 /// Entry files larger than this are not shown in CodeInfo (reference §5 GetFunction).
 const MAX_CODE_INFO: u64 = 1 << 20;
 
-/// Versions other than `$LATEST` do not exist until publishing versions is supported.
-pub(crate) fn check_qualifier(qualifier: Option<&str>) -> Result<(), ApiError> {
+/// The published version a Qualifier names: `None` for `$LATEST` (or none given).
+pub(crate) async fn check_qualifier(
+    svc: &Arc<Service>,
+    f: &FunctionRecord,
+    qualifier: Option<&str>,
+) -> Result<Option<VersionRecord>, ApiError> {
     match qualifier {
-        None | Some("") | Some("$LATEST") => Ok(()),
-        Some(q) => Err(ApiError::new(
-            ErrorCode::ResourceNotFoundVersion,
-            format!("Version `{q}` does not exist; only $LATEST has been published."),
-        )),
+        None | Some("") | Some("$LATEST") => Ok(None),
+        Some(q) => match svc.store.get_version(&f.key, q).await? {
+            Some(v) => Ok(Some(v)),
+            None => Err(ApiError::new(
+                ErrorCode::ResourceNotFoundVersion,
+                format!("Version `{q}` of function `{}` does not exist.", f.key.name),
+            )),
+        },
     }
 }
 
@@ -64,14 +71,26 @@ pub async fn apply(
             "The request is missing a required parameter `FunctionName`.",
         ));
     };
-    let f = load(svc, caller, req.namespace.as_deref(), &name).await?;
-    check_qualifier(req.qualifier.as_deref())?;
+    let latest = load(svc, caller, req.namespace.as_deref(), &name).await?;
+    let (f, version) = match check_qualifier(svc, &latest, req.qualifier.as_deref()).await? {
+        Some(v) => (v.function, v.version),
+        None => (latest, "$LATEST".to_string()),
+    };
     let code_info = if req.show_code.as_deref() == Some("TRUE") {
         entry_file(svc, &f).await
     } else {
         String::new()
     };
-    Ok(function_view::detail(svc, &f, code_info))
+    let mut out = function_view::detail(svc, &f, code_info, &version);
+    if let Ok(Some(note)) = svc.engine.check_runtime(&f.runtime) {
+        // The runtime runs on another interpreter version than it names: say so.
+        if let Some(Value::Array(reasons)) = out.get_mut("StatusReasons") {
+            reasons.push(
+                serde_json::json!({"ErrorCode": "RuntimeVersionFallback", "ErrorMessage": note}),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The handler's entry file, if it is unpacked, UTF-8 and at most 1 MB.

@@ -49,8 +49,11 @@ pub async fn apply(
     caller: &Caller,
     req: Request,
 ) -> Result<Map<String, Value>, ApiError> {
-    let f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
-    check_qualifier(req.qualifier.as_deref())?;
+    let latest = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
+    let f = match check_qualifier(svc, &latest, req.qualifier.as_deref()).await? {
+        Some(v) => v.function,
+        None => latest,
+    };
     let expires = (now_ms() / 1000) as u64 + svc.settings.limits.code_url_ttl_seconds;
     let app_id = caller.scope.app_id;
     let sign = sign_link(&svc.settings.url_key, app_id, &f.code_sha256, expires);

@@ -1,0 +1,193 @@
+//! GetFunctionLogs: per-request logs of a function, filtered, sorted and paged.
+
+use super::create_function::function_not_found;
+use super::get_request_status::{is_request_id, window};
+use crate::invocation::{bill_duration, namespace_or_default};
+use crate::rules;
+use crate::service::{Caller, Service};
+use scf_store::RequestRecord;
+use scf_types::{ApiError, ErrorCode};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub function_name: Option<String>,
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
+    pub order: Option<String>,
+    pub order_by: Option<String>,
+    pub filter: Option<LogFilter>,
+    pub namespace: Option<String>,
+    pub qualifier: Option<String>,
+    pub function_request_id: Option<String>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    /// Taken offline by SCF; accepted and ignored.
+    pub search_context: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogFilter {
+    pub ret_code: Option<String>,
+}
+
+/// SCF's cap: Offset + Limit ≤ 10000.
+const MAX_WINDOW: i64 = 10_000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+fn view(svc: &Service, r: &RequestRecord) -> Value {
+    json!({
+        "FunctionName": r.function.name,
+        "RetMsg": r.ret_msg,
+        "RequestId": r.request_id,
+        "StartTime": svc.format_time(r.start_ms),
+        // FunctionLog's own codes: 0 success, 2 running, anything else failure.
+        "RetCode": match r.ret_code { 1 => 2, c => c },
+        "InvokeFinished": i64::from(r.ret_code != 1),
+        "Duration": r.duration_ms,
+        "BillDuration": if r.ret_code == 1 { 0 } else { bill_duration(r.duration_ms) },
+        "MemUsage": r.mem_usage_bytes,
+        "Log": r.log,
+        "Level": "",
+        "Source": "",
+        "RetryNum": r.retry_num,
+    })
+}
+
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
+    let Some(name) = req.function_name.filter(|n| !n.is_empty()) else {
+        return Err(ApiError::new(
+            ErrorCode::MissingParameter,
+            "The request is missing a required parameter `FunctionName`.",
+        ));
+    };
+    let offset = req.offset.unwrap_or(0);
+    let limit = req.limit.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterValueOffset,
+            "Offset is negative.",
+        ));
+    }
+    let limit = if limit <= 0 { 20 } else { limit };
+    if offset + limit > MAX_WINDOW {
+        return Err(ApiError::new(
+            ErrorCode::LimitExceededOffset,
+            "Offset + Limit must not exceed 10000.",
+        ));
+    }
+    let desc = match req.order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValueOrder,
+                format!("Order `{other}` is invalid: use desc or asc."),
+            ));
+        }
+    };
+    let order_by = req
+        .order_by
+        .as_deref()
+        .filter(|o| !o.is_empty())
+        .unwrap_or("start_time");
+    if !["function_name", "duration", "mem_usage", "start_time"].contains(&order_by) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterValueOrderBy,
+            format!(
+                "OrderBy `{order_by}` is invalid: use function_name, duration, mem_usage or start_time."
+            ),
+        ));
+    }
+    let ret_filter = req
+        .filter
+        .and_then(|f| f.ret_code)
+        .filter(|c| !c.is_empty());
+    if let Some(c) = &ret_filter
+        && ![
+            "not0",
+            "is0",
+            "TimeLimitExceeded",
+            "ResourceLimitExceeded",
+            "UserCodeException",
+        ]
+        .contains(&c.as_str())
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterValueRetCode,
+            format!(
+                "Filter.RetCode `{c}` is invalid: use not0, is0, TimeLimitExceeded, ResourceLimitExceeded or UserCodeException."
+            ),
+        ));
+    }
+    let (from, to) = window(
+        svc,
+        req.start_time.as_deref(),
+        req.end_time.as_deref(),
+        DAY_MS,
+    )?;
+    let namespace = namespace_or_default(req.namespace.as_deref());
+    let key = caller.function_key(Some(namespace), &name);
+    if !rules::plausible_name(&name)
+        || !rules::plausible_name(namespace)
+        || svc.store.get_function(&key).await?.is_none()
+    {
+        return Err(function_not_found(&name));
+    }
+    let mut records = svc
+        .store
+        .list_requests(&key, from, to + 1, MAX_WINDOW as usize)
+        .await?;
+    let qualifier = req.qualifier.filter(|q| !q.is_empty());
+    let request_id = req.function_request_id.filter(|r| !r.is_empty());
+    if let Some(id) = &request_id
+        && !is_request_id(id)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterValueFunctionRequestId,
+            format!("FunctionRequestId `{id}` is not a request id."),
+        ));
+    }
+    records.retain(|r| {
+        qualifier.as_deref().is_none_or(|q| r.qualifier == q)
+            && request_id.as_deref().is_none_or(|id| r.request_id == id)
+            && match ret_filter.as_deref() {
+                None => true,
+                Some("is0") => r.ret_code == 0,
+                Some("not0") => r.ret_code != 0,
+                Some(kind) => r.error_kind == kind,
+            }
+    });
+    match order_by {
+        "function_name" => records.sort_by(|a, b| a.function.name.cmp(&b.function.name)),
+        "duration" => records.sort_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms)),
+        "mem_usage" => records.sort_by_key(|r| r.mem_usage_bytes),
+        _ => records.sort_by_key(|r| r.start_ms),
+    }
+    if desc {
+        records.reverse();
+    }
+    let total = records.len();
+    let data: Vec<Value> = records
+        .iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|r| view(svc, r))
+        .collect();
+    let mut out = Map::new();
+    out.insert("TotalCount".into(), json!(total));
+    out.insert("Data".into(), Value::Array(data));
+    out.insert(
+        "SearchContext".into(),
+        json!({"Offset": "", "Limit": 0, "Keyword": "", "Type": ""}),
+    );
+    Ok(out)
+}

@@ -1,0 +1,32 @@
+//! GetReservedConcurrencyConfig: `ReservedMem`, null when none is reserved.
+
+use super::get_function::load;
+use crate::service::{Caller, Service};
+use scf_types::ApiError;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub function_name: String,
+    pub namespace: Option<String>,
+}
+
+pub async fn apply(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    req: Request,
+) -> Result<Map<String, Value>, ApiError> {
+    let f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
+    let mut out = Map::new();
+    out.insert(
+        "ReservedMem".into(),
+        f.extra
+            .get("ReservedConcurrencyMem")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
+    Ok(out)
+}

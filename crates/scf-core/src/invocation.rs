@@ -1,0 +1,670 @@
+//! Running functions: resolving what to run, recording every request before it runs, the
+//! synchronous path, the durable async queue and its dispatcher, retries, and recovery after a
+//! restart.
+//!
+//! A request's record is written with RetCode 1 before the function starts (for an async
+//! request, together with its queue entry, before Invoke answers), and rewritten with the
+//! outcome when it ends. After a crash, `recover` fails the synchronous requests that were in
+//! flight (nobody waits for them any more) and puts running async events back in the queue, so
+//! every accepted async request reaches a final state (at least once).
+
+use crate::service::{Caller, DEFAULT_NAMESPACE, Service, now_ms};
+use scf_engine::instance::Failure;
+use scf_engine::{EngineError, FunctionSpec, Outcome};
+use scf_store::{AsyncEventRecord, AsyncStatus, FunctionRecord, RequestRecord, Scope};
+use scf_types::{ApiError, ErrorCode};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// SCF's payload caps (reference §9).
+pub const MAX_SYNC_EVENT_BYTES: usize = 6 << 20;
+pub const MAX_ASYNC_EVENT_BYTES: usize = 128 << 10;
+/// The log kept per request; LogType Tail returns the last [`TAIL_BYTES`] of it.
+const MAX_LOG_BYTES: usize = 64 << 10;
+const TAIL_BYTES: usize = 4 << 10;
+/// SCF's defaults for async retries (GetAccount: RetryNumLimit 2; MsgTTL up to 21600 s).
+pub const DEFAULT_RETRY_NUM: i64 = 2;
+pub const DEFAULT_MSG_TTL_SECS: i64 = 21_600;
+/// Events claimed by the dispatcher per round.
+const CLAIM_BATCH: usize = 64;
+
+pub const RESTARTED_MESSAGE: &str = "The platform restarted while this request was running; its outcome is unknown. Invoke it again.";
+
+/// What an Invoke will run: a version of a function.
+pub(crate) struct Target {
+    pub record: FunctionRecord,
+    /// `$LATEST` or a version number.
+    pub version: String,
+}
+
+/// Resolves `qualifier` (`$LATEST`, `$DEFAULT`, or a published version number).
+pub(crate) async fn resolve(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    namespace: Option<&str>,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<Target, ApiError> {
+    let latest = crate::actions::get_function::load(svc, caller, namespace, name).await?;
+    match qualifier.filter(|q| !q.is_empty()) {
+        // No aliases are served: $DEFAULT points at $LATEST, as it does for a new function.
+        None | Some("$LATEST") | Some("$DEFAULT") => Ok(Target {
+            record: latest,
+            version: "$LATEST".into(),
+        }),
+        Some(q) => match svc.store.get_version(&latest.key, q).await? {
+            Some(v) => Ok(Target {
+                record: v.function,
+                version: v.version,
+            }),
+            None => Err(ApiError::new(
+                ErrorCode::ResourceNotFoundQualifier,
+                format!("Version or alias `{q}` of function `{name}` does not exist."),
+            )),
+        },
+    }
+}
+
+/// The reserved concurrency of a function, as a count of instances.
+pub(crate) fn max_concurrency(f: &FunctionRecord) -> Option<u32> {
+    let reserved = f.extra.get("ReservedConcurrencyMem")?.as_u64()?;
+    Some((reserved / (f.memory_size.max(64) as u64)) as u32)
+}
+
+fn spec(svc: &Service, caller_scope: &Scope, uin: &str, t: &Target) -> FunctionSpec {
+    let f = &t.record;
+    let k = &f.key;
+    let mut env: Vec<(String, String)> = vec![
+        ("SCF_FUNCTIONNAME".into(), k.name.clone()),
+        ("SCF_FUNCTIONVERSION".into(), t.version.clone()),
+        ("SCF_NAMESPACE".into(), k.namespace.clone()),
+        ("SCF_RUNTIME".into(), f.runtime.clone()),
+        ("SCF_MEMORY_SIZE".into(), f.memory_size.to_string()),
+        ("SCF_TIMEOUT".into(), f.timeout.to_string()),
+        ("TENCENTCLOUD_REGION".into(), caller_scope.region.clone()),
+        ("TENCENTCLOUD_APPID".into(), caller_scope.app_id.to_string()),
+        ("TENCENTCLOUD_UIN".into(), uin.to_string()),
+        ("TENCENTCLOUD_TZ".into(), "UTC".into()),
+        ("TENCENTCLOUD_RUNENV".into(), "SCF".into()),
+        ("_HANDLER".into(), f.handler.clone()),
+        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("HOME".into(), "/tmp".into()),
+        ("TMPDIR".into(), "/tmp".into()),
+    ];
+    let code_root = svc
+        .engine
+        .sandbox()
+        .code_root(&svc.packages.code_dir(&f.code_sha256));
+    let root = code_root.display().to_string();
+    if f.runtime.starts_with("Python") {
+        env.push(("PYTHONPATH".into(), format!("{root}:/opt")));
+        env.push(("PYTHONDONTWRITEBYTECODE".into(), "x".into()));
+    } else if f.runtime.starts_with("Nodejs") {
+        env.push((
+            "NODE_PATH".into(),
+            format!("{root}:{root}/node_modules:/opt:/opt/node_modules"),
+        ));
+    }
+    env.extend(f.environment.iter().cloned());
+    FunctionSpec {
+        function_id: format!(
+            "{}/{}/{}/{}",
+            k.scope.app_id, k.scope.region, k.namespace, k.name
+        ),
+        pool_key: format!(
+            "{}/{}/{}/{}@{}#{}:{}:{}:{}:{}:{:?}",
+            k.scope.app_id,
+            k.scope.region,
+            k.namespace,
+            k.name,
+            t.version,
+            f.code_sha256,
+            f.runtime,
+            f.handler,
+            f.memory_size,
+            f.timeout,
+            f.environment
+        ),
+        runtime: f.runtime.clone(),
+        handler: f.handler.clone(),
+        memory_mb: f.memory_size as u64,
+        timeout: Duration::from_secs(f.timeout.max(1) as u64),
+        init_timeout: Duration::from_secs(f.init_timeout.max(1) as u64),
+        code_dir: svc.packages.code_dir(&f.code_sha256),
+        env,
+        max_concurrency: max_concurrency(f),
+    }
+}
+
+/// SCF's `context` (reference §8.2).
+fn context(request_id: &str, t: &Target, scope: &Scope, uin: &str) -> Value {
+    let f = &t.record;
+    let mut environment: Map<String, Value> = f
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    environment.insert("SCF_NAMESPACE".into(), json!(f.key.namespace));
+    let environ = environment
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(";");
+    json!({
+        "request_id": request_id,
+        "function_name": f.key.name,
+        "function_version": t.version,
+        "namespace": f.key.namespace,
+        "memory_limit_in_mb": f.memory_size,
+        "time_limit_in_ms": f.timeout * 1000,
+        "tencentcloud_region": scope.region,
+        "tencentcloud_appid": scope.app_id.to_string(),
+        "tencentcloud_uin": uin,
+        "environment": Value::Object(environment).to_string(),
+        "environ": environ,
+    })
+}
+
+/// BillDuration: the duration rounded up to a multiple of 100 ms, at least 100 (reference §6
+/// FunctionLog).
+pub fn bill_duration(duration_ms: f64) -> i64 {
+    (((duration_ms / 100.0).ceil() as i64).max(1)) * 100
+}
+
+fn tail(log: &str, bytes: usize) -> &str {
+    if log.len() <= bytes {
+        return log;
+    }
+    let mut start = log.len() - bytes;
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    &log[start..]
+}
+
+/// SCF's log layout: START, the function's output, END, and a Report line with the figures.
+fn format_log(request_id: &str, f: &FunctionRecord, o: &Outcome) -> String {
+    let mut body = o.run.log.clone();
+    if body.len() > MAX_LOG_BYTES {
+        body = format!("[log truncated]\n{}", tail(&body, MAX_LOG_BYTES));
+    }
+    if !body.is_empty() && !body.ends_with('\n') {
+        body.push('\n');
+    }
+    let init = if o.cold_start {
+        format!(" Init Duration: {:.3} ms", o.init_ms)
+    } else {
+        String::new()
+    };
+    format!(
+        "START RequestId: {request_id}\n{body}END RequestId: {request_id}\nReport RequestId: {request_id} Duration: {:.3} ms Billed Duration: {} ms Memory Size: {} MB Max Memory Used: {:.2} MB{init}\n",
+        o.run.duration_ms,
+        bill_duration(o.run.duration_ms),
+        f.memory_size,
+        o.run.mem_bytes as f64 / (1024.0 * 1024.0),
+    )
+}
+
+fn error_kind(o: &Outcome) -> &'static str {
+    match (&o.run.result, &o.run.failure) {
+        (Ok(_), _) => "",
+        (Err(_), None) => "UserCodeException",
+        (Err(_), Some(Failure::Timeout)) => "TimeLimitExceeded",
+        (Err(_), Some(Failure::MemoryLimit)) => "ResourceLimitExceeded",
+        (Err(_), Some(_)) => "PlatformError",
+    }
+}
+
+/// Writes an outcome into a record.
+fn settle(record: &mut RequestRecord, f: &FunctionRecord, o: &Outcome) {
+    let (code, msg, err) = match &o.run.result {
+        Ok(v) => (0, v.clone(), String::new()),
+        Err(e) => (-1, e.clone(), e.clone()),
+    };
+    record.ret_code = code;
+    record.ret_msg = msg;
+    record.err_msg = err;
+    record.duration_ms = o.run.duration_ms;
+    record.mem_usage_bytes = o.run.mem_bytes;
+    record.end_ms = Some(now_ms());
+    record.log = format_log(&record.request_id, f, o);
+    record.cold_start = o.cold_start;
+    record.init_duration_ms = o.init_ms;
+    record.error_kind = error_kind(o).into();
+}
+
+/// Parses an event given as a JSON string; `None` (absent or empty) is `{}`.
+pub(crate) fn parse_event(
+    text: Option<&str>,
+    code: ErrorCode,
+    what: &str,
+    max: usize,
+) -> Result<Box<RawValue>, ApiError> {
+    let text = text.filter(|t| !t.trim().is_empty()).unwrap_or("{}");
+    if text.len() > max {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterRequestTooLarge,
+            format!("{what} is {} bytes; the limit is {max} bytes.", text.len()),
+        ));
+    }
+    RawValue::from_string(text.to_string())
+        .map_err(|e| ApiError::new(code, format!("{what} is not valid JSON: {e}.")))
+}
+
+fn require_active(t: &Target) -> Result<(), ApiError> {
+    if t.record.status == "Active" {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::FailedOperationFunctionStatusError,
+            format!(
+                "Function `{}` is {}, not Active; it cannot run yet.",
+                t.record.key.name, t.record.status
+            ),
+        ))
+    }
+}
+
+/// Runs a synchronous invocation and returns Invoke's `Result`.
+pub(crate) async fn invoke_sync(
+    svc: &Arc<Service>,
+    caller: &Caller,
+    t: Target,
+    event: Box<RawValue>,
+    log_tail: bool,
+) -> Result<Map<String, Value>, ApiError> {
+    require_active(&t)?;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut record = RequestRecord::accepted(
+        t.record.key.clone(),
+        request_id.clone(),
+        t.version.clone(),
+        false,
+        now_ms(),
+    );
+    svc.store.insert_request(&record).await?;
+    let spec = spec(svc, &caller.scope, &caller.uin, &t);
+    let ctx = context(&request_id, &t, &caller.scope, &caller.uin);
+    let outcome = match svc
+        .engine
+        .invoke(&spec, &request_id, &event, &ctx, false)
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            let message = match &e {
+                EngineError::Concurrency => format!(
+                    "Function `{}` is at its concurrency limit; retry later.",
+                    t.record.key.name
+                ),
+                EngineError::Runtime(m) => m.clone(),
+            };
+            record.ret_code = -1;
+            record.ret_msg = message.clone();
+            record.err_msg = message.clone();
+            record.end_ms = Some(now_ms());
+            record.error_kind = "PlatformError".into();
+            svc.store.update_request(&record).await?;
+            return Err(match e {
+                EngineError::Concurrency => ApiError::new(ErrorCode::LimitExceededQuota, message),
+                EngineError::Runtime(_) => {
+                    ApiError::new(ErrorCode::InvalidParameterValueRuntime, message)
+                }
+            });
+        }
+    };
+    settle(&mut record, &t.record, &outcome);
+    svc.store.update_request(&record).await?;
+    let mut out = Map::new();
+    out.insert(
+        "Result".into(),
+        json!({
+            "FunctionRequestId": request_id,
+            "RetMsg": record.ret_msg,
+            "ErrMsg": record.err_msg,
+            "MemUsage": record.mem_usage_bytes,
+            "Duration": record.duration_ms,
+            "BillDuration": bill_duration(record.duration_ms),
+            "Log": if log_tail { tail(&record.log, TAIL_BYTES).to_string() } else { String::new() },
+            "InvokeResult": if record.ret_code == 0 { 0 } else { -1 },
+        }),
+    );
+    Ok(out)
+}
+
+/// The function's async retry settings: (retries after a failed run, MsgTTL seconds).
+pub(crate) fn async_settings(f: &FunctionRecord) -> (i64, i64) {
+    let cfg = f.extra.get("AsyncTriggerConfig");
+    let retries = cfg
+        .and_then(|c| c.get("RetryConfig"))
+        .and_then(|r| r.get(0))
+        .and_then(|r| r.get("RetryNum"))
+        .and_then(Value::as_i64)
+        .unwrap_or(DEFAULT_RETRY_NUM);
+    let ttl = cfg
+        .and_then(|c| c.get("MsgTTL"))
+        .and_then(Value::as_i64)
+        .unwrap_or(DEFAULT_MSG_TTL_SECS);
+    (retries, ttl)
+}
+
+/// Accepts an async invocation: durable before this returns.
+pub(crate) async fn invoke_async(
+    svc: &Arc<Service>,
+    t: Target,
+    event: Box<RawValue>,
+) -> Result<Map<String, Value>, ApiError> {
+    require_active(&t)?;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let now = now_ms();
+    let record = RequestRecord::accepted(
+        t.record.key.clone(),
+        request_id.clone(),
+        t.version.clone(),
+        true,
+        now,
+    );
+    let (max_retries, ttl) = async_settings(&t.record);
+    let event_record = AsyncEventRecord {
+        function: t.record.key.clone(),
+        request_id: request_id.clone(),
+        qualifier: t.version.clone(),
+        invoke_type: "OTHERS".into(),
+        status: AsyncStatus::Queued,
+        payload: event.get().to_string(),
+        attempts: 0,
+        max_retries,
+        next_run_ms: now,
+        expires_ms: now + ttl * 1000,
+        start_ms: now,
+        end_ms: None,
+    };
+    svc.store.enqueue_async(&record, &event_record).await?;
+    svc.async_wakeup.notify_one();
+    let mut out = Map::new();
+    out.insert(
+        "Result".into(),
+        json!({
+            "FunctionRequestId": request_id,
+            "RetMsg": "", "ErrMsg": "", "Log": "",
+            "MemUsage": 0, "Duration": 0, "BillDuration": 0, "InvokeResult": 0,
+        }),
+    );
+    Ok(out)
+}
+
+/// Runs claimed async events until the service goes away.
+pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
+    loop {
+        let Some(s) = svc.upgrade() else { return };
+        let now = now_ms();
+        let claimed = match s.store.claim_due_async(now, CLAIM_BATCH).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim async events");
+                vec![]
+            }
+        };
+        let busy = !claimed.is_empty();
+        for e in claimed {
+            let s2 = Arc::clone(&s);
+            tokio::spawn(async move { run_event(&s2, e).await });
+        }
+        let wait = if busy {
+            Duration::from_millis(0)
+        } else {
+            match s.store.next_async_due().await {
+                Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(1, 1000) as u64),
+                _ => Duration::from_secs(1),
+            }
+        };
+        let wakeup = Arc::clone(&s.async_wakeup);
+        drop(s);
+        if !wait.is_zero() {
+            tokio::select! {
+                () = wakeup.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// One run of an async event, and what follows: done, retried later, or failed for good.
+async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
+    let key = e.function.clone();
+    let mut record = match svc.store.get_request(&key, &e.request_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => RequestRecord::accepted(
+            key.clone(),
+            e.request_id.clone(),
+            e.qualifier.clone(),
+            true,
+            e.start_ms,
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, request_id = %e.request_id, "cannot load an async request; it stays queued");
+            e.status = AsyncStatus::Queued;
+            e.next_run_ms = now_ms() + 1000;
+            let _ = svc.store.update_async(&e).await;
+            return;
+        }
+    };
+    let finish = |record: &mut RequestRecord,
+                  e: &mut AsyncEventRecord,
+                  status: AsyncStatus,
+                  message: Option<String>| {
+        if let Some(m) = message {
+            record.ret_code = -1;
+            record.ret_msg = m.clone();
+            record.err_msg = m;
+            record.end_ms = Some(now_ms());
+            record.error_kind = "PlatformError".into();
+        }
+        e.status = status;
+        e.end_ms = Some(now_ms());
+    };
+    if e.attempts == 1 && now_ms() > e.expires_ms {
+        finish(
+            &mut record,
+            &mut e,
+            AsyncStatus::Failed,
+            Some("The event expired in the queue (MsgTTL) before it could run.".into()),
+        );
+        persist(svc, &record, &e).await;
+        return;
+    }
+    record.retry_num = e.attempts - 1;
+    let _ = svc.store.update_request(&record).await;
+
+    // The function as it is now (a deleted function cannot run).
+    let latest = svc.store.get_function(&key).await.ok().flatten();
+    let target = match (latest, e.qualifier.as_str()) {
+        (None, _) => None,
+        (Some(f), "$LATEST") => Some(Target {
+            record: f,
+            version: "$LATEST".into(),
+        }),
+        (Some(f), q) => svc
+            .store
+            .get_version(&f.key, q)
+            .await
+            .ok()
+            .flatten()
+            .map(|v| Target {
+                record: v.function,
+                version: v.version,
+            }),
+    };
+    let Some(t) = target else {
+        finish(
+            &mut record,
+            &mut e,
+            AsyncStatus::Failed,
+            Some("The function or version no longer exists.".into()),
+        );
+        persist(svc, &record, &e).await;
+        return;
+    };
+    let Ok(event) = RawValue::from_string(e.payload.clone()) else {
+        finish(
+            &mut record,
+            &mut e,
+            AsyncStatus::Failed,
+            Some("The stored event is not JSON.".into()),
+        );
+        persist(svc, &record, &e).await;
+        return;
+    };
+    let uin = svc.uin_of(key.scope.app_id);
+    let spec = spec(svc, &key.scope, &uin, &t);
+    let ctx = context(&e.request_id, &t, &key.scope, &uin);
+    let outcome = svc
+        .engine
+        .invoke(&spec, &e.request_id, &event, &ctx, true)
+        .await;
+
+    // TerminateAsyncEvent may have ended it meanwhile: that verdict stands.
+    if let Ok(Some(now)) = svc.store.get_async(&key.scope, &e.request_id).await
+        && now.status == AsyncStatus::Aborted
+    {
+        return;
+    }
+    match outcome {
+        Ok(o) => {
+            settle(&mut record, &t.record, &o);
+            record.retry_num = e.attempts - 1;
+            if o.run.result.is_ok() {
+                e.status = AsyncStatus::Finished;
+                e.end_ms = Some(now_ms());
+            } else if e.attempts - 1 < e.max_retries {
+                // Failed; another run later. The request is still running as far as anyone
+                // asking is concerned.
+                record.ret_code = 1;
+                e.status = AsyncStatus::Queued;
+                e.next_run_ms = now_ms() + svc.settings.async_retry_interval.as_millis() as i64;
+            } else {
+                e.status = AsyncStatus::Failed;
+                e.end_ms = Some(now_ms());
+            }
+        }
+        Err(err) => finish(
+            &mut record,
+            &mut e,
+            AsyncStatus::Failed,
+            Some(err.to_string()),
+        ),
+    }
+    persist(svc, &record, &e).await;
+}
+
+async fn persist(svc: &Arc<Service>, record: &RequestRecord, e: &AsyncEventRecord) {
+    if let Err(err) = svc.store.update_request(record).await {
+        tracing::error!(error = %err, request_id = %record.request_id, "cannot record an async outcome");
+    }
+    if let Err(err) = svc.store.update_async(e).await {
+        tracing::error!(error = %err, request_id = %e.request_id, "cannot update an async event");
+    }
+    if e.status == AsyncStatus::Queued {
+        svc.async_wakeup.notify_one();
+    }
+}
+
+/// After a restart: in-flight sync requests fail, running async events go back to the queue.
+pub(crate) async fn recover(svc: &Arc<Service>) -> Result<(u64, u64), ApiError> {
+    let now = now_ms();
+    let failed = svc
+        .store
+        .fail_running_sync_requests(RESTARTED_MESSAGE, now)
+        .await?;
+    let requeued = svc.store.requeue_running_async(now).await?;
+    Ok((failed, requeued))
+}
+
+/// Purges records older than the retention, every minute.
+pub(crate) async fn purge_loop(svc: std::sync::Weak<Service>) {
+    loop {
+        let Some(s) = svc.upgrade() else { return };
+        let before = now_ms() - s.settings.retention.as_millis() as i64;
+        match s.store.purge_before(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged request records past retention"),
+            Err(e) => tracing::warn!(error = %e, "purge failed"),
+        }
+        drop(s);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
+/// Used by GetRequestStatus and GetFunctionLogs: the namespace default.
+pub(crate) fn namespace_or_default(ns: Option<&str>) -> &str {
+    ns.filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAMESPACE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bill_durations() {
+        assert_eq!(bill_duration(0.0), 100);
+        assert_eq!(bill_duration(0.826), 100);
+        assert_eq!(bill_duration(100.0), 100);
+        assert_eq!(bill_duration(100.1), 200);
+        assert_eq!(bill_duration(2999.0), 3000);
+    }
+
+    #[test]
+    fn events() {
+        assert_eq!(
+            parse_event(None, ErrorCode::InvalidParameterValueParam, "Event", 10)
+                .expect("default")
+                .get(),
+            "{}"
+        );
+        assert_eq!(
+            parse_event(
+                Some(" "),
+                ErrorCode::InvalidParameterValueParam,
+                "Event",
+                10
+            )
+            .expect("default")
+            .get(),
+            "{}"
+        );
+        assert_eq!(
+            parse_event(
+                Some("{oops"),
+                ErrorCode::InvalidParameterValueParam,
+                "Event",
+                10
+            )
+            .expect_err("bad")
+            .code,
+            ErrorCode::InvalidParameterValueParam
+        );
+        assert_eq!(
+            parse_event(
+                Some("[1,2,3,4,5,6]"),
+                ErrorCode::InvalidParameterValueParam,
+                "Event",
+                10
+            )
+            .expect_err("big")
+            .code,
+            ErrorCode::InvalidParameterRequestTooLarge
+        );
+    }
+
+    #[test]
+    fn tails_respect_char_boundaries() {
+        assert_eq!(tail("héllo", 3), "llo");
+        assert_eq!(tail("hé", 1), "");
+        assert_eq!(tail("abc", 10), "abc");
+    }
+}
