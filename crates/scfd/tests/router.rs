@@ -61,6 +61,7 @@ fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
         settings,
     )
     .expect("service");
+    service.start_background();
     let mut overrides: HashMap<String, u32> = HashMap::from([("default".to_string(), 0)]);
     for (a, r) in rates {
         overrides.insert(a.to_string(), *r);
@@ -82,7 +83,7 @@ fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
         default_region: "ap-guangzhou".into(),
         rate_limits: scfd::rate_limit::RateLimits::new(&overrides).expect("rates"),
         http_limits: HttpLimits {
-            tc3_post_bytes: 64 << 10,
+            tc3_post_bytes: 256 << 10,
             ..HttpLimits::default()
         },
     };
@@ -525,7 +526,7 @@ async fn parameter_errors_have_exact_codes() {
         code(&t.send(tc3_get("ListFunctions", q, &Tc3::default())).await),
         "InvalidParameter"
     );
-    let big = format!(r#"{{"Namespace": "{}"}}"#, "x".repeat(70 << 10));
+    let big = format!(r#"{{"Namespace": "{}"}}"#, "x".repeat(260 << 10));
     assert_eq!(
         code(
             &t.send(tc3_post(Some("CreateNamespace"), &big, &Tc3::default()))
@@ -1171,5 +1172,459 @@ async fn accounts_are_isolated() {
     assert_eq!(
         t.call_as(&a_sh, "ListFunctions", json!({})).await["TotalCount"],
         0
+    );
+}
+
+fn py_zip(code: &str) -> String {
+    zip_b64(&[("index.py", code.as_bytes())])
+}
+
+async fn deploy(t: &TestApp, name: &str, code: &str, extra: Value) -> Value {
+    let mut req = json!({"FunctionName": name, "Runtime": "Python3.11", "Code": {"ZipFile": py_zip(code)}, "Timeout": 2});
+    for (k, v) in extra.as_object().expect("obj") {
+        req[k] = v.clone();
+    }
+    t.ok("CreateFunction", req).await;
+    t.wait_active(&Tc3::default(), name).await
+}
+
+#[tokio::test]
+async fn invoke_records_and_request_status() {
+    let t = test_app();
+    deploy(&t, "echo", "def main_handler(event, context):\n    print('seen', event['n'])\n    if event['n'] < 0:\n        raise ValueError('negative')\n    return {'double': event['n'] * 2}\n", json!({})).await;
+    let r = t
+        .ok(
+            "Invoke",
+            json!({"FunctionName": "echo", "ClientContext": "{\"n\": 21}", "LogType": "Tail"}),
+        )
+        .await;
+    let result = &r["Result"];
+    assert_eq!(result["RetMsg"], "{\"double\": 42}");
+    assert_eq!(result["InvokeResult"], 0);
+    assert!(result["MemUsage"].as_u64().expect("bytes") > 0);
+    assert!(result["Log"].as_str().expect("log").contains("seen 21"));
+    let id = result["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let s = t
+        .ok(
+            "GetRequestStatus",
+            json!({"FunctionName": "echo", "FunctionRequestId": id}),
+        )
+        .await;
+    assert_eq!(s["TotalCount"], 1);
+    assert_eq!(s["Data"][0]["RetCode"], 0);
+    assert_eq!(s["Data"][0]["RetMsg"], "{\"double\": 42}");
+
+    let f = t
+        .ok(
+            "InvokeFunction",
+            json!({"FunctionName": "echo", "Event": "{\"n\": -1}"}),
+        )
+        .await;
+    assert_eq!(f["Result"]["InvokeResult"], -1);
+    assert!(
+        f["Result"]["ErrMsg"]
+            .as_str()
+            .expect("err")
+            .contains("ValueError: negative")
+    );
+    let id = f["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let s = t
+        .ok(
+            "GetRequestStatus",
+            json!({"FunctionName": "echo", "FunctionRequestId": id}),
+        )
+        .await;
+    assert_eq!(s["Data"][0]["RetCode"], -1);
+
+    let status = |extra: Value| {
+        let mut v = json!({"FunctionName": "echo", "FunctionRequestId": "a63607c3-581f-4be9-8c4b-631c75909f07"});
+        for (k, x) in extra.as_object().expect("obj") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let empty = t.ok("GetRequestStatus", status(json!({}))).await;
+    assert_eq!(
+        (empty["TotalCount"].clone(), empty["Data"].clone()),
+        (json!(0), json!([]))
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "GetRequestStatus",
+                status(json!({"FunctionRequestId": "nope"}))
+            )
+            .await
+        ),
+        "InvalidParameterValue.FunctionRequestId"
+    );
+    assert_eq!(
+        code(
+            &t.call("GetRequestStatus", status(json!({"FunctionName": "ghost"})))
+                .await
+        ),
+        "ResourceNotFound.Function"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "GetRequestStatus",
+                status(json!({"FunctionName": "bad name!"}))
+            )
+            .await
+        ),
+        "InvalidParameterValue.FunctionName"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "GetRequestStatus",
+                status(json!({"StartTime": "2024-01-01 00:00:00"}))
+            )
+            .await
+        ),
+        "InvalidParameterValue.StartTimeOrEndTime"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "GetRequestStatus",
+                status(json!({"StartTime": "yesterday", "EndTime": "today"}))
+            )
+            .await
+        ),
+        "InvalidParameterValue.DateTime"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "GetRequestStatus",
+                status(
+                    json!({"StartTime": "2024-01-02 00:00:00", "EndTime": "2024-01-01 00:00:00"})
+                )
+            )
+            .await
+        ),
+        "InvalidParameterValue.StartTime"
+    );
+    assert_eq!(
+        code(
+            &t.call("GetRequestStatus", json!({"FunctionName": "echo"}))
+                .await
+        ),
+        "MissingParameter"
+    );
+
+    assert_eq!(
+        code(
+            &t.call(
+                "Invoke",
+                json!({"FunctionName": "echo", "ClientContext": "{nope"})
+            )
+            .await
+        ),
+        "InvalidParameterValue.ClientContext"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "InvokeFunction",
+                json!({"FunctionName": "echo", "Event": "{nope"})
+            )
+            .await
+        ),
+        "InvalidParameterValue.Param"
+    );
+    assert_eq!(
+        code(
+            &t.call("Invoke", json!({"FunctionName": "echo", "Qualifier": "7"}))
+                .await
+        ),
+        "ResourceNotFound.Qualifier"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "Invoke",
+                json!({"FunctionName": "echo", "InvocationType": "Later"})
+            )
+            .await
+        ),
+        "InvalidParameterValue"
+    );
+    let big = format!("{{\"x\": \"{}\"}}", "a".repeat(130 << 10));
+    assert_eq!(
+        code(
+            &t.call(
+                "Invoke",
+                json!({"FunctionName": "echo", "InvocationType": "Event", "ClientContext": big})
+            )
+            .await
+        ),
+        "InvalidParameter.RequestTooLarge"
+    );
+    let logs = t
+        .ok(
+            "GetFunctionLogs",
+            json!({"FunctionName": "echo", "Filter": {"RetCode": "not0"}}),
+        )
+        .await;
+    assert_eq!(logs["TotalCount"], 1, "{logs}");
+    assert!(
+        logs["Data"][0]["Log"]
+            .as_str()
+            .expect("log")
+            .contains("START RequestId")
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "GetFunctionLogs",
+                json!({"FunctionName": "echo", "Filter": {"RetCode": "odd"}})
+            )
+            .await
+        ),
+        "InvalidParameterValue.RetCode"
+    );
+}
+
+#[tokio::test]
+async fn async_retries_terminate_and_versions() {
+    let t = test_app();
+    deploy(&t, "flaky", "import time\ndef main_handler(event, context):\n    if event.get('sleep'):\n        time.sleep(event['sleep'])\n        return 'slept'\n    raise RuntimeError('always')\n", json!({})).await;
+    t.ok("UpdateFunctionEventInvokeConfig", json!({"FunctionName": "flaky", "AsyncTriggerConfig": {"RetryConfig": [{"RetryNum": 1}], "MsgTTL": 60}})).await;
+    assert_eq!(
+        code(&t.call("UpdateFunctionEventInvokeConfig", json!({"FunctionName": "flaky", "AsyncTriggerConfig": {"RetryConfig": [{"RetryNum": 3}], "MsgTTL": 60}})).await),
+        "LimitExceeded.RetryNum"
+    );
+    let cfg = t
+        .ok(
+            "GetFunctionEventInvokeConfig",
+            json!({"FunctionName": "flaky"}),
+        )
+        .await;
+    assert_eq!(cfg["AsyncTriggerConfig"]["RetryConfig"][0]["RetryNum"], 1);
+
+    let a = t
+        .ok(
+            "Invoke",
+            json!({"FunctionName": "flaky", "InvocationType": "Event"}),
+        )
+        .await;
+    let id = a["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let mut last = json!(null);
+    for _ in 0..100 {
+        last = t
+            .ok(
+                "GetRequestStatus",
+                json!({"FunctionName": "flaky", "FunctionRequestId": id}),
+            )
+            .await["Data"][0]
+            .clone();
+        if last["RetCode"] != 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (last["RetCode"].clone(), last["RetryNum"].clone()),
+        (json!(-1), json!(1)),
+        "{last}"
+    );
+    let st = t
+        .ok("GetAsyncEventStatus", json!({"InvokeRequestId": id}))
+        .await;
+    assert_eq!(st["Result"]["Status"], "FAILED");
+    assert_eq!(
+        code(
+            &t.call(
+                "TerminateAsyncEvent",
+                json!({"FunctionName": "flaky", "InvokeRequestId": id})
+            )
+            .await
+        ),
+        "FailedOperation.AsyncEventStatus"
+    );
+
+    let slow = t.ok("Invoke", json!({"FunctionName": "flaky", "InvocationType": "Event", "ClientContext": "{\"sleep\": 1.5}"})).await;
+    let sid = slow["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let running = t
+        .ok(
+            "GetRequestStatus",
+            json!({"FunctionName": "flaky", "FunctionRequestId": sid}),
+        )
+        .await;
+    assert_eq!(running["Data"][0]["RetCode"], 1, "running while it sleeps");
+    t.ok(
+        "TerminateAsyncEvent",
+        json!({"FunctionName": "flaky", "InvokeRequestId": sid}),
+    )
+    .await;
+    let st = t
+        .ok("GetAsyncEventStatus", json!({"InvokeRequestId": sid}))
+        .await;
+    assert_eq!(st["Result"]["Status"], "ABORTED");
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let after = t
+        .ok(
+            "GetRequestStatus",
+            json!({"FunctionName": "flaky", "FunctionRequestId": sid}),
+        )
+        .await;
+    assert_eq!(
+        after["Data"][0]["RetCode"], -1,
+        "a terminated request stays failed: {after}"
+    );
+    let listed = t
+        .ok(
+            "ListAsyncEvents",
+            json!({"FunctionName": "flaky", "Status": ["ABORTED"]}),
+        )
+        .await;
+    assert_eq!(listed["TotalCount"], 1);
+    assert_eq!(
+        code(
+            &t.call(
+                "ListAsyncEvents",
+                json!({"FunctionName": "flaky", "Status": ["DONE"]})
+            )
+            .await
+        ),
+        "InvalidParameterValue.Status"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "GetAsyncEventStatus",
+                json!({"InvokeRequestId": "a63607c3-581f-4be9-8c4b-631c75909f07"})
+            )
+            .await
+        ),
+        "ResourceNotFound.AsyncEvent"
+    );
+
+    // Versions: a snapshot keeps running its own code.
+    let v = t
+        .ok(
+            "PublishVersion",
+            json!({"FunctionName": "flaky", "Description": "v1"}),
+        )
+        .await;
+    assert_eq!(v["FunctionVersion"], "1");
+    t.ok("UpdateFunctionCode", json!({"FunctionName": "flaky", "ZipFile": py_zip("def main_handler(event, context):\n    return 'new'\n")})).await;
+    t.wait_active(&Tc3::default(), "flaky").await;
+    let new = t.ok("Invoke", json!({"FunctionName": "flaky"})).await;
+    assert_eq!(new["Result"]["RetMsg"], "\"new\"");
+    let old = t.ok("Invoke", json!({"FunctionName": "flaky", "Qualifier": "1", "ClientContext": "{\"sleep\": 0.01}"})).await;
+    assert_eq!(old["Result"]["RetMsg"], "\"slept\"");
+    let versions = t
+        .ok("ListVersionByFunction", json!({"FunctionName": "flaky"}))
+        .await;
+    assert_eq!(versions["FunctionVersion"], json!(["$LATEST", "1"]));
+    assert_eq!(
+        t.ok(
+            "GetFunction",
+            json!({"FunctionName": "flaky", "Qualifier": "1"})
+        )
+        .await["FunctionVersion"],
+        "1"
+    );
+    t.ok(
+        "DeleteFunction",
+        json!({"FunctionName": "flaky", "Qualifier": "1"}),
+    )
+    .await;
+    assert_eq!(
+        code(
+            &t.call(
+                "GetFunction",
+                json!({"FunctionName": "flaky", "Qualifier": "1"})
+            )
+            .await
+        ),
+        "ResourceNotFound.Version"
+    );
+    assert_eq!(
+        t.ok("GetFunction", json!({"FunctionName": "flaky"})).await["Status"],
+        "Active",
+        "$LATEST stays"
+    );
+}
+
+#[tokio::test]
+async fn reserved_concurrency_caps_sync_calls() {
+    let t = test_app();
+    deploy(
+        &t,
+        "slow",
+        "import time\ndef main_handler(event, context):\n    time.sleep(0.6)\n    return 1\n",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        t.ok(
+            "GetReservedConcurrencyConfig",
+            json!({"FunctionName": "slow"})
+        )
+        .await["ReservedMem"],
+        json!(null)
+    );
+    t.ok(
+        "PutReservedConcurrencyConfig",
+        json!({"FunctionName": "slow", "ReservedConcurrencyMem": 128}),
+    )
+    .await;
+    assert_eq!(
+        t.ok(
+            "GetReservedConcurrencyConfig",
+            json!({"FunctionName": "slow"})
+        )
+        .await["ReservedMem"],
+        128
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "PutReservedConcurrencyConfig",
+                json!({"FunctionName": "slow", "ReservedConcurrencyMem": 200000})
+            )
+            .await
+        ),
+        "LimitExceeded.FunctionReservedConcurrencyMemory"
+    );
+    let (a, b) = tokio::join!(t.call("Invoke", json!({"FunctionName": "slow"})), async {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        t.call("Invoke", json!({"FunctionName": "slow"})).await
+    });
+    assert_eq!(a["Result"]["InvokeResult"], 0, "{a}");
+    assert_eq!(code(&b), "LimitExceeded.Quota");
+    t.ok(
+        "DeleteReservedConcurrencyConfig",
+        json!({"FunctionName": "slow"}),
+    )
+    .await;
+    let (a, b) = tokio::join!(t.call("Invoke", json!({"FunctionName": "slow"})), async {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        t.call("Invoke", json!({"FunctionName": "slow"})).await
+    });
+    assert_eq!(
+        (
+            a["Result"]["InvokeResult"].clone(),
+            b["Result"]["InvokeResult"].clone()
+        ),
+        (json!(0), json!(0))
     );
 }
