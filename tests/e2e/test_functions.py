@@ -144,12 +144,19 @@ def test_invalid_runtime(api, runtime):
     api.expect_create_refused("InvalidParameterValue.Runtime", create_params(uniq("fn"), Runtime=runtime))
 
 
-@pytest.mark.parametrize("runtime", ["Python2.7", "Python3.6", "Python3.7", "Python3.10", "Nodejs12.16",
-                                     "Nodejs16.13", "Nodejs18.15", "Php7.4", "Php8.0", "CustomRuntime"])
+@pytest.mark.parametrize("runtime", ["Python3.6", "Python3.7", "Python3.10", "Python3.12", "Nodejs12.16",
+                                     "Nodejs16.13", "Nodejs18.15", "Nodejs20.x", "CustomRuntime"])
 def test_valid_runtimes(api, runtime):
     name = uniq("rt")
     api.call("CreateFunction", create_params(name, Runtime=runtime))
     assert api.get_function(name)["Runtime"] == runtime
+
+
+@pytest.mark.parametrize("runtime", ["Python2.7", "Php7.4", "Php8.0", "Go1", "Java8"])
+def test_runtimes_this_machine_cannot_serve_are_refused(api, runtime):
+    """SCF runtimes without an interpreter here are refused, naming the ones that can run."""
+    err = api.expect_create_refused("InvalidParameterValue.Runtime", create_params(uniq("rt"), Runtime=runtime))
+    assert "Python3.9" in err.get_message() and "Nodejs18.15" in err.get_message()
 
 
 @pytest.mark.parametrize("mem", [0, 32, 100, 129, 200, 3100, 3200, 4096, -128])
@@ -376,7 +383,7 @@ def flist(tmp_path_factory):
     time.sleep(1.1)  # distinct second-resolution AddTime
     api.create_function("alpha-fn", Runtime="Nodejs18.15", Description="first one", wait=False)
     api.create_function("beta-fn", Runtime="Python3.9", Description="second", wait=False)
-    api.create_function("gamma", Runtime="Php8.0", Description="third one", wait=False)
+    api.create_function("gamma", Runtime="Python3.12", Description="third one", wait=False)
     api.call("CreateNamespace", Namespace="other")
     api.create_function("other-fn", namespace="other", wait=False)
     time.sleep(1.1)
@@ -483,7 +490,7 @@ def test_list_functions_filter_values_are_ored(flist):
 
 def test_list_functions_filters_are_anded(flist):
     resp = flist.call("ListFunctions", Filters=[
-        {"Name": "Runtime", "Values": ["Python3.9", "Php8.0"]},
+        {"Name": "Runtime", "Values": ["Python3.9", "Python3.12"]},
         {"Name": "Status", "Values": ["Active"]},
         {"Name": "Type", "Values": ["Event"]},
     ], SearchKey="a", Orderby="FunctionName", Order="ASC")
