@@ -39,8 +39,15 @@ if ! venv_ok; then
 fi
 
 # --- (b) build the server --------------------------------------------------------------
-log "cargo build --release -p scfd"
-cargo build --release -p scfd
+# Every binary of the scfd package: the server (scfd) and the sandbox launcher it spawns
+# instances through (scf-sandbox, found next to scfd).
+log "cargo build --release -p scfd --bins"
+cargo build --release -p scfd --bins
+for bin in scfd scf-sandbox; do
+  if [[ ! -x "$ROOT/target/release/$bin" ]]; then
+    echo "warning: target/release/$bin was not built; the tests that need it will fail" >&2
+  fi
+done
 
 # --- (c) Rust tests --------------------------------------------------------------------
 if [[ -z "${SKIP_RUST_TESTS:-}" ]]; then

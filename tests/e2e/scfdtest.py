@@ -54,11 +54,12 @@ TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
 class Account:
-    def __init__(self, secret_id: str, secret_key: str, app_id: int, uin: str):
+    def __init__(self, secret_id: str, secret_key: str, app_id: int, uin: str, isolated: bool = False):
         self.secret_id = secret_id
         self.secret_key = secret_key
         self.app_id = app_id
         self.uin = uin
+        self.isolated = isolated
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Account({self.secret_id})"
@@ -120,7 +121,9 @@ def make_config(
     regions: list[str] | None = None,
     rate_limits: dict[str, int] | None = None,
     limits: dict[str, int] | None = None,
+    sections: dict[str, dict[str, Any]] | None = None,
 ) -> str:
+    """`sections` adds whole tables, e.g. {"engine": {"keep_alive_secs": 0}, "async": {...}}."""
     lines: list[str] = []
     if default_region is not None:
         lines.append(f"default_region = {_toml_value(default_region)}")
@@ -134,8 +137,10 @@ def make_config(
             f"secret_key = {_toml_value(acc.secret_key)}",
             f"app_id = {acc.app_id}",
             f"uin = {_toml_value(acc.uin)}",
-            "",
         ]
+        if getattr(acc, "isolated", False):
+            lines.append("isolated = true")
+        lines.append("")
     rl = {"default": 0}
     rl.update(rate_limits or {})
     lines.append("[rate_limits]")
@@ -146,6 +151,10 @@ def make_config(
     lines.append("[limits]")
     lines += [f"{k} = {_toml_value(v)}" for k, v in lim.items() if v is not None]
     lines.append("")
+    for table, values in (sections or {}).items():
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if v is not None]
+        lines.append("")
     return "\n".join(lines)
 
 

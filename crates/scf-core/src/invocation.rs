@@ -520,6 +520,12 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
         persist(svc, &record, &e).await;
         return;
     };
+    // Terminated while it waited in the queue: it must not run at all.
+    if let Ok(Some(now)) = svc.store.get_async(&key.scope, &e.request_id).await
+        && now.status == AsyncStatus::Aborted
+    {
+        return;
+    }
     let uin = svc.uin_of(key.scope.app_id);
     let spec = spec(svc, &key.scope, &uin, &t);
     let ctx = context(&e.request_id, &t, &key.scope, &uin);
