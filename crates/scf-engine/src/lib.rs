@@ -113,8 +113,7 @@ pub struct Engine {
 
 const PYTHON_BOOTSTRAP: &str = include_str!("runtimes/python_bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("runtimes/node_bootstrap.js");
-/// Where the runtime shims appear inside a sandbox.
-const SANDBOX_RUNTIME_DIR: &str = "/var/runtime";
+use sandbox::RUNTIME_ROOT as SANDBOX_RUNTIME_DIR;
 
 impl Engine {
     /// Detects interpreters, probes the sandbox, writes the runtime shims into

@@ -10,6 +10,11 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// Where a function's code appears inside the sandbox (SCF's `USER_CODE_ROOT`).
+pub const USER_CODE_ROOT: &str = "/var/user";
+/// Where the runtime shims appear inside the sandbox.
+pub const RUNTIME_ROOT: &str = "/var/runtime";
+
 /// Sandbox settings from the `[sandbox]` table of the config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -129,6 +134,17 @@ impl Sandbox {
                 }
             }
         };
+        // The code and the runtime shims are mounted at SCF's paths; their mount points must
+        // exist on the host (the launcher only creates mount points inside its own tmpfs).
+        let mut launcher = launcher;
+        if launcher.is_some() && has(&probe, "mount") {
+            for dir in [USER_CODE_ROOT, RUNTIME_ROOT] {
+                if let Err(e) = std::fs::create_dir_all(dir) {
+                    tracing::warn!(dir, error = %e, "cannot create a mount point: instances run unsandboxed");
+                    launcher = None;
+                }
+            }
+        }
         let memory_root = if launcher.is_some() {
             make_root(&probe.cgroup_v1_memory)
         } else {
@@ -204,7 +220,8 @@ impl Sandbox {
             c.arg("--unshare").arg(ns.join(","));
         }
         let code_root = if mounts {
-            for h in hide {
+            // The private /tmp covers whatever the host has under /tmp already.
+            for h in hide.iter().filter(|h| !h.starts_with("/tmp")) {
                 c.arg("--hide").arg(h);
             }
             c.arg("--bind-ro")
@@ -215,7 +232,7 @@ impl Sandbox {
             }
             c.arg("--tmpfs")
                 .arg(format!("/tmp:{}", self.config.tmp_size));
-            PathBuf::from("/var/user")
+            PathBuf::from(USER_CODE_ROOT)
         } else {
             code_dir.to_path_buf()
         };
@@ -241,7 +258,7 @@ impl Sandbox {
     /// Where the function's code appears to the instance.
     pub fn code_root(&self, code_dir: &Path) -> PathBuf {
         if self.launcher.is_some() && has(&self.probe, "mount") {
-            PathBuf::from("/var/user")
+            PathBuf::from(USER_CODE_ROOT)
         } else {
             code_dir.to_path_buf()
         }

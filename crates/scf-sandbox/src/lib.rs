@@ -1,0 +1,53 @@
+//! `scf-sandbox`: the launcher scfd posix_spawns for every function instance.
+//!
+//! This crate is the library; the binary is `crates/scfd/src/bin/scf-sandbox.rs`, and its
+//! integration tests are `crates/scfd/tests/sandbox.rs` (they run that binary).
+//!
+//! ```text
+//! scf-sandbox [OPTIONS] -- PROGRAM [ARGS...]
+//! scf-sandbox --probe
+//! ```
+//!
+//! A separate tiny binary because spawning it is cheap (posix_spawn of a small
+//! image) where forking the large server to run setup code in `pre_exec` is
+//! not (0.5 ms vs 16.9 ms for a 300 MiB server, measured on this machine), and
+//! because it fences all of scfd's `unsafe` code into one crate.
+//!
+//! # Layout
+//! - `cli`          the fixed command line, parsed by hand into a `Plan`
+//! - `launch`       the sequence: session, cgroups, namespaces, fork/supervise, exec
+//! - `namespaces`   `unshare` (+ user namespace and id maps when not root)
+//! - `mounts`       `--hide`, `--tmpfs`, `--bind-ro`, fresh `/proc`
+//! - `probe`        `--probe`: what works here, as JSON
+//! - `cgroups`      finding our own cgroup directories (for the probe)
+//! - `failure`      exit codes 125/126/127 and stderr messages
+//! - `unsafe_calls` the only `unsafe`: `fork`, `_exit`, SIGPIPE back to default
+//!
+//! Never writes to stdout except the `--probe` report: stdout belongs to the
+//! instance. Exit codes: PROGRAM's own (or 128 + signal with a PID
+//! namespace), 125 setup failed, 126 cannot execute, 127 not found.
+
+mod cgroups;
+mod cli;
+mod failure;
+mod launch;
+mod mounts;
+mod namespaces;
+mod probe;
+mod unsafe_calls;
+
+use failure::SETUP_FAILED;
+
+/// Runs the launcher with the process's arguments and returns its exit code. The `scf-sandbox`
+/// binary is built by the scfd package (`crates/scfd/src/bin/scf-sandbox.rs`), so that
+/// `cargo build -p scfd` always ships the launcher next to the server.
+pub fn run() -> i32 {
+    match cli::parse(std::env::args_os().skip(1)) {
+        Err(e) => {
+            eprintln!("scf-sandbox: {e}\n{}", cli::USAGE);
+            SETUP_FAILED
+        }
+        Ok(cli::Command::Probe) => probe::run(),
+        Ok(cli::Command::Launch(plan)) => launch::launch(&plan).report(),
+    }
+}

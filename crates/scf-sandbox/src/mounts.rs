@@ -1,0 +1,200 @@
+//! The filesystem view inside a fresh mount namespace: `--hide`, `--tmpfs`,
+//! `--bind-ro`, and a `/proc` that matches the new PID namespace.
+//!
+//! Order: make every mount private (so nothing propagates back to the host),
+//! open every bind source, then all hides, then all tmpfs, then all read-only binds in the order
+//! given, then the hides are remounted read-only. Hides stay writable until
+//! the end so that a bind or tmpfs below a hidden directory can get its mount
+//! point created there ("show `/root/.pyenv/versions/3.9.18` inside a hidden
+//! `/root`").
+
+use std::fs::{DirBuilder, OpenOptions, Permissions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{OFlag, open};
+use nix::mount::{MsFlags, mount};
+use nix::sys::stat::{Mode, SFlag, fstat};
+use nix::sys::statvfs::{FsFlags, statvfs};
+
+use crate::cli::Plan;
+use crate::failure::{Context, Failure};
+
+const NONE: Option<&str> = None;
+
+/// Hidden directories get a tiny tmpfs: it only ever holds the mount points
+/// created for binds below it.
+const HIDE_DATA: &str = "mode=755,size=64k";
+
+/// Sets up every mount of `plan`; `fresh_proc` mounts a new `/proc` (only
+/// meaningful from inside the new PID namespace, i.e. in the forked child).
+pub fn apply(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
+    mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_PRIVATE, NONE)
+        .context(|| "make / private (mount --make-rprivate /)")?;
+
+    // Every bind source is opened before anything is hidden: a source below a
+    // hidden dir (a pyenv interpreter inside a hidden /root) is unreachable
+    // by path afterwards, but its descriptor still names it.
+    let mut sources = Vec::with_capacity(plan.binds.len());
+    for bind in &plan.binds {
+        let fd = open(&bind.src, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .context(|| format!("--bind-ro {}: open source", bind.src.display()))?;
+        sources.push(fd);
+    }
+
+    // Directories we mounted a tmpfs on: mount points missing below them may
+    // be created, since that only writes into our own throwaway tmpfs.
+    let mut ours: Vec<&Path> = Vec::new();
+
+    let hidden = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    for dir in &plan.hides {
+        mount(
+            Some("scf-hide"),
+            dir,
+            Some("tmpfs"),
+            hidden,
+            Some(HIDE_DATA),
+        )
+        .context(|| format!("--hide {}: mount tmpfs", dir.display()))?;
+        ours.push(dir);
+    }
+
+    for tmpfs in &plan.tmpfs {
+        ensure_mount_point(&tmpfs.dir, true, &ours)?;
+        let data = format!("mode=1777,size={}", tmpfs.size);
+        mount(
+            Some("scf-tmp"),
+            &tmpfs.dir,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(data.as_str()),
+        )
+        .context(|| format!("--tmpfs {}: mount tmpfs ({data})", tmpfs.dir.display()))?;
+        ours.push(&tmpfs.dir);
+    }
+
+    for (bind, source) in plan.binds.iter().zip(&sources) {
+        let what = || format!("--bind-ro {}:{}", bind.src.display(), bind.dst.display());
+        let mode = fstat(source)
+            .context(|| format!("{}: stat source", what()))?
+            .st_mode;
+        let src_is_dir = SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR;
+        ensure_mount_point(&bind.dst, src_is_dir, &ours)?;
+        // The magic link resolves to exactly the opened file, whatever is
+        // mounted over its path by now. Not MS_REC: a recursive bind would
+        // bring submounts along, and the read-only remount below only
+        // applies to the top one.
+        let by_fd = format!("/proc/self/fd/{}", source.as_raw_fd());
+        mount(
+            Some(by_fd.as_str()),
+            &bind.dst,
+            NONE,
+            MsFlags::MS_BIND,
+            NONE,
+        )
+        .context(|| format!("{}: bind", what()))?;
+        // A bind mount copies the source mount's flags; nosuid/nodev/noexec
+        // and the atime flags must be repeated in the remount or the kernel
+        // refuses it inside a user namespace (they are "locked").
+        let kept = statvfs(&bind.dst)
+            .map(|st| locked_flags(st.flags()))
+            .context(|| format!("{}: statvfs", what()))?;
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept;
+        mount(NONE, &bind.dst, NONE, flags, NONE)
+            .context(|| format!("{}: remount read-only", what()))?;
+    }
+
+    for dir in &plan.hides {
+        // A later mount exactly on the hidden dir covers it completely, and a
+        // remount through the path would hit that mount instead.
+        let covered =
+            plan.tmpfs.iter().any(|t| t.dir == *dir) || plan.binds.iter().any(|b| b.dst == *dir);
+        if covered {
+            continue;
+        }
+        mount(
+            NONE,
+            dir,
+            NONE,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | hidden,
+            NONE,
+        )
+        .context(|| format!("--hide {}: remount read-only", dir.display()))?;
+    }
+
+    if fresh_proc {
+        mount(
+            Some("proc"),
+            "/proc",
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            NONE,
+        )
+        .context(|| "mount a fresh /proc")?;
+    }
+    Ok(())
+}
+
+fn locked_flags(fs: FsFlags) -> MsFlags {
+    let mut ms = MsFlags::empty();
+    for (f, m) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if fs.contains(f) {
+            ms |= m;
+        }
+    }
+    ms
+}
+
+/// Makes sure `path` exists so something can be mounted on it. A missing path
+/// is created (directories 0755, a file 0644, whatever the umask) only inside
+/// a tmpfs this launcher mounted; creating it anywhere else would write to
+/// the host's filesystem.
+fn ensure_mount_point(path: &Path, dir: bool, ours: &[&Path]) -> Result<(), Failure> {
+    if path.try_exists().unwrap_or(false) {
+        return Ok(());
+    }
+    if !ours.iter().any(|o| path.starts_with(o)) {
+        return Err(Failure::setup(format!(
+            "mount point {} does not exist (it is only created inside a --hide or --tmpfs directory)",
+            path.display()
+        )));
+    }
+    let parent = if dir {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
+    let mut missing: Vec<PathBuf> = Vec::new();
+    for ancestor in parent.ancestors() {
+        if ancestor.try_exists().unwrap_or(false) {
+            break;
+        }
+        missing.push(ancestor.to_path_buf());
+    }
+    for d in missing.iter().rev() {
+        DirBuilder::new()
+            .mode(0o755)
+            .create(d)
+            .context(|| format!("create mount point {}", d.display()))?;
+        // The inherited umask may have stripped the x bits another uid needs.
+        std::fs::set_permissions(d, Permissions::from_mode(0o755))
+            .context(|| format!("chmod 755 {}", d.display()))?;
+    }
+    if !dir {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(path)
+            .context(|| format!("create mount point {}", path.display()))?;
+    }
+    Ok(())
+}
