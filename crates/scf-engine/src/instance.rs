@@ -563,6 +563,12 @@ impl Instance {
             }
             Err((failure, stray)) => {
                 let mem_bytes = self.peak_memory();
+                if failure.is_none() {
+                    // The instance went away on its own: let it finish dying, so its exit
+                    // status says how (a signal, an exit code), before making sure.
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(500), self.child.wait()).await;
+                }
                 let _ = self.child.start_kill();
                 let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait())
                     .await

@@ -1,6 +1,9 @@
 //! The launch sequence: session, cgroups, namespaces, then either exec in
 //! place or (with a PID namespace) fork a child that becomes PID 1 while the
-//! launcher waits outside and mirrors its exit status.
+//! launcher waits outside and mirrors its exit status. PID 1 is a mini-init:
+//! it forks once more and PROGRAM runs as PID 2, because the kernel shields
+//! PID 1 from every signal it has no handler for; a runtime as PID 1 would
+//! survive its own `kill(getpid(), SIGSEGV)` where it dies on SCF.
 //!
 //! Steps, in order (each failure exits 125 with a message on stderr):
 //! 1. `setsid()` so the server can kill everything with `kill(-pgid)`;
@@ -36,7 +39,7 @@ use crate::cli::{Limit, Plan, RlimitName};
 use crate::failure::{CANNOT_EXECUTE, Context, Failure, NOT_FOUND, SETUP_FAILED};
 use crate::mounts;
 use crate::namespaces::{self, Entered};
-use crate::unsafe_calls::{exit_now, fork, restore_default_sigpipe};
+use crate::unsafe_calls::{exit_now, fork, install_noop_handler, restore_default_sigpipe};
 
 /// Runs the plan. Returns only on failure; on success the process has become
 /// PROGRAM or exits with its status.
@@ -71,7 +74,7 @@ fn prepare_and_run(plan: &Plan) -> Result<Infallible, Failure> {
     let entered = namespaces::enter(plan.namespaces)?;
 
     if !plan.namespaces.pid {
-        become_program(plan, entered, false)?;
+        become_program(plan, entered, true)?;
     }
 
     // A handle on the host's /proc, taken before the child mounts its own
@@ -120,18 +123,81 @@ fn new_session() -> Result<(), Failure> {
     }
 }
 
-/// The forked child: PID 1 of the new namespace.
+/// The forked child: PID 1 of the new namespace, a mini-init. It makes the
+/// mounts (its fresh `/proc` belongs to the new PID namespace), forks PROGRAM
+/// as PID 2, passes SIGTERM/SIGINT on to it, reaps every orphan, and exits
+/// with PROGRAM's status (which takes the rest of the namespace down with it).
 fn child(plan: &Plan, entered: Entered, original_mask: &SigSet) -> Failure {
     // Dies with the launcher (a fork clears the inherited setting).
     if let Err(e) = prctl::set_pdeathsig(Signal::SIGKILL) {
         return Failure::setup(format!("prctl(PR_SET_PDEATHSIG): {e}"));
     }
-    if let Err(e) = sigprocmask(SigmaskHow::SIG_SETMASK, Some(original_mask), None) {
-        return Failure::setup(format!("sigprocmask: {e}"));
+    if plan.namespaces.mount
+        && let Err(failure) = mounts::apply(plan, true)
+    {
+        return failure;
     }
-    match become_program(plan, entered, plan.namespaces.mount) {
-        Ok(never) => match never {},
-        Err(failure) => failure,
+    let waited = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGCHLD];
+    for sig in waited {
+        if let Err(e) = install_noop_handler(sig) {
+            return Failure::setup(format!("sigaction({sig}): {e}"));
+        }
+    }
+    let program = match fork() {
+        Ok(ForkResult::Child) => {
+            // PID 2: PROGRAM. exec resets the handlers; the mask must be undone here.
+            if let Err(e) = prctl::set_pdeathsig(Signal::SIGKILL) {
+                exit_now(Failure::setup(format!("prctl(PR_SET_PDEATHSIG): {e}")).report());
+            }
+            if let Err(e) = sigprocmask(SigmaskHow::SIG_SETMASK, Some(original_mask), None) {
+                exit_now(Failure::setup(format!("sigprocmask: {e}")).report());
+            }
+            let failure = match become_program(plan, entered, false) {
+                Ok(never) => match never {},
+                Err(failure) => failure,
+            };
+            exit_now(failure.report())
+        }
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => return Failure::setup(format!("fork: {e}")),
+    };
+    drop_stdio();
+    let mut watched = SigSet::empty();
+    for sig in waited {
+        watched.add(sig);
+    }
+    exit_now(init(program, &watched))
+}
+
+/// The mini-init's loop: returns PROGRAM's exit code (128 + signal when a
+/// signal ended it).
+fn init(program: Pid, watched: &SigSet) -> i32 {
+    loop {
+        let sig = match watched.wait() {
+            Ok(sig) => sig,
+            Err(e) => {
+                eprintln!("scf-sandbox: init sigwait: {e}");
+                return SETUP_FAILED;
+            }
+        };
+        if sig != Signal::SIGCHLD {
+            let _ = kill(program, sig);
+            continue;
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == program => return code,
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == program => return 128 + sig as i32,
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(_) => continue,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::ECHILD) => break,
+                Err(e) => {
+                    eprintln!("scf-sandbox: init waitpid: {e}");
+                    return SETUP_FAILED;
+                }
+            }
+        }
     }
 }
 
@@ -225,10 +291,10 @@ fn dispositions(pid: Pid, host_proc: &OwnedFd) -> Option<(u64, u64)> {
 }
 
 /// Everything between the namespaces and `execve`, in the process that will
-/// become PROGRAM.
-fn become_program(plan: &Plan, entered: Entered, fresh_proc: bool) -> Result<Infallible, Failure> {
-    if plan.namespaces.mount {
-        mounts::apply(plan, fresh_proc)?;
+/// become PROGRAM. `do_mounts`: false when the mini-init has made them already.
+fn become_program(plan: &Plan, entered: Entered, do_mounts: bool) -> Result<Infallible, Failure> {
+    if do_mounts && plan.namespaces.mount {
+        mounts::apply(plan, false)?;
     }
 
     // Before setuid: raising a hard limit needs privilege, and RLIMIT_NPROC is

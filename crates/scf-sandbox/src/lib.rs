@@ -21,7 +21,7 @@
 //! - `probe`        `--probe`: what works here, as JSON
 //! - `cgroups`      finding our own cgroup directories (for the probe)
 //! - `failure`      exit codes 125/126/127 and stderr messages
-//! - `unsafe_calls` the only `unsafe`: `fork`, `_exit`, SIGPIPE back to default
+//! - `unsafe_calls` the only `unsafe`: `fork`, `_exit`, SIGPIPE back to default, the mini-init's no-op handlers
 //!
 //! Never writes to stdout except the `--probe` report: stdout belongs to the
 //! instance. Exit codes: PROGRAM's own (or 128 + signal with a PID

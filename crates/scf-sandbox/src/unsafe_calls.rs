@@ -1,8 +1,8 @@
-//! The crate's only `unsafe` code: the three calls nix cannot offer safely.
+//! The crate's only `unsafe` code: the four calls nix cannot offer safely.
 //!
 //! Everything else goes through nix's safe wrappers.
 
-use nix::sys::signal::{SigHandler, Signal, signal};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction, signal};
 use nix::unistd::ForkResult;
 
 /// Forks the (single-threaded) launcher.
@@ -32,4 +32,22 @@ pub fn restore_default_sigpipe() -> nix::Result<()> {
     // SAFETY: installing SIG_DFL runs no code of ours in signal context; the
     // call is unsafe in nix only because other handlers could.
     unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.map(drop)
+}
+
+extern "C" fn ignore_signal(_: nix::libc::c_int) {}
+
+/// Gives `sig` a handler that does nothing. PID 1 of a namespace is only sent
+/// the signals it has a handler for (the kernel drops the rest even while they
+/// are blocked), so the mini-init installs these and then takes the signals
+/// with `sigwait`; the handler itself never runs while they stay blocked.
+#[allow(unsafe_code)]
+pub fn install_noop_handler(sig: Signal) -> nix::Result<()> {
+    let action = SigAction::new(
+        SigHandler::Handler(ignore_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler is an empty `extern "C"` function: it touches no
+    // state, so it is async-signal-safe whenever it might run.
+    unsafe { sigaction(sig, &action) }.map(drop)
 }

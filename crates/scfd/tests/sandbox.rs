@@ -223,7 +223,7 @@ fn probe_reports_every_mechanism() {
 }
 
 #[test]
-fn pid_namespace_makes_the_program_pid_1_with_its_own_proc() {
+fn pid_namespace_gives_the_program_its_own_proc_under_a_mini_init() {
     if !have_namespaces(&["pid", "mount"]) {
         return;
     }
@@ -237,7 +237,27 @@ fn pid_namespace_makes_the_program_pid_1_with_its_own_proc() {
         "echo $$; for d in /proc/[0-9]*; do echo $d; done",
     ]);
     assert_code(&out, 0);
-    assert_eq!(stdout(&out), "1\n/proc/1\n");
+    // PID 1 is the launcher's mini-init; the program is PID 2 and sees only
+    // the two of them.
+    assert_eq!(stdout(&out), "2\n/proc/1\n/proc/2\n");
+}
+
+#[test]
+fn a_program_that_signals_itself_dies_of_it() {
+    if !have_namespaces(&["pid", "mount"]) {
+        return;
+    }
+    // As PID 1 the kernel would drop this SIGSEGV; as PID 2 it kills, as on SCF.
+    let out = run(&[
+        "--unshare",
+        "pid,mount",
+        "--",
+        PYTHON,
+        "-c",
+        "import os; os.kill(os.getpid(), 11); print('survived')",
+    ]);
+    assert_code(&out, 128 + 11);
+    assert_eq!(stdout(&out), "");
 }
 
 #[test]
@@ -525,8 +545,8 @@ fn pids_cgroup_stops_a_fork_loop() {
         return;
     };
     cg.write("pids.max", "20");
-    // Python as PID 1 forks 40 sleepers; the pid namespace kills the
-    // survivors when it exits, which leaves the cgroup empty for removal.
+    // Python (PID 2 under the mini-init) forks 40 sleepers; the pid namespace
+    // kills the survivors when it exits, which leaves the cgroup empty.
     let script = r"
 import errno, os, time
 forked = 0
@@ -553,9 +573,9 @@ print('forked', forked)
         script,
     ]);
     assert_code(&out, 0);
-    // The launcher (supervising outside the namespace) and Python itself are
-    // two of the 20.
-    assert_eq!(stdout(&out), "refused EAGAIN\nforked 18\n");
+    // The launcher (supervising outside the namespace), the mini-init and
+    // Python itself are three of the 20.
+    assert_eq!(stdout(&out), "refused EAGAIN\nforked 17\n");
     let events = cg.read("pids.events");
     let refused: u32 = events
         .trim()
