@@ -396,12 +396,26 @@ pub(crate) async fn invoke_async(
     Ok(out)
 }
 
+/// Async events in flight at once (running or waiting for an instance slot). Beyond this they
+/// stay in the durable queue, where a restart finds them.
+const MAX_IN_FLIGHT: usize = 256;
+
 /// Runs claimed async events until the service goes away.
 pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     loop {
         let Some(s) = svc.upgrade() else { return };
+        let free = slots.available_permits().min(CLAIM_BATCH);
+        if free == 0 {
+            drop(s);
+            // Wait until an event in flight finishes.
+            if let Ok(p) = Arc::clone(&slots).acquire_owned().await {
+                drop(p);
+            }
+            continue;
+        }
         let now = now_ms();
-        let claimed = match s.store.claim_due_async(now, CLAIM_BATCH).await {
+        let claimed = match s.store.claim_due_async(now, free).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim async events");
@@ -411,7 +425,14 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
         let busy = !claimed.is_empty();
         for e in claimed {
             let s2 = Arc::clone(&s);
-            tokio::spawn(async move { run_event(&s2, e).await });
+            // `free` permits were available and only this loop takes them: no wait here.
+            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                run_event(&s2, e).await;
+                drop(permit);
+            });
         }
         let wait = if busy {
             Duration::from_millis(0)
