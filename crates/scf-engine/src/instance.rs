@@ -239,13 +239,54 @@ fn describe_exit(status: Option<std::process::ExitStatus>, uses_launcher: bool) 
     }
 }
 
+/// A start that failed, with what it cost.
+#[derive(Debug, Clone)]
+pub struct StartFailure {
+    pub message: String,
+    pub init_ms: f64,
+    pub mem_bytes: u64,
+}
+
+/// A process whose handler is loaded.
+struct Started {
+    child: Child,
+    io: Io,
+    stray: Arc<Mutex<String>>,
+    init_log: String,
+}
+
 impl Instance {
     /// Starts an instance and waits until its handler is loaded.
-    pub async fn start(spec: &InstanceSpec, sandbox: &Sandbox) -> Result<Instance, String> {
+    pub async fn start(spec: &InstanceSpec, sandbox: &Sandbox) -> Result<Instance, StartFailure> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let cgroups = Cgroups::create(sandbox, id, spec.memory_mb, sandbox.config.max_processes);
-        let code_root = sandbox.code_root(&spec.code_dir);
         let started = Instant::now();
+        match Self::start_process(spec, sandbox, &cgroups).await {
+            Ok(p) => Ok(Instance {
+                id,
+                child: p.child,
+                io: p.io,
+                stray: p.stray,
+                cgroups,
+                uses_launcher: sandbox.launcher.is_some(),
+                init_ms: started.elapsed().as_secs_f64() * 1000.0,
+                init_log: p.init_log,
+                last_used: Instant::now(),
+            }),
+            Err(message) => Err(StartFailure {
+                message,
+                init_ms: started.elapsed().as_secs_f64() * 1000.0,
+                mem_bytes: cgroups.peak().unwrap_or(0),
+            }),
+        }
+    }
+
+    async fn start_process(
+        spec: &InstanceSpec,
+        sandbox: &Sandbox,
+        cgroups: &Cgroups,
+    ) -> Result<Started, String> {
+        let code_root = sandbox.code_root(&spec.code_dir);
         let mut env = spec.env.clone();
         let custom_api = if spec.launch == Launch::Custom {
             let api = CustomApi::start(spec.memory_mb)
@@ -401,16 +442,11 @@ impl Instance {
                 }
             }
         };
-        Ok(Instance {
-            id,
+        Ok(Started {
             child,
             io,
             stray,
-            cgroups,
-            uses_launcher,
-            init_ms: started.elapsed().as_secs_f64() * 1000.0,
             init_log,
-            last_used: Instant::now(),
         })
     }
 

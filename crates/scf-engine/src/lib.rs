@@ -310,20 +310,20 @@ impl Engine {
                 let ispec = self.instance_spec(spec)?;
                 match Instance::start(&ispec, &self.sandbox).await {
                     Ok(i) => (i, true),
-                    Err(message) => {
+                    Err(failure) => {
                         return Ok(Outcome {
                             run: Run {
-                                result: Err(message),
+                                result: Err(failure.message),
                                 failure: Some(instance::Failure::Crashed(
                                     "initialization failed".into(),
                                 )),
                                 log: String::new(),
                                 duration_ms: 0.0,
-                                mem_bytes: 0,
+                                mem_bytes: failure.mem_bytes,
                                 reusable: false,
                             },
                             cold_start: true,
-                            init_ms: 0.0,
+                            init_ms: failure.init_ms,
                         });
                     }
                 }

@@ -24,8 +24,11 @@ use crate::failure::{Context, Failure};
 const NONE: Option<&str> = None;
 
 /// Hidden directories get a tiny tmpfs: it only ever holds the mount points
-/// created for binds below it.
-const HIDE_DATA: &str = "mode=755,size=64k";
+/// created for binds below it. Mode 711: an unprivileged process can still
+/// walk through to such a bind (an interpreter under /root) but cannot list
+/// the directory, so a hidden data dir reads as "permission denied", not as
+/// an empty folder.
+const HIDE_DATA: &str = "mode=711,size=64k";
 
 /// Sets up every mount of `plan`; `fresh_proc` mounts a new `/proc` (only
 /// meaningful from inside the new PID namespace, i.e. in the forked child).

@@ -344,8 +344,8 @@ fn bind_ro_shows_through_a_hidden_parent() {
     let dst = hidden.path().join("versions/3.9.18");
     let bind = format!("{}:{}", path_arg(src.path()), path_arg(&dst));
     let script = format!(
-        "ls -A {h}; ls -A {h}/versions; cat {d}/lib.py; echo; cat {h}/private 2>/dev/null || echo hidden; \
-         mkdir {h}/x 2>/dev/null || echo ro",
+        "ls -A {h} 2>/dev/null || echo unlistable; ls -A {h}/versions; cat {d}/lib.py; echo; \
+         cat {h}/private 2>/dev/null || echo hidden; mkdir {h}/x 2>/dev/null || echo ro",
         h = path_arg(hidden.path()),
         d = path_arg(&dst)
     );
@@ -366,7 +366,9 @@ fn bind_ro_shows_through_a_hidden_parent() {
         &script,
     ]);
     assert_code(&out, 0);
-    assert_eq!(stdout(&out), "versions\n3.9.18\nyes\nhidden\nro\n");
+    // The hidden directory cannot be listed (mode 711) but can be walked
+    // through to the bind.
+    assert_eq!(stdout(&out), "unlistable\n3.9.18\nyes\nhidden\nro\n");
     assert!(
         !hidden.path().join("versions").exists(),
         "mount point created on the host"

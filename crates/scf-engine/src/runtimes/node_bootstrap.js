@@ -67,7 +67,9 @@ function loadHandler() {
   const mod = require(path.join(root, file));
   const fn = mod[name];
   if (typeof fn !== "function") {
-    throw new Error(`Handler '${name}' is not a function exported by ${file}.js`);
+    const e = new Error(`Handler '${handler}' not found: ${file}.js exports no function '${name}'`);
+    e.scfPlain = true;
+    throw e;
   }
   return fn;
 }
@@ -101,7 +103,8 @@ async function main() {
   try {
     fn = loadHandler();
   } catch (e) {
-    send({ type: "init_error", error: formatError(e), log: stopCapture(), init_ms: Date.now() - started });
+    const error = e && e.scfPlain ? e.message : formatError(e);
+    send({ type: "init_error", error, log: stopCapture(), init_ms: Date.now() - started });
     process.exit(1);
   }
   send({ type: "ready", log: stopCapture(), init_ms: Date.now() - started });

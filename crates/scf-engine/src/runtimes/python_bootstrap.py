@@ -81,8 +81,9 @@ def load_handler():
     try:
         module = __import__(module_name, fromlist=["_"])
         func = getattr(module, func_name, None)
-        if func is None:
-            raise AttributeError("module '%s' has no attribute '%s'" % (module_name, func_name))
+        if not callable(func):
+            return None, capture.text(), "Handler '%s' not found: module '%s' has no function '%s'" % (
+                handler, module_name, func_name)
         return func, capture.text(), None
     except BaseException as exc:  # noqa: BLE001 - any failure at import is the function's error
         return None, capture.text(), format_exception(exc, 1)
