@@ -1,0 +1,3 @@
+exports.main_handler = (event, context, callback) => {
+  callback(new Error('cb-failure-marker'));
+};

@@ -1,0 +1,3 @@
+exports.main_handler = (event, context, callback) => {
+  setTimeout(() => callback(null, 'cb-value'), 20);
+};

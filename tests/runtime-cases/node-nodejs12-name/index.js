@@ -1,0 +1,1 @@
+exports.main_handler = async () => process.env.SCF_RUNTIME;

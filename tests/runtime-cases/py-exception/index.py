@@ -1,0 +1,7 @@
+def helper():
+    raise Exception('boom')
+
+
+def main_handler(event, context):
+    print('before-boom')
+    helper()

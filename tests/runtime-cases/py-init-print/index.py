@@ -1,0 +1,4 @@
+print('py-init-marker')
+
+def main_handler(event, context):
+    return 'ok'

@@ -1,0 +1,2 @@
+def main_handler(event, context):
+    return {'s': {1, 2}}

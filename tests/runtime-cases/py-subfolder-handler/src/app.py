@@ -1,0 +1,2 @@
+def handler(event, context):
+    return {'from': 'src/app.py', 'got': event.get('k')}
