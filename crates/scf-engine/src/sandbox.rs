@@ -78,6 +78,26 @@ pub struct Sandbox {
     pub pids_root: Option<PathBuf>,
 }
 
+/// Removes the empty cgroups an earlier scfd left under `base` (a killed server cannot clean
+/// up). A cgroup still holding processes refuses `rmdir` and stays.
+fn remove_stale_cgroups(base: &Path, ours: &str) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("scfd-") || name == ours {
+            continue;
+        }
+        if let Ok(children) = std::fs::read_dir(e.path()) {
+            for c in children.flatten().filter(|c| c.path().is_dir()) {
+                let _ = std::fs::remove_dir(c.path());
+            }
+        }
+        let _ = std::fs::remove_dir(e.path());
+    }
+}
+
 fn has(probe: &Probe, ns: &str) -> bool {
     probe.namespaces.get(ns).copied().unwrap_or(false)
 }
@@ -125,7 +145,9 @@ impl Sandbox {
         };
         let tag = format!("scfd-{}", std::process::id());
         let make_root = |base: &Option<PathBuf>| -> Option<PathBuf> {
-            let dir = base.as_ref()?.join(&tag);
+            let base = base.as_ref()?;
+            remove_stale_cgroups(base, &tag);
+            let dir = base.join(&tag);
             match std::fs::create_dir_all(&dir) {
                 Ok(()) => Some(dir),
                 Err(e) => {
