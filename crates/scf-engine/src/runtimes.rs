@@ -63,7 +63,18 @@ impl Interpreters {
                 pythons.push((v.0, v.1, p.clone()));
             }
         } else {
+            // System interpreters first: they start faster (pyenv's site imports more) and the
+            // sandbox user can read them without a bind.
             let mut candidates: Vec<PathBuf> = Vec::new();
+            for dir in ["/usr/bin", "/usr/local/bin"] {
+                if let Ok(entries) = std::fs::read_dir(dir) {
+                    for e in entries.flatten() {
+                        if python_version(&e.path()).is_some_and(|(ma, _)| ma == 3) {
+                            candidates.push(e.path());
+                        }
+                    }
+                }
+            }
             if let Some(home) = std::env::var_os("HOME")
                 .map(PathBuf::from)
                 .or(Some(PathBuf::from("/root")))
@@ -75,15 +86,6 @@ impl Interpreters {
                         let mut parts = name.split('.');
                         if let (Some(ma), Some(mi)) = (parts.next(), parts.next()) {
                             candidates.push(e.path().join("bin").join(format!("python{ma}.{mi}")));
-                        }
-                    }
-                }
-            }
-            for dir in ["/usr/bin", "/usr/local/bin"] {
-                if let Ok(entries) = std::fs::read_dir(dir) {
-                    for e in entries.flatten() {
-                        if python_version(&e.path()).is_some_and(|(ma, _)| ma == 3) {
-                            candidates.push(e.path());
                         }
                     }
                 }

@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import time
-import traceback
 
 MARKER = "\x1eSCF "
 LOG_CAP = 64 * 1024
@@ -54,6 +53,8 @@ class Capture(io.TextIOBase):
 
 
 def format_exception(exc, skip_frames):
+    import traceback  # only on failure: it costs a few ms at start-up
+
     tb = exc.__traceback__
     for _ in range(skip_frames):
         if tb is not None and tb.tb_next is not None:
