@@ -277,7 +277,8 @@ pub(crate) async fn invoke_sync(
     log_tail: bool,
 ) -> Result<Map<String, Value>, ApiError> {
     require_active(&t)?;
-    let request_id = uuid::Uuid::new_v4().to_string();
+    // v7: time-ordered, so records append at the end of the primary-key index.
+    let request_id = uuid::Uuid::now_v7().to_string();
     let mut record = RequestRecord::accepted(
         t.record.key.clone(),
         request_id.clone(),
@@ -285,7 +286,9 @@ pub(crate) async fn invoke_sync(
         false,
         now_ms(),
     );
-    svc.store.insert_request(&record).await?;
+    // Queued, not awaited: the id reaches nobody before this request ends, and its outcome
+    // below is written (and awaited) after this insert.
+    svc.store.insert_request_detached(&record);
     let spec = spec(svc, &caller.scope, &caller.uin, &t);
     let ctx = context(&request_id, &t, &caller.scope, &caller.uin);
     let outcome = match svc
@@ -358,7 +361,8 @@ pub(crate) async fn invoke_async(
     event: Box<RawValue>,
 ) -> Result<Map<String, Value>, ApiError> {
     require_active(&t)?;
-    let request_id = uuid::Uuid::new_v4().to_string();
+    // v7: time-ordered, so records append at the end of the primary-key index.
+    let request_id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
     let record = RequestRecord::accepted(
         t.record.key.clone(),

@@ -66,6 +66,9 @@ pub struct Run {
 struct Cgroups {
     memory: Option<PathBuf>,
     pids: Option<PathBuf>,
+    /// `memory.max_usage_in_bytes`, kept open: it is reset and read around every invocation,
+    /// and a path lookup in cgroupfs costs more than the read itself.
+    peak_file: Option<std::fs::File>,
 }
 
 impl Cgroups {
@@ -80,15 +83,24 @@ impl Cgroups {
             }
             Some(dir)
         };
+        let memory = make(
+            &sandbox.memory_root,
+            &[("memory.limit_in_bytes", (memory_mb << 20).to_string())],
+        );
+        let peak_file = memory.as_ref().and_then(|m| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(m.join("memory.max_usage_in_bytes"))
+                .ok()
+        });
         Cgroups {
-            memory: make(
-                &sandbox.memory_root,
-                &[("memory.limit_in_bytes", (memory_mb << 20).to_string())],
-            ),
+            memory,
             pids: make(
                 &sandbox.pids_root,
                 &[("pids.max", max_processes.to_string())],
             ),
+            peak_file,
         }
     }
 
@@ -101,18 +113,18 @@ impl Cgroups {
     }
 
     fn reset_peak(&self) {
-        if let Some(m) = &self.memory {
-            let _ = std::fs::write(m.join("memory.max_usage_in_bytes"), "0");
+        use std::os::unix::fs::FileExt;
+        if let Some(f) = &self.peak_file {
+            let _ = f.write_at(b"0", 0);
         }
     }
 
     fn peak(&self) -> Option<u64> {
-        let m = self.memory.as_ref()?;
-        std::fs::read_to_string(m.join("memory.max_usage_in_bytes"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        use std::os::unix::fs::FileExt;
+        let f = self.peak_file.as_ref()?;
+        let mut buf = [0u8; 32];
+        let n = f.read_at(&mut buf, 0).ok()?;
+        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
     }
 
     fn oom_kills(&self) -> u64 {
@@ -131,6 +143,7 @@ impl Cgroups {
 
 impl Drop for Cgroups {
     fn drop(&mut self) {
+        self.peak_file = None;
         for dir in self.memory.iter().chain(self.pids.iter()) {
             // The processes are gone (killed with the instance); a busy cgroup is retried once.
             if std::fs::remove_dir(dir).is_err() {
@@ -492,7 +505,6 @@ impl Instance {
         cancel: &tokio::sync::Notify,
     ) -> Run {
         self.reset_peak();
-        let oom_before = self.cgroups.oom_kills();
         let _ = self.take_stray();
         let started = Instant::now();
         let outcome = match &mut self.io {
@@ -615,7 +627,9 @@ impl Instance {
                 log.push_str(&self.take_stray());
                 let failure = match failure {
                     Some(f) => f,
-                    None if self.cgroups.oom_kills() > oom_before => Failure::MemoryLimit,
+                    // Each instance has its own memory cgroup, and an OOM kill ends it: any
+                    // kill counted there is this invocation's.
+                    None if self.cgroups.oom_kills() > 0 => Failure::MemoryLimit,
                     None => Failure::Crashed(describe_exit(status, self.uses_launcher)),
                 };
                 let message = match &failure {

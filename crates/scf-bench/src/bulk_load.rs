@@ -1,0 +1,128 @@
+//! Fills scfd's SQLite file with request records directly, while the server is stopped: one
+//! transaction per 100k rows through one prepared statement, the rollback journal off and a
+//! large page cache for the load only (the server puts WAL back when it opens the file).
+//!
+//! Request ids are random-looking v4 UUIDs (as scfd hands out), but derived from the row
+//! number, so the suite can name existing ids spread over the table without keeping them.
+
+use scf_store::{FunctionKey, RequestRecord, Scope};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Rows per transaction.
+const BATCH: u64 = 100_000;
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The request id of row `i`: a well-formed v4 UUID.
+pub fn request_id(i: u64) -> String {
+    let hi = splitmix64(i.wrapping_mul(2));
+    let lo = splitmix64(i.wrapping_mul(2) + 1);
+    let hi = (hi & !0xF000) | 0x4000; // version 4
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // RFC 4122 variant
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xFFFF,
+        hi & 0xFFFF,
+        lo >> 48,
+        lo & 0xFFFF_FFFF_FFFF
+    )
+}
+
+/// A small random generator for picking rows (no dependency needed for this).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(1);
+        splitmix64(self.0) % n.max(1)
+    }
+}
+
+/// Inserts rows `from..to` for `function`; row `i` started at `base_ms + i` and succeeded.
+pub fn load(
+    db: &Path,
+    function: &FunctionKey,
+    from: u64,
+    to: u64,
+    base_ms: i64,
+) -> Result<Duration, String> {
+    let started = Instant::now();
+    let mut conn = rusqlite::Connection::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-2000000;
+         PRAGMA temp_store=MEMORY; PRAGMA locking_mode=EXCLUSIVE;",
+    )
+    .map_err(|e| format!("pragmas: {e}"))?;
+    let mut template = RequestRecord::accepted(
+        FunctionKey::default(),
+        String::new(),
+        "$LATEST".into(),
+        false,
+        0,
+    );
+    template.ret_code = 0;
+    template.ret_msg = "{\"ok\": true}".into();
+    template.mem_usage_bytes = 9_830_400;
+    let mut i = from;
+    while i < to {
+        let end = (i + BATCH).min(to);
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO requests (request_id, app_id, region, namespace, function, ret_code, start_ms, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)",
+                )
+                .map_err(|e| format!("prepare: {e} (has scfd created its schema?)"))?;
+            for row in i..end {
+                let id = request_id(row);
+                let start_ms = base_ms + row as i64;
+                let mut r = template.clone();
+                r.duration_ms = 0.05 + (row % 100) as f64 / 1000.0;
+                r.end_ms = Some(start_ms + 1);
+                r.log = format!(
+                    "START RequestId: {id}\nEvent RequestId: {id}\nEND RequestId: {id}\n\
+                     Report RequestId: {id} Duration:0.05ms Memory:128MB MemUsage:9.38MB\n"
+                );
+                let doc = serde_json::to_string(&r).expect("a record always serializes");
+                stmt.execute(rusqlite::params![
+                    id,
+                    function.scope.app_id as i64,
+                    function.scope.region,
+                    function.namespace,
+                    function.name,
+                    start_ms,
+                    doc
+                ])
+                .map_err(|e| format!("insert row {row}: {e}"))?;
+            }
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        i = end;
+    }
+    conn.execute_batch("PRAGMA journal_mode=WAL;")
+        .map_err(|e| format!("back to WAL: {e}"))?;
+    Ok(started.elapsed())
+}
+
+/// The key of a function of the bench account in the default namespace.
+pub fn function_key(app_id: u64, region: &str, name: &str) -> FunctionKey {
+    FunctionKey {
+        scope: Scope {
+            app_id,
+            region: region.into(),
+        },
+        namespace: "default".into(),
+        name: name.into(),
+    }
+}

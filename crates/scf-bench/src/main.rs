@@ -1,0 +1,155 @@
+//! `scf-bench`: scfd's benchmark suite (issue 4).
+//!
+//! # Layout
+//! * [`presign`]: requests signed once with scfd's own TC3 signer, replayed as raw bytes.
+//! * [`load`]: the load generator (a thread and a keep-alive connection per client, HDR
+//!   histograms, warm-up) and the 1,000-connection burst.
+//! * [`scfd_process`]: starting, configuring and stopping the server under test; set-up calls.
+//! * [`packages`]: the hello functions (Python, Node.js, a custom runtime with a Python bootstrap).
+//! * [`bulk_load`]: filling the SQLite file with millions of request records while scfd is down.
+//! * [`baselines`]: the raw floor, fork-per-invoke, the fixed-JSON ceiling server, the peers.
+//! * [`proc_stats`]: CPU and memory of scfd and everything below it, from `/proc`.
+//! * [`scenarios`]: the scenarios, in the order they run; [`report`]: Markdown and JSON.
+
+mod baselines;
+mod bulk_load;
+mod load;
+mod machine;
+mod packages;
+mod presign;
+mod proc_stats;
+mod report;
+mod scenarios;
+mod scfd_process;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "scf-bench",
+    about = "Runs scfd's benchmark suite and writes a Markdown table and a JSON file"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// About 2 minutes instead of about 8: shorter runs, GetRequestStatus at 1k and 100k only.
+    #[arg(long)]
+    quick: bool,
+    /// Where the results and the scenarios' data dirs go [default: target/bench].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where `scfd` and `scf-sandbox` are [default: this binary's folder, built if missing].
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The ceiling baseline: POST / answers a fixed JSON body (axum + tokio, multi-thread).
+    FixedJsonServer {
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+/// The workspace root, where `cargo build` runs and `target/` lives.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds scfd and its sandbox launcher next to this binary (a no-op when up to date).
+fn build_scfd() -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--release", "-p", "scfd", "--bins"])
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("cargo build: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo build --release -p scfd --bins: {status}"))
+    }
+}
+
+fn run_suite(cli: &Cli) -> Result<(), String> {
+    let started = Instant::now();
+    let bin_dir = match &cli.bin_dir {
+        Some(d) => d.clone(),
+        None => {
+            build_scfd()?;
+            std::env::current_exe()
+                .map_err(|e| e.to_string())?
+                .parent()
+                .expect("an executable lives in a folder")
+                .to_path_buf()
+        }
+    };
+    for bin in ["scfd", "scf-sandbox"] {
+        if !bin_dir.join(bin).exists() {
+            return Err(format!("{} is missing", bin_dir.join(bin).display()));
+        }
+    }
+    let out = cli
+        .out
+        .clone()
+        .unwrap_or_else(|| workspace_root().join("target/bench"));
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let out = out.canonicalize().map_err(|e| e.to_string())?;
+    let machine = machine::describe();
+    let mut suite = scenarios::Suite::new(
+        scenarios::Plan::new(cli.quick),
+        out.clone(),
+        bin_dir.clone(),
+    );
+    let result = (|| {
+        suite.baselines()?;
+        suite.warm_server()?;
+        suite.cold_starts()?;
+        suite.request_status()
+    })();
+    if let Err(e) = &result {
+        suite.notes.push(format!("**The run stopped early**: {e}"));
+    }
+    let report = report::Report {
+        machine,
+        quick: cli.quick,
+        scfd_binary: bin_dir.join("scfd").display().to_string(),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        rows: std::mem::take(&mut suite.rows),
+        notes: std::mem::take(&mut suite.notes),
+    };
+    let name = if cli.quick {
+        "results-quick"
+    } else {
+        "results"
+    };
+    let md = report.markdown();
+    std::fs::write(out.join(format!("{name}.md")), &md).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&report).expect("the report always serializes");
+    std::fs::write(out.join(format!("{name}.json")), json).map_err(|e| e.to_string())?;
+    println!("{md}");
+    eprintln!(
+        "scf-bench: wrote {} and {}",
+        out.join(format!("{name}.md")).display(),
+        out.join(format!("{name}.json")).display()
+    );
+    result
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Command::FixedJsonServer { listen }) => baselines::serve_fixed_json(listen),
+        None => run_suite(&cli),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scf-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
