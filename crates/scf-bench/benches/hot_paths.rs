@@ -1,1 +1,129 @@
-fn main() {}
+//! Micro-benchmarks of the pure steps every API request goes through:
+//! `cargo bench -p scf-bench --bench hot_paths`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use scf_store::{FunctionKey, RequestRecord, Scope};
+use scf_types::actions::{INVOKE, LIST_FUNCTIONS};
+use scf_types::schema::{check_object, unflatten};
+use scf_types::sign::{Tc3Request, sha256_hex};
+use serde_json::{Value, json};
+use std::hint::black_box;
+
+const SECRET_KEY: &str = "scfbenchsecretkeyscfbenchsecret1";
+
+/// TC3 verification of an Invoke body, as the gateway does it (values as sent, matching).
+fn tc3_verify(c: &mut Criterion) {
+    let body = br#"{"FunctionName":"py-hello","ClientContext":"{}"}"#;
+    let headers = vec![
+        ("content-type".to_string(), "application/json".to_string()),
+        ("host".to_string(), "127.0.0.1:9000".to_string()),
+    ];
+    let payload_hash = sha256_hex(body);
+    let request = Tc3Request {
+        method: "POST",
+        query: "",
+        headers: &headers,
+        signed_headers: "content-type;host",
+        payload_hash: &payload_hash,
+        timestamp: "1764312000",
+        date: "2025-11-28",
+        service: "scf",
+    };
+    let signature = request.signature(SECRET_KEY, false);
+    assert!(request.verify(SECRET_KEY, &signature));
+    c.bench_function("tc3_verify (Tc3Request::verify, Invoke body)", |b| {
+        b.iter(|| black_box(&request).verify(black_box(SECRET_KEY), black_box(&signature)))
+    });
+    c.bench_function("tc3_verify + payload sha256", |b| {
+        b.iter(|| {
+            let hash = sha256_hex(black_box(body));
+            Tc3Request {
+                payload_hash: &hash,
+                ..request.clone()
+            }
+            .verify(SECRET_KEY, &signature)
+        })
+    });
+}
+
+/// Rebuilding flattened ListFunctions parameters (TC3 GET / v1 style).
+fn flattened(c: &mut Criterion) {
+    let pairs: Vec<(&str, &str)> = vec![
+        ("Offset", "0"),
+        ("Limit", "20"),
+        ("Order", "DESC"),
+        ("Orderby", "AddTime"),
+        ("SearchKey", "hello"),
+        ("Namespace", "default"),
+        ("Filters.0.Name", "Status"),
+        ("Filters.0.Values.0", "Active"),
+        ("Filters.0.Values.1", "Creating"),
+        ("Filters.1.Name", "Runtime"),
+        ("Filters.1.Values.0", "Python3.11"),
+    ];
+    assert!(unflatten(LIST_FUNCTIONS, pairs.iter().copied()).is_ok());
+    c.bench_function("unflatten (ListFunctions, 11 pairs)", |b| {
+        b.iter(|| unflatten(LIST_FUNCTIONS, black_box(&pairs).iter().copied()))
+    });
+}
+
+/// Checking JSON bodies against a schema.
+fn json_params(c: &mut Criterion) {
+    let invoke: Value =
+        json!({"FunctionName": "py-hello", "ClientContext": "{}", "InvocationType": "Event"});
+    let invoke = invoke.as_object().expect("an object").clone();
+    assert!(check_object(INVOKE, &invoke, "").is_ok());
+    c.bench_function("check_object (Invoke)", |b| {
+        b.iter(|| check_object(INVOKE, black_box(&invoke), ""))
+    });
+    let list: Value = json!({
+        "Offset": 0, "Limit": 20, "Order": "DESC", "Orderby": "AddTime", "Namespace": "default",
+        "Filters": [{"Name": "Status", "Values": ["Active", "Creating"]},
+                    {"Name": "Runtime", "Values": ["Python3.11"]}]
+    });
+    let list = list.as_object().expect("an object").clone();
+    assert!(check_object(LIST_FUNCTIONS, &list, "").is_ok());
+    c.bench_function("check_object (ListFunctions with Filters)", |b| {
+        b.iter(|| check_object(LIST_FUNCTIONS, black_box(&list), ""))
+    });
+}
+
+/// Encoding a finished request record, as the store writes it.
+fn record_encoding(c: &mut Criterion) {
+    let id = "a63607c3-581f-4be9-8c4b-631c75909f07";
+    let mut record = RequestRecord::accepted(
+        FunctionKey {
+            scope: Scope {
+                app_id: 1_250_000_000,
+                region: "ap-guangzhou".into(),
+            },
+            namespace: "default".into(),
+            name: "py-hello".into(),
+        },
+        id.into(),
+        "$LATEST".into(),
+        false,
+        1_764_312_000_000,
+    );
+    record.ret_code = 0;
+    record.ret_msg = "{\"ok\": true}".into();
+    record.duration_ms = 0.05;
+    record.mem_usage_bytes = 9_830_400;
+    record.end_ms = Some(1_764_312_000_001);
+    record.log = format!(
+        "START RequestId: {id}\nEvent RequestId: {id}\nEND RequestId: {id}\n\
+         Report RequestId: {id} Duration:0.05ms Memory:128MB MemUsage:9.38MB\n"
+    );
+    c.bench_function("serde_json::to_string(RequestRecord)", |b| {
+        b.iter(|| serde_json::to_string(black_box(&record)))
+    });
+}
+
+criterion_group!(
+    hot_paths,
+    tc3_verify,
+    flattened,
+    json_params,
+    record_encoding
+);
+criterion_main!(hot_paths);

@@ -154,7 +154,7 @@ pub fn fmt_int(v: f64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -222,11 +222,13 @@ impl Report {
             };
             let cpu = match (r.server_cpu_s, r.instances_cpu_s) {
                 (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
+                (Some(a), None) => format!("{a:.2} / –"),
                 _ => "–".into(),
             };
             let memory = match (r.server_hwm_mb, r.instances_rss_mb) {
                 (Some(a), Some(b)) => format!("{a:.1} / {b:.1}"),
                 (Some(a), None) => format!("{a:.1}"),
+                (None, Some(b)) => format!("– / {b:.1}"),
                 _ => "–".into(),
             };
             let comparisons = r

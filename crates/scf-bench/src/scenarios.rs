@@ -318,6 +318,7 @@ impl Suite {
         let beyond = mb(total_kb) - mb(self.base.interpreter_rss_kb);
         let mut row = Row::new(g, "One warm Python instance: RSS of all its processes", 0);
         row.instances_rss_mb = Some(mb(total_kb));
+        row.server_hwm_mb = proc_stats::status_kb(server.pid, "VmHWM:").map(mb);
         let detail = procs
             .iter()
             .map(|(_, kb, exe)| format!("{exe} {:.1} MB", mb(*kb)))
@@ -380,7 +381,11 @@ impl Suite {
             let mut row = Row::new(g, format!("{}, {}", kind.label(), kind.runtime()), clients)
                 .with_load(&r)
                 .with_cpu(cpu)
-                .with_memory(server.pid);
+                .with_memory(server.pid)
+                .note(format!(
+                    "{} processes below scfd (every function's warm instances so far)",
+                    proc_stats::descendants(server.pid).len()
+                ));
             if clients == 1 {
                 row = row
                     .vs_latency("raw floor", self.base.floor_p50)
