@@ -41,9 +41,13 @@ pub struct InterpreterConfig {
 }
 
 fn is_script(path: &Path) -> bool {
-    // A shim is a text file starting with `#!`; a real interpreter is an ELF binary.
-    std::fs::read(path)
-        .map(|b| b.starts_with(b"#!"))
+    // A shim is a text file starting with `#!`; a real interpreter is an ELF binary. Only the
+    // first two bytes are read (node is a 100 MB binary).
+    use std::io::Read;
+    let mut head = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map(|()| &head == b"#!")
         .unwrap_or(true)
 }
 

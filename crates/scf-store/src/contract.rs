@@ -398,6 +398,13 @@ async fn functions(store: &dyn Store) {
         .expect("get")
         .expect("exists");
     assert_eq!(got, f);
+    assert!(store.function_exists(&f.key).await.expect("exists"));
+    assert!(
+        !store
+            .function_exists(&function(1, "a", "nope").key)
+            .await
+            .expect("exists")
+    );
     assert_eq!(
         store.delete_namespace(&scope(1), "a").await,
         Err(StoreError::NamespaceNotEmpty)

@@ -76,6 +76,8 @@ pub trait Store: Send + Sync + 'static {
     /// namespace holds `max_per_namespace` functions already.
     async fn create_function(&self, f: &FunctionRecord, max_per_namespace: u32) -> Result<()>;
     async fn get_function(&self, key: &FunctionKey) -> Result<Option<FunctionRecord>>;
+    /// Whether the function exists (without reading its record).
+    async fn function_exists(&self, key: &FunctionKey) -> Result<bool>;
     /// The functions of a scope, of one namespace when given, ordered by name.
     async fn list_functions(
         &self,

@@ -99,8 +99,9 @@ type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
 
 /// Writes committed together at most (a bound on how long one COMMIT can make a writer wait).
 const MAX_BATCH: usize = 512;
-/// Read connections of a file store (WAL lets them read while the writer writes).
-const READERS: usize = 2;
+/// Read connections of a file store (WAL lets them read while the writer writes): enough that
+/// the runtime's worker threads rarely wait for one.
+const READERS: usize = 4;
 
 /// The SQLite store: one writer thread that commits every write in batches (group commit),
 /// and a few reader connections.
@@ -200,10 +201,17 @@ impl SqliteStore {
         }
     }
 
-    /// Runs a read on one of the reader connections.
+    /// Runs a read on a free reader connection (blocking on one only when all are busy: a
+    /// contended mutex puts the async worker thread to sleep, which costs more than the read).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        let c = lock(&self.readers[i]);
+        let n = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for k in 0..n {
+            if let Ok(c) = self.readers[(start + k) % n].try_lock() {
+                return f(&c).map_err(backend);
+            }
+        }
+        let c = lock(&self.readers[start % n]);
         f(&c).map_err(backend)
     }
 
@@ -563,6 +571,15 @@ impl Store for SqliteStore {
 
     async fn get_function(&self, key: &FunctionKey) -> Result<Option<FunctionRecord>> {
         self.read(|c| get_function_in(c, key))
+    }
+
+    async fn function_exists(&self, key: &FunctionKey) -> Result<bool> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM functions WHERE app_id=?1 AND region=?2 AND namespace=?3 AND name=?4)",
+            )?
+            .query_row(params![app(&key.scope), key.scope.region, key.namespace, key.name], |r| r.get(0))
+        })
     }
 
     async fn list_functions(

@@ -138,7 +138,7 @@ pub async fn apply(
     let key = caller.function_key(Some(namespace), &name);
     if !rules::plausible_name(&name)
         || !rules::plausible_name(namespace)
-        || svc.store.get_function(&key).await?.is_none()
+        || !svc.store.function_exists(&key).await?
     {
         return Err(function_not_found(&name));
     }

@@ -112,7 +112,7 @@ pub async fn apply(
     )?;
     let namespace = namespace_or_default(req.namespace.as_deref());
     let key = caller.function_key(Some(namespace), &req.function_name);
-    if !rules::plausible_name(namespace) || svc.store.get_function(&key).await?.is_none() {
+    if !rules::plausible_name(namespace) || !svc.store.function_exists(&key).await? {
         return Err(function_not_found(&req.function_name));
     }
     if !is_request_id(&req.function_request_id) {
