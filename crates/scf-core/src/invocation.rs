@@ -291,36 +291,48 @@ pub(crate) async fn invoke_sync(
     svc.store.insert_request_detached(&record);
     let spec = spec(svc, &caller.scope, &caller.uin, &t);
     let ctx = context(&request_id, &t, &caller.scope, &caller.uin);
-    let outcome = match svc
-        .engine
-        .invoke(&spec, &request_id, &event, &ctx, false)
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => {
-            let message = match &e {
-                EngineError::Concurrency => format!(
-                    "Function `{}` is at its concurrency limit; retry later.",
-                    t.record.key.name
-                ),
-                EngineError::Runtime(m) => m.clone(),
-            };
-            record.ret_code = -1;
-            record.ret_msg = message.clone();
-            record.err_msg = message.clone();
-            record.end_ms = Some(now_ms());
-            record.error_kind = "PlatformError".into();
-            svc.store.update_request(&record).await?;
-            return Err(match e {
-                EngineError::Concurrency => ApiError::new(ErrorCode::LimitExceededQuota, message),
-                EngineError::Runtime(_) => {
-                    ApiError::new(ErrorCode::InvalidParameterValueRuntime, message)
-                }
-            });
-        }
-    };
-    settle(&mut record, &t.record, &outcome);
-    svc.store.update_request(&record).await?;
+    // The run and its record go on in a task of their own: a client that hangs up must not
+    // cancel them half-way (the record would stay at RetCode 1, the instance killed mid-run).
+    let svc2 = Arc::clone(svc);
+    let run = tokio::spawn(async move {
+        let outcome = match svc2
+            .engine
+            .invoke(&spec, &request_id, &event, &ctx, false)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                let message = match &e {
+                    EngineError::Concurrency => {
+                        format!(
+                            "Function `{}` is at its concurrency limit; retry later.",
+                            t.record.key.name
+                        )
+                    }
+                    EngineError::Runtime(m) => m.clone(),
+                };
+                record.ret_code = -1;
+                record.ret_msg = message.clone();
+                record.err_msg = message.clone();
+                record.end_ms = Some(now_ms());
+                record.error_kind = "PlatformError".into();
+                svc2.store.update_request(&record).await?;
+                return Err(match e {
+                    EngineError::Concurrency => {
+                        ApiError::new(ErrorCode::LimitExceededQuota, message)
+                    }
+                    EngineError::Runtime(_) => {
+                        ApiError::new(ErrorCode::FailedOperationInvokeFunction, message)
+                    }
+                });
+            }
+        };
+        settle(&mut record, &t.record, &outcome);
+        svc2.store.update_request(&record).await?;
+        Ok(record)
+    });
+    let record = run.await.map_err(crate::service::internal)??;
+    let request_id = record.request_id.clone();
     let mut out = Map::new();
     out.insert(
         "Result".into(),
@@ -504,7 +516,6 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
         return;
     }
     record.retry_num = e.attempts - 1;
-    let _ = svc.store.update_request(&record).await;
 
     // The function as it is now (a deleted function cannot run).
     let latest = svc.store.get_function(&key).await.ok().flatten();
@@ -593,15 +604,21 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
     persist(svc, &record, &e).await;
 }
 
+/// Writes a run's outcome, unless a TerminateAsyncEvent ended the event meanwhile (its
+/// verdict stands: the write is a compare-and-set on the event being Running).
 async fn persist(svc: &Arc<Service>, record: &RequestRecord, e: &AsyncEventRecord) {
-    if let Err(err) = svc.store.update_request(record).await {
-        tracing::error!(error = %err, request_id = %record.request_id, "cannot record an async outcome");
-    }
-    if let Err(err) = svc.store.update_async(e).await {
-        tracing::error!(error = %err, request_id = %e.request_id, "cannot update an async event");
-    }
-    if e.status == AsyncStatus::Queued {
-        svc.async_wakeup.notify_one();
+    match svc.store.finish_async_run(record, e).await {
+        Ok(true) => {
+            if e.status == AsyncStatus::Queued {
+                svc.async_wakeup.notify_one();
+            }
+        }
+        Ok(false) => {
+            tracing::debug!(request_id = %e.request_id, "the event ended elsewhere (terminated); its run is not recorded")
+        }
+        Err(err) => {
+            tracing::error!(error = %err, request_id = %e.request_id, "cannot record an async outcome")
+        }
     }
 }
 

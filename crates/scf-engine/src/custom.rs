@@ -145,6 +145,10 @@ impl CustomApi {
             .route("/runtime/invocation/next", get(next))
             .route("/runtime/invocation/response", post(response))
             .route("/runtime/invocation/error", post(error))
+            // A response may be up to SCF's 6 MB (axum's default body limit is 2 MB).
+            .layer(axum::extract::DefaultBodyLimit::max(
+                crate::instance::MAX_RESPONSE_BYTES + 64 * 1024,
+            ))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();

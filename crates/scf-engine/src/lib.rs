@@ -218,6 +218,11 @@ impl Engine {
         spec: &FunctionSpec,
         wait: bool,
     ) -> Result<(Option<OwnedSemaphorePermit>, OwnedSemaphorePermit), EngineError> {
+        // A reservation smaller than one instance means the function may not run at all: an
+        // async call must fail rather than wait forever for a slot that cannot exist.
+        if spec.max_concurrency == Some(0) {
+            return Err(EngineError::Concurrency);
+        }
         let function = self.function_semaphore(spec);
         let take = |s: Arc<Semaphore>| async move {
             if wait {

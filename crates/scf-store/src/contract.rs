@@ -312,6 +312,70 @@ async fn async_events(store: &dyn Store) {
         [("a-2", 2), ("a-3", 1)]
     );
     assert_eq!(store.list_async(&key).await.expect("list").len(), 3);
+
+    // A run's outcome and TerminateAsyncEvent: whichever comes first wins.
+    let mut a2 = again[0].clone();
+    let aborted = store
+        .abort_async(&key, "a-2", 500, "terminated")
+        .await
+        .expect("abort");
+    assert_eq!(aborted, crate::AbortOutcome::Aborted);
+    a2.status = AsyncStatus::Finished;
+    let mut r2 = store
+        .get_request(&key, "a-2")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!((r2.ret_code, r2.ret_msg.as_str()), (-1, "terminated"));
+    r2.ret_code = 0;
+    assert!(
+        !store.finish_async_run(&r2, &a2).await.expect("cas"),
+        "the abort stands"
+    );
+    assert_eq!(
+        store
+            .get_request(&key, "a-2")
+            .await
+            .expect("get")
+            .expect("exists")
+            .ret_code,
+        -1
+    );
+    let mut a3 = again[1].clone();
+    a3.status = AsyncStatus::Finished;
+    let mut r3 = store
+        .get_request(&key, "a-3")
+        .await
+        .expect("get")
+        .expect("exists");
+    r3.ret_code = 0;
+    assert!(
+        store.finish_async_run(&r3, &a3).await.expect("cas"),
+        "a running event takes its outcome"
+    );
+    assert_eq!(
+        store
+            .abort_async(&key, "a-3", 600, "late")
+            .await
+            .expect("abort"),
+        crate::AbortOutcome::AlreadyEnded(AsyncStatus::Finished)
+    );
+    assert_eq!(
+        store
+            .get_request(&key, "a-3")
+            .await
+            .expect("get")
+            .expect("exists")
+            .ret_code,
+        0
+    );
+    assert_eq!(
+        store
+            .abort_async(&function(11, "default", "r").key, "a-3", 600, "x")
+            .await
+            .expect("abort"),
+        crate::AbortOutcome::NotFound
+    );
 }
 
 async fn namespaces(store: &dyn Store) {

@@ -50,6 +50,15 @@ impl From<StoreError> for scf_types::ApiError {
     }
 }
 
+/// What TerminateAsyncEvent found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortOutcome {
+    NotFound,
+    /// It had already ended, in this state; nothing changed.
+    AlreadyEnded(AsyncStatus),
+    Aborted,
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The store behind the service. Every method is one atomic operation.
@@ -155,6 +164,19 @@ pub trait Store: Send + Sync + 'static {
     /// When the next queued event is due, if any.
     async fn next_async_due(&self) -> Result<Option<i64>>;
     async fn update_async(&self, e: &AsyncEventRecord) -> Result<()>;
+    /// Writes the outcome of a run (the request and its event) only if the event is still
+    /// `Running`, in one transaction: a TerminateAsyncEvent that got there first wins. Returns
+    /// whether it was written.
+    async fn finish_async_run(&self, r: &RequestRecord, e: &AsyncEventRecord) -> Result<bool>;
+    /// Aborts a queued or running event of function `key` and fails its request with
+    /// `message`, in one transaction.
+    async fn abort_async(
+        &self,
+        key: &FunctionKey,
+        request_id: &str,
+        now_ms: i64,
+        message: &str,
+    ) -> Result<AbortOutcome>;
     async fn get_async(&self, scope: &Scope, request_id: &str) -> Result<Option<AsyncEventRecord>>;
     async fn list_async(&self, key: &FunctionKey) -> Result<Vec<AsyncEventRecord>>;
     /// After a restart: events that were running go back to the queue (they run again: at

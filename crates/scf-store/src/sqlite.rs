@@ -12,7 +12,7 @@ use crate::model::{
     AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
     Scope, StatusReason, VersionRecord,
 };
-use crate::{Result, Store, StoreError};
+use crate::{AbortOutcome, Result, Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -918,6 +918,64 @@ impl Store for SqliteStore {
     async fn update_async(&self, e: &AsyncEventRecord) -> Result<()> {
         let e = e.clone();
         self.write(move |c| write_async(c, &e).map(drop)).await
+    }
+
+    async fn finish_async_run(&self, r: &RequestRecord, e: &AsyncEventRecord) -> Result<bool> {
+        let (r, e) = (r.clone(), e.clone());
+        self.write(move |c| {
+            let status: Option<String> = c
+                .prepare_cached("SELECT status FROM async_events WHERE request_id=?1")?
+                .query_row(params![e.request_id], |row| row.get(0))
+                .optional()?;
+            if status.as_deref() != Some(AsyncStatus::Running.as_str()) {
+                return Ok(false);
+            }
+            c.prepare_cached("UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1")?
+                .execute(params![r.request_id, r.ret_code, to_json(&r)])?;
+            write_async(c, &e)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn abort_async(
+        &self,
+        key: &FunctionKey,
+        request_id: &str,
+        now_ms: i64,
+        message: &str,
+    ) -> Result<AbortOutcome> {
+        let (key, request_id, message) = (key.clone(), request_id.to_string(), message.to_string());
+        self.write(move |c| {
+            let found = c
+                .prepare_cached(
+                    "SELECT * FROM async_events WHERE request_id=?1 AND app_id=?2 AND region=?3 AND namespace=?4 AND function=?5",
+                )?
+                .query_row(params![request_id, app(&key.scope), key.scope.region, key.namespace, key.name], async_from)
+                .optional()?;
+            let Some(mut e) = found else { return Ok(AbortOutcome::NotFound) };
+            if e.status.is_final() {
+                return Ok(AbortOutcome::AlreadyEnded(e.status));
+            }
+            e.status = AsyncStatus::Aborted;
+            e.end_ms = Some(now_ms);
+            write_async(c, &e)?;
+            let record = c
+                .prepare_cached("SELECT * FROM requests WHERE request_id=?1")?
+                .query_row(params![request_id], request_from)
+                .optional()?;
+            if let Some(mut r) = record {
+                r.ret_code = -1;
+                r.ret_msg = message.clone();
+                r.err_msg = message;
+                r.end_ms = Some(now_ms);
+                r.error_kind = "PlatformError".into();
+                c.prepare_cached("UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1")?
+                    .execute(params![r.request_id, r.ret_code, to_json(&r)])?;
+            }
+            Ok(AbortOutcome::Aborted)
+        })
+        .await
     }
 
     async fn get_async(&self, scope: &Scope, request_id: &str) -> Result<Option<AsyncEventRecord>> {

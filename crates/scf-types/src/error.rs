@@ -79,6 +79,7 @@ error_codes! {
     // Invocation, request status, versions, concurrency, async events.
     FailedOperationAsyncEventStatus = "FailedOperation.AsyncEventStatus",
     FailedOperationFunctionStatusError = "FailedOperation.FunctionStatusError",
+    FailedOperationInvokeFunction = "FailedOperation.InvokeFunction",
     InternalErrorSystem = "InternalError.System",
     InvalidParameterRequestTooLarge = "InvalidParameter.RequestTooLarge",
     InvalidParameterValueAsyncTriggerConfig = "InvalidParameterValue.AsyncTriggerConfig",

@@ -300,7 +300,7 @@ fn check_clock(state: &AppState, timestamp: &str, name: &str) -> Result<i64, Api
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
-    if (now - ts).abs() > state.http_limits.max_clock_skew_seconds {
+    if now.abs_diff(ts) > state.http_limits.max_clock_skew_seconds.unsigned_abs() {
         return Err(err(
             ErrorCode::AuthSignatureExpire,
             format!(
