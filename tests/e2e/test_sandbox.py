@@ -175,3 +175,66 @@ def test_fork_bomb_is_capped(sbx):
     other = deploy(api, "def main_handler(event, context):\n    return 'alive'\n")
     assert ok(invoke(api, other))["RetMsg"] == '"alive"'
     assert api.call("ListFunctions")["TotalCount"] >= 2
+
+
+API_PROBE_PY = r'''
+import http.client
+
+def listening_loopback_ports():
+    ports = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            ip, port = cols[1].split(":")
+            if cols[3] == "0A" and ip == "0100007F":
+                ports.add(int(port, 16))
+    return sorted(ports)
+
+def main_handler(event, context):
+    seen = {}
+    for port in listening_loopback_ports():
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=0.5)
+            c.request("GET", "/runtime/invocation/next")
+            seen[str(port)] = c.getresponse().status
+        except Exception as e:
+            seen[str(port)] = type(e).__name__
+    return seen
+'''
+
+
+def _exec_zip(files: dict[str, str]) -> bytes:
+    """A zip whose `bootstrap` entry is executable."""
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
+            zf.writestr(info, text)
+    return buf.getvalue()
+
+
+def test_functions_cannot_use_another_instances_runtime_api(sbx):
+    """Every custom-runtime instance's API listens on the shared loopback; only processes of
+    that instance may use it. A function that finds them all gets 403 from each, never an event."""
+    api = sbx.client()
+    bootstrap = (
+        "#!/bin/bash\n"
+        "API=http://$SCF_RUNTIME_API:$SCF_RUNTIME_API_PORT\n"
+        "curl -s -d ' ' -X POST $API/runtime/init/ready >/dev/null\n"
+        "while true; do EV=$(curl -s $API/runtime/invocation/next); "
+        "curl -s -X POST -d \"$EV\" $API/runtime/invocation/response >/dev/null; done\n"
+    )
+    victim = deploy(api, _exec_zip({"bootstrap": bootstrap}), runtime="CustomRuntime")
+    first = ok(invoke(api, victim, {"secret": 1}))  # warm now: its API is listening
+    assert ret_json(first) == {"secret": 1}
+    prober = deploy(api, API_PROBE_PY, runtime="Python3.11", timeout=30)
+    seen = ret_json(ok(invoke(api, prober)))
+    assert 403 in seen.values(), f"no runtime API was found to probe: {seen}"
+    assert 200 not in seen.values(), f"a runtime API answered a stranger: {seen}"
+    # The victim still serves its own invocations.
+    again = ok(invoke(api, victim, {"secret": 2}))
+    assert ret_json(again) == {"secret": 2}

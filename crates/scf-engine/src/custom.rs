@@ -6,10 +6,13 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -35,6 +38,10 @@ struct Current {
 
 struct Shared {
     memory_mb: u64,
+    /// The API's own port, and the instance's cgroup: only a process in that cgroup may talk
+    /// to this API (see [`peer_in_cgroup`]).
+    port: u16,
+    owner_cgroup: Option<PathBuf>,
     ready: AtomicBool,
     ready_notify: Notify,
     queue: Mutex<mpsc::Receiver<Pending>>,
@@ -130,11 +137,73 @@ async fn error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
     answer(&s, Err(String::from_utf8_lossy(&body).into_owned())).await
 }
 
+/// Whether the TCP connection from `peer_port` to `api_port` on loopback belongs to a process
+/// of the cgroup `cgroup`. Every instance shares the host's loopback (SCF lets functions use the
+/// network), so without this any function could long-poll another account's runtime API and
+/// read or answer its events. The check finds the client socket's inode in /proc/net/tcp and
+/// looks for it among the open files of the processes in the instance's cgroup.
+fn peer_in_cgroup(peer_port: u16, api_port: u16, cgroup: &Path) -> bool {
+    let Some(inode) = socket_inode(peer_port, api_port) else {
+        return false;
+    };
+    let wanted = format!("socket:[{inode}]");
+    let Ok(procs) = std::fs::read_to_string(cgroup.join("cgroup.procs")) else {
+        return false;
+    };
+    procs.lines().any(|pid| {
+        std::fs::read_dir(format!("/proc/{}/fd", pid.trim()))
+            .map(|fds| {
+                fds.flatten().any(|fd| {
+                    std::fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == wanted.as_str())
+                })
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// The inode of the loopback socket `127.0.0.1:local_port -> 127.0.0.1:remote_port`.
+fn socket_inode(local_port: u16, remote_port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let port_of = |addr: &str| {
+        addr.rsplit_once(':')
+            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+    };
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (local, remote, inode) = (cols.get(1)?, cols.get(2)?, cols.get(9)?);
+        (port_of(local)? == local_port && port_of(remote)? == remote_port)
+            .then(|| inode.parse().ok())?
+    })
+}
+
+async fn guard(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    if let Some(cgroup) = &s.owner_cgroup
+        && !peer_in_cgroup(peer.port(), s.port, cgroup)
+    {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    next.run(request).await
+}
+
 impl CustomApi {
-    pub async fn start(memory_mb: u64) -> std::io::Result<Arc<CustomApi>> {
+    /// `owner_cgroup`: the instance's cgroup, whose processes alone may use the API (`None`
+    /// without a sandbox, where nothing separates instances anyway).
+    pub async fn start(
+        memory_mb: u64,
+        owner_cgroup: Option<PathBuf>,
+    ) -> std::io::Result<Arc<CustomApi>> {
         let (sender, receiver) = mpsc::channel(1);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             memory_mb,
+            port,
+            owner_cgroup,
             ready: AtomicBool::new(false),
             ready_notify: Notify::new(),
             queue: Mutex::new(receiver),
@@ -149,11 +218,17 @@ impl CustomApi {
             .layer(axum::extract::DefaultBodyLimit::max(
                 crate::instance::MAX_RESPONSE_BYTES + 64 * 1024,
             ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&shared),
+                guard,
+            ))
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
         });
         Ok(Arc::new(CustomApi {
             port,

@@ -302,9 +302,12 @@ impl Instance {
         let code_root = sandbox.code_root(&spec.code_dir);
         let mut env = spec.env.clone();
         let custom_api = if spec.launch == Launch::Custom {
-            let api = CustomApi::start(spec.memory_mb)
-                .await
-                .map_err(|e| format!("cannot serve the runtime API: {e}"))?;
+            let api = CustomApi::start(
+                spec.memory_mb,
+                cgroups.pids.clone().or_else(|| cgroups.memory.clone()),
+            )
+            .await
+            .map_err(|e| format!("cannot serve the runtime API: {e}"))?;
             env.push(("SCF_RUNTIME_API".into(), "127.0.0.1".into()));
             env.push(("SCF_RUNTIME_API_PORT".into(), api.port().to_string()));
             Some(api)
