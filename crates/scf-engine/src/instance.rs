@@ -141,14 +141,26 @@ impl Cgroups {
     }
 }
 
+/// Cgroups whose processes were still dying when their instance went: the reaper removes them
+/// later, so no runtime thread ever waits for the kernel here.
+static DYING_CGROUPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes the cgroups left by instances that have died since (called by the reaper).
+pub fn remove_dead_cgroups() {
+    let mut dying = DYING_CGROUPS.lock().unwrap_or_else(|p| p.into_inner());
+    dying.retain(|dir| std::fs::remove_dir(dir).is_err() && dir.exists());
+}
+
 impl Drop for Cgroups {
     fn drop(&mut self) {
         self.peak_file = None;
         for dir in self.memory.iter().chain(self.pids.iter()) {
-            // The processes are gone (killed with the instance); a busy cgroup is retried once.
-            if std::fs::remove_dir(dir).is_err() {
-                std::thread::sleep(Duration::from_millis(5));
-                let _ = std::fs::remove_dir(dir);
+            // A cgroup refuses removal while its processes (killed with the instance) exit.
+            if std::fs::remove_dir(dir).is_err() && dir.exists() {
+                DYING_CGROUPS
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(dir.clone());
             }
         }
     }

@@ -171,6 +171,20 @@ impl Engine {
     }
 
     fn reap(&self) {
+        instance::remove_dead_cgroups();
+        // Pools nobody uses any more (an old version or configuration), and the caps of
+        // functions with nothing running.
+        self.pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, p| {
+                Arc::strong_count(p) > 1
+                    || !p.idle.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+            });
+        self.functions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, s| s.semaphore.available_permits() < s.cap.unwrap_or(0) as usize);
         let keep = Duration::from_secs(self.config.keep_alive_secs);
         let pools: Vec<Arc<Pool>> = self
             .pools

@@ -94,7 +94,7 @@ CREATE INDEX async_by_function ON async_events (app_id, region, namespace, funct
 
 /// What the writer thread runs: statements against its connection, returning what to do once
 /// the batch's COMMIT has succeeded (or failed).
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Completion + Send>;
 type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
 
 /// Writes committed together at most (a bound on how long one COMMIT can make a writer wait).
@@ -135,25 +135,36 @@ fn exec_cached(c: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn run_writer(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let c = lock(&conn);
-        let begun = exec_cached(&c, "BEGIN IMMEDIATE").map_err(|e| e.to_string());
+        let mut failure = exec_cached(&c, "BEGIN IMMEDIATE")
+            .err()
+            .map(|e| format!("begin: {e}"));
         let mut completions: Vec<Completion> = Vec::new();
         let mut next = Some(first);
         while let Some(job) = next {
-            completions.push(job(&c));
+            // A job never runs outside the batch's transaction: if it could not begin, or an
+            // error (disk full, I/O) rolled it back, the rest are failed without running, so
+            // that no write commits on its own while being reported as failed.
+            completions.push(job(if failure.is_none() { Some(&c) } else { None }));
+            if failure.is_none() && c.is_autocommit() {
+                failure = Some("the transaction was rolled back".into());
+            }
             next = if completions.len() < MAX_BATCH {
                 jobs.try_recv().ok()
             } else {
                 None
             };
         }
-        let committed = begun.and_then(|()| exec_cached(&c, "COMMIT").map_err(|e| e.to_string()));
-        if committed.is_err() {
+        if failure.is_none()
+            && let Err(e) = exec_cached(&c, "COMMIT")
+        {
+            failure = Some(format!("commit: {e}"));
+        }
+        if failure.is_some() && !c.is_autocommit() {
             let _ = c.execute_batch("ROLLBACK");
         }
         drop(c);
-        let error = committed.err();
         for done in completions {
-            done(error.as_deref());
+            done(failure.as_deref());
         }
     }
 }
@@ -222,22 +233,26 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
         reply: impl FnOnce(Result<T>) + Send + 'static,
     ) -> Job {
-        Box::new(move |c: &Connection| {
-            // Cached statements: they run around every write (SQL parsing was a visible share
-            // of the writer's profile before statements were cached).
-            let outcome = exec_cached(c, "SAVEPOINT job").and_then(|()| match f(c) {
-                Ok(v) => exec_cached(c, "RELEASE job").map(|()| v),
-                Err(e) => {
-                    let _ = exec_cached(c, "ROLLBACK TO job")
-                        .and_then(|()| exec_cached(c, "RELEASE job"));
-                    Err(e)
-                }
+        Box::new(move |c: Option<&Connection>| {
+            // `None`: the batch's transaction is gone; this write does not run.
+            let outcome = c.map(|c| {
+                // Cached statements: they run around every write (SQL parsing was a visible
+                // share of the writer's profile before statements were cached).
+                exec_cached(c, "SAVEPOINT job").and_then(|()| match f(c) {
+                    Ok(v) => exec_cached(c, "RELEASE job").map(|()| v),
+                    Err(e) => {
+                        let _ = exec_cached(c, "ROLLBACK TO job")
+                            .and_then(|()| exec_cached(c, "RELEASE job"));
+                        Err(e)
+                    }
+                })
             });
             Box::new(move |commit_error: Option<&str>| {
                 reply(match (outcome, commit_error) {
-                    (Err(e), _) => Err(backend(e)),
-                    (Ok(_), Some(e)) => Err(StoreError::Backend(format!("commit: {e}"))),
-                    (Ok(v), None) => Ok(v),
+                    (Some(Err(e)), _) => Err(backend(e)),
+                    (_, Some(e)) => Err(StoreError::Backend(e.to_string())),
+                    (Some(Ok(v)), None) => Ok(v),
+                    (None, None) => Err(StoreError::Backend("the write did not run".into())),
                 })
             }) as Completion
         })
