@@ -47,6 +47,7 @@ fn function(app_id: u64, namespace: &str, name: &str) -> FunctionRecord {
         extra: serde_json::Map::new(),
         add_time_ms: 5,
         mod_time_ms: 5,
+        revision: 0,
     }
 }
 
@@ -112,6 +113,7 @@ async fn versions(store: &dyn Store) {
     );
     assert_eq!(store.list_versions(&f.key).await.expect("list").len(), 2);
     // A version keeps its package alive after $LATEST moves on.
+    f.revision += 1; // the record as the store now has it
     f.code_sha256 = "v3code".into();
     store.update_function(&f).await.expect("update");
     assert!(
@@ -540,6 +542,13 @@ async fn functions(store: &dyn Store) {
     );
     assert_eq!(got.status_reasons, vec![reason]);
 
+    let mut stale = got.clone();
+    stale.revision = got.revision.wrapping_sub(1);
+    assert_eq!(
+        store.update_function(&stale).await,
+        Err(StoreError::Conflict),
+        "a write over an older read is refused"
+    );
     let mut changed = got.clone();
     changed.memory_size = 256;
     changed.code_sha256 = "bb".into();

@@ -34,6 +34,8 @@ pub enum StoreError {
     NamespaceNotEmpty,
     #[error("quota of {0} reached")]
     LimitExceeded(u32),
+    #[error("the record changed since it was read")]
+    Conflict,
     #[error("store backend: {0}")]
     Backend(String),
 }
@@ -42,6 +44,12 @@ pub enum StoreError {
 /// an internal error: logged with its detail, answered with a generic message.
 impl From<StoreError> for scf_types::ApiError {
     fn from(e: StoreError) -> Self {
+        if e == StoreError::Conflict {
+            return scf_types::ApiError::new(
+                scf_types::ErrorCode::FailedOperationOperationConflict,
+                "The function was changed by another request meanwhile; retry.",
+            );
+        }
         tracing::error!(error = %e, "store failure");
         scf_types::ApiError::new(
             scf_types::ErrorCode::InternalErrorSystem,
@@ -93,7 +101,7 @@ pub trait Store: Send + Sync + 'static {
         scope: &Scope,
         namespace: Option<&str>,
     ) -> Result<Vec<FunctionRecord>>;
-    /// Replaces a function's record; `NotFound`.
+    /// Replaces a function's record, if it is still at `f.revision` (else `Conflict`); `NotFound`.
     async fn update_function(&self, f: &FunctionRecord) -> Result<()>;
     /// Sets a function's status, but only while its code is still `code_sha256` (a later
     /// UpdateFunctionCode wins over an earlier unpacking that finishes late). Returns whether it

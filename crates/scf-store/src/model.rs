@@ -63,6 +63,10 @@ pub struct FunctionRecord {
     pub extra: serde_json::Map<String, serde_json::Value>,
     pub add_time_ms: i64,
     pub mod_time_ms: i64,
+    /// Counts the writes of this record: `update_function` writes only over the revision it
+    /// was read at, so two read-modify-writes cannot undo each other.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// One invocation, from the moment it is accepted. `ret_code` is SCF's RequestStatus code:

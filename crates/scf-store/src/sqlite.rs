@@ -619,11 +619,19 @@ impl Store for SqliteStore {
     }
 
     async fn update_function(&self, f: &FunctionRecord) -> Result<()> {
-        let f = f.clone();
-        match self.write(move |c| write_function(c, &f)).await? {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
-        }
+        let mut f = f.clone();
+        self.write(move |c| {
+            let Some(current) = get_function_in(c, &f.key)? else {
+                return Ok(Err(StoreError::NotFound));
+            };
+            if current.revision != f.revision {
+                return Ok(Err(StoreError::Conflict));
+            }
+            f.revision += 1;
+            write_function(c, &f)?;
+            Ok(Ok(()))
+        })
+        .await?
     }
 
     async fn set_function_status(
@@ -652,6 +660,7 @@ impl Store for SqliteStore {
                 .map(|r| r.error_message.clone())
                 .unwrap_or_default();
             f.status_reasons = reasons;
+            f.revision += 1;
             Ok(write_function(c, &f)? > 0)
         })
         .await

@@ -80,6 +80,7 @@ error_codes! {
     FailedOperationAsyncEventStatus = "FailedOperation.AsyncEventStatus",
     FailedOperationFunctionStatusError = "FailedOperation.FunctionStatusError",
     FailedOperationInvokeFunction = "FailedOperation.InvokeFunction",
+    FailedOperationOperationConflict = "FailedOperation.OperationConflict",
     InternalErrorSystem = "InternalError.System",
     InvalidParameterRequestTooLarge = "InvalidParameter.RequestTooLarge",
     InvalidParameterValueAsyncTriggerConfig = "InvalidParameterValue.AsyncTriggerConfig",

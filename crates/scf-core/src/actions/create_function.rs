@@ -128,6 +128,7 @@ pub async fn apply(
         extra: req.extra,
         add_time_ms: now,
         mod_time_ms: now,
+        revision: 0,
     };
     let created = {
         let _guard = svc.packages.lock.lock().await;
