@@ -5,7 +5,7 @@ use super::code_source::{self, Code};
 use super::get_function::load;
 use crate::rules;
 use crate::service::{Caller, Service, now_ms};
-use scf_store::StoreError;
+use scf_store::{FunctionRecord, StoreError};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -63,20 +63,43 @@ pub async fn apply(
         code_source::decode_and_inspect(svc, zip_b64, svc.settings.limits.update_zip_file_bytes)
             .await?;
 
-    let old_sha = std::mem::replace(&mut f.code_sha256, inspected.sha256.clone());
-    f.code_size = inspected.zip_bytes;
-    f.status = "Updating".into();
-    f.status_desc = String::new();
-    f.status_reasons.clear();
-    f.mod_time_ms = now_ms();
-    if let Some(dep) = req.install_dependency {
-        f.extra
-            .insert("InstallDependency".into(), Value::String(dep));
-    }
+    let handler = f.handler.clone();
+    let apply = |f: &mut FunctionRecord| {
+        f.handler = handler.clone();
+        f.code_sha256 = inspected.sha256.clone();
+        f.code_size = inspected.zip_bytes;
+        f.status = "Updating".into();
+        f.status_desc = String::new();
+        f.status_reasons.clear();
+        f.mod_time_ms = now_ms();
+        if let Some(dep) = &req.install_dependency {
+            f.extra
+                .insert("InstallDependency".into(), Value::String(dep.clone()));
+        }
+    };
+    let mut old_sha = f.code_sha256.clone();
+    apply(&mut f);
     let updated = {
         let _guard = svc.packages.lock.lock().await;
         code_source::store(svc, inspected.sha256.clone(), bytes).await?;
-        svc.store.update_function(&f).await
+        let mut result = svc.store.update_function(&f).await;
+        // The zip's inspection takes a while; the previous update's unpacking may have
+        // settled its status meanwhile. Apply the same change to the fresh record.
+        for _ in 0..5 {
+            if result != Err(StoreError::Conflict) {
+                break;
+            }
+            match svc.store.get_function(&f.key).await? {
+                Some(fresh) => {
+                    old_sha = fresh.code_sha256.clone();
+                    f = fresh;
+                    apply(&mut f);
+                    result = svc.store.update_function(&f).await;
+                }
+                None => result = Err(StoreError::NotFound),
+            }
+        }
+        result
     };
     match updated {
         Ok(()) => {}
