@@ -76,13 +76,18 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
-/// Function names: letters, digits, `-`, `_`; start with a letter; no `-`/`_` at the end; 2-60.
-pub fn function_name(name: &str) -> Result<(), ApiError> {
-    let ok = (2..=60).contains(&name.len())
+/// SCF's name shape: letters, digits, `-`, `_`; starts with a letter; ends with a letter or
+/// digit; `len` characters.
+fn name_shape(name: &str, len: std::ops::RangeInclusive<usize>) -> bool {
+    len.contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(is_name_char);
-    if ok {
+        && name.chars().all(is_name_char)
+}
+
+/// Function names: the name shape, 2-60 characters.
+pub fn function_name(name: &str) -> Result<(), ApiError> {
+    if name_shape(name, 2..=60) {
         Ok(())
     } else {
         Err(bad(
@@ -100,14 +105,9 @@ pub fn plausible_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 60 && name.chars().all(is_name_char)
 }
 
-/// Namespace names for CreateNamespace: start with a letter, end with a letter or digit, only
-/// letters, digits, `-` and `_`, 2-30 characters.
+/// Namespace names for CreateNamespace: the name shape, 2-30 characters.
 pub fn namespace_name(name: &str) -> Result<(), ApiError> {
-    let ok = (2..=30).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(is_name_char);
-    if ok {
+    if name_shape(name, 2..=30) {
         Ok(())
     } else {
         Err(bad(

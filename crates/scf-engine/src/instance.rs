@@ -5,7 +5,7 @@ use crate::custom::CustomApi;
 use crate::protocol::{self, InitKind, Message};
 use crate::runtimes::{Language, Launch};
 use crate::sandbox::Sandbox;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -668,10 +668,5 @@ impl Instance {
     /// Whether the process is still there.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// The folder this instance's code is in (for tests).
-    pub fn code_root(sandbox: &Sandbox, code_dir: &Path) -> PathBuf {
-        sandbox.code_root(code_dir)
     }
 }
