@@ -194,3 +194,21 @@ pub trait Store: Send + Sync + 'static {
 
 #[cfg(test)]
 mod contract;
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+    use scf_types::{ApiError, ErrorCode};
+
+    #[test]
+    fn store_errors_map_to_tencent_codes() {
+        assert_eq!(
+            ApiError::from(StoreError::Conflict).code,
+            ErrorCode::FailedOperationOperationConflict
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Backend("disk".into())).code,
+            ErrorCode::InternalErrorSystem
+        );
+    }
+}

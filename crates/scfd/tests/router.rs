@@ -1628,3 +1628,64 @@ async fn reserved_concurrency_caps_sync_calls() {
         (json!(0), json!(0))
     );
 }
+
+#[tokio::test]
+async fn event_config_async_list_and_version_limit_codes() {
+    let t = test_app();
+    deploy(
+        &t,
+        "cfg",
+        "def main_handler(event, context):\n    return 1\n",
+        json!({}),
+    )
+    .await;
+    let cfg = |retry: Value, ttl: i64| json!({"FunctionName": "cfg", "AsyncTriggerConfig": {"RetryConfig": retry, "MsgTTL": ttl}});
+    assert_eq!(
+        code(
+            &t.call("UpdateFunctionEventInvokeConfig", cfg(json!([]), 60))
+                .await
+        ),
+        "InvalidParameterValue.AsyncTriggerConfig"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "UpdateFunctionEventInvokeConfig",
+                cfg(json!([{"RetryNum": 1}]), 10)
+            )
+            .await
+        ),
+        "LimitExceeded.MsgTTL"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "ListAsyncEvents",
+                json!({"FunctionName": "cfg", "InvokeType": ["BOGUS"]})
+            )
+            .await
+        ),
+        "InvalidParameterValue.InvokeType"
+    );
+    assert_eq!(
+        code(
+            &t.call(
+                "ListAsyncEvents",
+                json!({"FunctionName": "cfg", "Limit": 101})
+            )
+            .await
+        ),
+        "InvalidParameterValue.Limit"
+    );
+    for i in 1..=100 {
+        let v = t.ok("PublishVersion", json!({"FunctionName": "cfg"})).await;
+        assert_eq!(v["FunctionVersion"], i.to_string());
+    }
+    assert_eq!(
+        code(
+            &t.call("PublishVersion", json!({"FunctionName": "cfg"}))
+                .await
+        ),
+        "LimitExceeded.FunctionVersions"
+    );
+}
