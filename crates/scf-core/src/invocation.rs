@@ -286,9 +286,9 @@ pub(crate) async fn invoke_sync(
         false,
         now_ms(),
     );
-    // Queued, not awaited: the id reaches nobody before this request ends, and its outcome
-    // below is written (and awaited) after this insert.
-    svc.store.insert_request_detached(&record);
+    // In flight on this node (GetRequestStatus sees it); the store gets its outcome, and a
+    // running record only if it runs long (see `running`).
+    svc.running.start(&record);
     let spec = spec(svc, &caller.scope, &caller.uin, &t);
     let ctx = context(&request_id, &t, &caller.scope, &caller.uin);
     // The run and its record go on in a task of their own: a client that hangs up must not
@@ -316,7 +316,9 @@ pub(crate) async fn invoke_sync(
                 record.err_msg = message.clone();
                 record.end_ms = Some(now_ms());
                 record.error_kind = "PlatformError".into();
-                svc2.store.update_request(&record).await?;
+                let written = svc2.store.put_request(&record).await;
+                svc2.running.finish(&record.request_id);
+                written?;
                 return Err(match e {
                     EngineError::Concurrency => {
                         ApiError::new(ErrorCode::LimitExceededQuota, message)
@@ -328,7 +330,9 @@ pub(crate) async fn invoke_sync(
             }
         };
         settle(&mut record, &t.record, &outcome);
-        svc2.store.update_request(&record).await?;
+        let written = svc2.store.put_request(&record).await;
+        svc2.running.finish(&record.request_id);
+        written?;
         Ok(record)
     });
     let record = run.await.map_err(crate::service::internal)??;

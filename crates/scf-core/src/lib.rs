@@ -28,6 +28,7 @@ pub mod actions;
 pub mod invocation;
 pub mod packages;
 pub mod rules;
+mod running;
 pub mod service;
 pub mod zip_guard;
 

@@ -65,6 +65,9 @@ pub struct Settings {
     pub retention: std::time::Duration,
     /// Each account's uin, for the context of async runs.
     pub uins: std::collections::HashMap<u64, String>,
+    /// A sync request still running after this long also gets a running record in the store
+    /// (see `running`); quicker ones write only their outcome.
+    pub running_record_after: std::time::Duration,
 }
 
 /// Who is asking: the account and region from the verified request.
@@ -102,6 +105,8 @@ pub struct Service {
     pub(crate) async_wakeup: Arc<tokio::sync::Notify>,
     pub(crate) packages: Packages,
     pub(crate) settings: Settings,
+    /// Sync requests in flight on this node.
+    pub(crate) running: crate::running::Running,
     /// Scopes whose `default` namespace is known to exist, to skip the write after the first.
     default_seen: Mutex<HashSet<Scope>>,
 }
@@ -137,6 +142,7 @@ impl Service {
             packages,
             settings,
             default_seen: Mutex::new(HashSet::new()),
+            running: Default::default(),
         }))
     }
 
@@ -153,6 +159,10 @@ impl Service {
     pub fn start_background(self: &Arc<Self>) {
         tokio::spawn(crate::invocation::dispatch(Arc::downgrade(self)));
         tokio::spawn(crate::invocation::purge_loop(Arc::downgrade(self)));
+        tokio::spawn(crate::running::persist_loop(
+            Arc::downgrade(self),
+            self.settings.running_record_after,
+        ));
     }
 
     /// The uin of an account (for the context of an async run).

@@ -57,6 +57,7 @@ pub async fn run(store: &dyn Store) {
     isolation(store).await;
     versions(store).await;
     requests(store).await;
+    sync_outcomes(store).await;
     async_events(store).await;
 }
 
@@ -228,6 +229,50 @@ async fn requests(store: &dyn Store) {
             .expect("get")
             .is_some()
     );
+}
+
+/// A sync request's outcome may reach the store before or after its running record: the
+/// outcome stands either way.
+async fn sync_outcomes(store: &dyn Store) {
+    let key = function(18, "default", "r").key;
+    let mut quick = request(18, "req-quick", false, 1000);
+    quick.ret_code = 0;
+    quick.ret_msg = "\"fast\"".into();
+    store.put_request(&quick).await.expect("put");
+    store.insert_running_detached(&request(18, "req-quick", false, 1000));
+    let mut slow = request(18, "req-slow", false, 1000);
+    store.insert_running_detached(&slow);
+    // A later write is committed after every earlier detached one.
+    store
+        .insert_request(&request(18, "req-barrier", false, 1000))
+        .await
+        .expect("insert");
+    let got = store.get_request(&key, "req-quick").await.expect("get");
+    assert_eq!(
+        got.map(|r| (r.ret_code, r.ret_msg)),
+        Some((0, "\"fast\"".into()))
+    );
+    let got = store.get_request(&key, "req-slow").await.expect("get");
+    assert_eq!(got.map(|r| r.ret_code), Some(1), "the running record");
+    slow.ret_code = -1;
+    slow.err_msg = "boom".into();
+    store.put_request(&slow).await.expect("put");
+    let got = store.get_request(&key, "req-slow").await.expect("get");
+    assert_eq!(
+        got.map(|r| (r.ret_code, r.err_msg)),
+        Some((-1, "boom".into()))
+    );
+    assert_eq!(
+        store
+            .list_requests(&key, 0, 5000, 10)
+            .await
+            .expect("list")
+            .len(),
+        3
+    );
+    let mut barrier = request(18, "req-barrier", false, 1000);
+    barrier.ret_code = 0;
+    store.put_request(&barrier).await.expect("put");
 }
 
 async fn async_events(store: &dyn Store) {

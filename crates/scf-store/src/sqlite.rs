@@ -802,9 +802,32 @@ impl Store for SqliteStore {
         self.write(move |c| insert_request_in(c, &r)).await
     }
 
-    fn insert_request_detached(&self, r: &RequestRecord) {
+    fn insert_running_detached(&self, r: &RequestRecord) {
         let r = r.clone();
-        self.write_detached(move |c| insert_request_in(c, &r));
+        self.write_detached(move |c| {
+            let k = &r.function;
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO requests (request_id, app_id, region, namespace, function, ret_code, start_ms, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.ret_code, r.start_ms, to_json(&r)])
+            .map(drop)
+        });
+    }
+
+    async fn put_request(&self, r: &RequestRecord) -> Result<()> {
+        let r = r.clone();
+        self.write(move |c| {
+            let k = &r.function;
+            c.prepare_cached(
+                "INSERT INTO requests (request_id, app_id, region, namespace, function, ret_code, start_ms, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (request_id) DO UPDATE SET ret_code = excluded.ret_code, doc = excluded.doc",
+            )?
+            .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.ret_code, r.start_ms, to_json(&r)])
+            .map(drop)
+        })
+        .await
     }
 
     async fn update_request(&self, r: &RequestRecord) -> Result<()> {

@@ -126,11 +126,24 @@ impl Default for HttpLimits {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// `normal` (survives a killed process) or `full` (also survives power loss).
     pub synchronous: Synchronous,
+    /// A sync request still running after this many milliseconds gets a running record in the
+    /// store (a restart then marks it failed; other nodes see it). Quicker requests, most of
+    /// them, write only their outcome; until then this node answers for them from memory.
+    pub running_record_after_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            synchronous: Synchronous::default(),
+            running_record_after_ms: 100,
+        }
+    }
 }
 
 /// One API key of an account. Several keys may share an account (same `app_id`).

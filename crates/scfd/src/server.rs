@@ -62,6 +62,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         async_retry_interval: std::time::Duration::from_secs(config.async_.retry_interval_secs),
         retention: std::time::Duration::from_secs(config.async_.retention_hours * 3600),
         uins,
+        running_record_after: std::time::Duration::from_millis(
+            config.store.running_record_after_ms,
+        ),
     };
     let engine =
         scf_engine::Engine::start(config.engine.clone(), config.sandbox.clone(), &data_dir)

@@ -45,6 +45,7 @@ fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
         async_retry_interval: std::time::Duration::from_secs(1),
         retention: std::time::Duration::from_secs(3600),
         uins: HashMap::new(),
+        running_record_after: std::time::Duration::from_millis(100),
     };
     let engine = scf_engine::Engine::start(
         scf_engine::EngineConfig::default(),

@@ -142,10 +142,14 @@ pub async fn apply(
     {
         return Err(function_not_found(&name));
     }
+    let in_flight = svc.running.list(&key, from, to + 1);
     let mut records = svc
         .store
         .list_requests(&key, from, to + 1, MAX_WINDOW as usize)
         .await?;
+    // A request in flight here may also have its running record in the store: keep one.
+    records.retain(|r| !in_flight.iter().any(|f| f.request_id == r.request_id));
+    records.extend(in_flight);
     let qualifier = req.qualifier.filter(|q| !q.is_empty());
     let request_id = req.function_request_id.filter(|r| !r.is_empty());
     if let Some(id) = &request_id

@@ -124,11 +124,17 @@ pub async fn apply(
             ),
         ));
     }
-    let found = svc
-        .store
-        .get_request(&key, &req.function_request_id)
-        .await?
-        .filter(|r| r.start_ms >= from && r.start_ms <= to);
+    // In flight here first: an entry leaves only once its outcome is in the store.
+    let running = svc.running.get(&key, &req.function_request_id);
+    let found = match running {
+        Some(r) => Some(r),
+        None => {
+            svc.store
+                .get_request(&key, &req.function_request_id)
+                .await?
+        }
+    }
+    .filter(|r| r.start_ms >= from && r.start_ms <= to);
     let data: Vec<Value> = found.iter().map(|r| view(svc, r)).collect();
     let mut out = Map::new();
     out.insert("TotalCount".into(), json!(data.len()));
