@@ -161,6 +161,8 @@ pub struct LoadSpec<'a> {
     pub capture: Option<&'static [u8]>,
     /// Stop after this many measured requests in all (0: none; the duration still applies).
     pub max_requests: u64,
+    /// Each client waits this long after each answer (zero: back to back).
+    pub pause: Duration,
 }
 
 pub fn new_histogram() -> Histogram<u64> {
@@ -180,7 +182,8 @@ pub fn run(spec: &LoadSpec<'_>) -> Result<LoadResult, String> {
         let addr = spec.addr.to_string();
         let requests = Arc::clone(&spec.requests);
         let barrier = Arc::clone(&barrier);
-        let (warmup, measure, capture) = (spec.warmup, spec.measure, spec.capture);
+        let (warmup, measure, capture, pause) =
+            (spec.warmup, spec.measure, spec.capture, spec.pause);
         // Clients start at spread offsets, so distinct requests (GetRequestStatus ids) interleave.
         let clients = spec.clients;
         let handle = std::thread::Builder::new()
@@ -231,6 +234,9 @@ pub fn run(spec: &LoadSpec<'_>) -> Result<LoadResult, String> {
                             }
                             Outcome::Error(code) => *result.errors.entry(code).or_default() += 1,
                         }
+                    }
+                    if !pause.is_zero() {
+                        std::thread::sleep(pause);
                     }
                 }
                 result.seconds = last.saturating_duration_since(measure_from).as_secs_f64();

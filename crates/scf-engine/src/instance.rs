@@ -272,45 +272,220 @@ pub struct StartFailure {
     pub mem_bytes: u64,
 }
 
-/// A process whose handler is loaded.
-struct Started {
+/// A process that has started: up to its runtime's "standby" (or ready, a custom runtime).
+struct Spawned {
     child: Child,
     io: Io,
     stray: Arc<Mutex<String>>,
-    init_log: String,
+    /// What it wrote while starting.
+    log: String,
+}
+
+impl StartFailure {
+    fn new(message: String, since: Instant, cgroups: &Cgroups) -> Self {
+        StartFailure {
+            message,
+            init_ms: since.elapsed().as_secs_f64() * 1000.0,
+            mem_bytes: cgroups.peak().unwrap_or(0),
+        }
+    }
+}
+
+/// An instance started ahead of need (a spare): its sandbox, cgroups and interpreter are up,
+/// and the function's handler is loaded only by [`Standby::activate`], when a request needs
+/// it. Starting a process (and moving it into its cgroups, which waits for an RCU grace
+/// period) is so taken off the request's path, while the function's own initialization still
+/// runs, and is measured, on it.
+pub struct Standby {
+    id: u64,
+    spawned: Spawned,
+    cgroups: Cgroups,
+    uses_launcher: bool,
+}
+
+impl Standby {
+    /// Starts a spare of an interpreter runtime (`None` for a custom runtime, whose
+    /// `bootstrap` is the function's own code and cannot wait).
+    pub async fn start(
+        spec: &InstanceSpec,
+        sandbox: &Sandbox,
+    ) -> Option<Result<Standby, StartFailure>> {
+        if spec.launch == Launch::Custom {
+            return None;
+        }
+        let started = Instant::now();
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let cgroups = Cgroups::create(sandbox, id, spec.memory_mb, sandbox.config.max_processes);
+        Some(match Instance::spawn(spec, sandbox, &cgroups).await {
+            Ok(spawned) => Ok(Standby {
+                id,
+                spawned,
+                cgroups,
+                uses_launcher: sandbox.launcher.is_some(),
+            }),
+            Err(message) => Err(StartFailure::new(message, started, &cgroups)),
+        })
+    }
+
+    pub fn alive(&mut self) -> bool {
+        matches!(self.spawned.child.try_wait(), Ok(None))
+    }
+
+    /// Loads the handler. The init duration is the wait for it.
+    pub async fn activate(self, spec: &InstanceSpec) -> Result<Instance, StartFailure> {
+        self.activate_from(spec, Instant::now()).await
+    }
+
+    async fn activate_from(
+        self,
+        spec: &InstanceSpec,
+        since: Instant,
+    ) -> Result<Instance, StartFailure> {
+        let Standby {
+            id,
+            spawned:
+                Spawned {
+                    mut child,
+                    mut io,
+                    stray,
+                    mut log,
+                },
+            cgroups,
+            uses_launcher,
+        } = self;
+        if let Io::Pipe { stdin, stdout } = &mut io {
+            let sent =
+                stdin.write_all(protocol::INIT_LINE).await.is_ok() && stdin.flush().await.is_ok();
+            let ready = await_init(
+                &mut child,
+                stdout,
+                &stray,
+                &cgroups,
+                uses_launcher,
+                spec.init_timeout,
+                InitKind::Ready,
+                &mut log,
+            )
+            .await;
+            if let Err(message) = ready {
+                let message = if sent {
+                    message
+                } else {
+                    format!("the instance stopped before it could load the handler: {message}")
+                };
+                return Err(StartFailure::new(message, since, &cgroups));
+            }
+        }
+        Ok(Instance {
+            id,
+            child,
+            io,
+            stray,
+            cgroups,
+            uses_launcher,
+            init_ms: since.elapsed().as_secs_f64() * 1000.0,
+            init_log: log,
+            last_used: Instant::now(),
+        })
+    }
+}
+
+/// Reads an interpreter runtime's stdout until it says `want` ("standby" or "ready"); else
+/// why it did not: its init error, the init timeout, or how it died.
+#[allow(clippy::too_many_arguments)]
+async fn await_init(
+    child: &mut Child,
+    stdout: &mut BufReader<ChildStdout>,
+    stray: &Mutex<String>,
+    cgroups: &Cgroups,
+    uses_launcher: bool,
+    timeout: Duration,
+    want: InitKind,
+    log: &mut String,
+) -> Result<(), String> {
+    let waited = tokio::time::timeout(timeout, async {
+        loop {
+            let Some(line) = read_line(stdout).await else {
+                return Err(None);
+            };
+            let (text, msg) = protocol::split_line(&line);
+            if !text.is_empty() {
+                append_capped(log, text);
+                append_capped(log, "\n");
+            }
+            if let Some(Ok(Message::Init(m))) = msg.map(serde_json::from_str::<Message>) {
+                append_capped(log, &m.log);
+                if m.kind == want {
+                    return Ok(());
+                }
+                if m.kind == InitKind::InitError {
+                    return Err(Some(m.error));
+                }
+            }
+        }
+    })
+    .await;
+    match waited {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(Some(error))) => {
+            let _ = child.start_kill();
+            Err(format!("{log}{error}"))
+        }
+        Ok(Err(None)) => {
+            let status = tokio::time::timeout(Duration::from_secs(2), child.wait())
+                .await
+                .ok()
+                .and_then(Result::ok);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let stray = stray.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let why = if cgroups.oom_kills() > 0 {
+                "the memory limit was exceeded".to_string()
+            } else {
+                describe_exit(status, uses_launcher)
+            };
+            Err(format!(
+                "The function failed to start: {why}.\n{log}{stray}"
+            ))
+        }
+        Err(_) => {
+            let _ = child.start_kill();
+            Err(format!(
+                "The function did not finish initializing within {} s (init timeout).",
+                timeout.as_secs()
+            ))
+        }
+    }
 }
 
 impl Instance {
-    /// Starts an instance and waits until its handler is loaded.
+    /// Starts an instance and waits until its handler is loaded. The init duration is the
+    /// whole wait: the process's start and the handler's loading.
     pub async fn start(spec: &InstanceSpec, sandbox: &Sandbox) -> Result<Instance, StartFailure> {
+        let started = Instant::now();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let cgroups = Cgroups::create(sandbox, id, spec.memory_mb, sandbox.config.max_processes);
-        let started = Instant::now();
-        match Self::start_process(spec, sandbox, &cgroups).await {
-            Ok(p) => Ok(Instance {
-                id,
-                child: p.child,
-                io: p.io,
-                stray: p.stray,
-                cgroups,
-                uses_launcher: sandbox.launcher.is_some(),
-                init_ms: started.elapsed().as_secs_f64() * 1000.0,
-                init_log: p.init_log,
-                last_used: Instant::now(),
-            }),
-            Err(message) => Err(StartFailure {
-                message,
-                init_ms: started.elapsed().as_secs_f64() * 1000.0,
-                mem_bytes: cgroups.peak().unwrap_or(0),
-            }),
-        }
+        let uses_launcher = sandbox.launcher.is_some();
+        let spawned = match Self::spawn(spec, sandbox, &cgroups).await {
+            Ok(s) => s,
+            Err(message) => return Err(StartFailure::new(message, started, &cgroups)),
+        };
+        let standby = Standby {
+            id,
+            spawned,
+            cgroups,
+            uses_launcher,
+        };
+        standby.activate_from(spec, started).await
     }
 
-    async fn start_process(
+    /// Starts the process of an instance (in its sandbox and cgroups), for an interpreter
+    /// runtime up to its "standby": the handler is not loaded yet. A custom runtime's
+    /// `bootstrap` is the function's own code, so it is waited for until ready.
+    async fn spawn(
         spec: &InstanceSpec,
         sandbox: &Sandbox,
         cgroups: &Cgroups,
-    ) -> Result<Started, String> {
+    ) -> Result<Spawned, String> {
         let code_root = sandbox.code_root(&spec.code_dir);
         let mut env = spec.env.clone();
         let custom_api = if spec.launch == Launch::Custom {
@@ -393,7 +568,7 @@ impl Instance {
         spawn_drain(stderr, Arc::clone(&stray));
         let uses_launcher = sandbox.launcher.is_some();
 
-        let (io, init_log) = match custom_api {
+        let (io, log) = match custom_api {
             Some(api) => {
                 spawn_drain(stdout, Arc::clone(&stray));
                 drop(stdin);
@@ -414,67 +589,26 @@ impl Instance {
             }
             None => {
                 let mut stdout = BufReader::new(stdout);
-                let mut init_log = String::new();
-                let waited = tokio::time::timeout(spec.init_timeout, async {
-                    loop {
-                        let Some(line) = read_line(&mut stdout).await else {
-                            return Err(None);
-                        };
-                        let (text, msg) = protocol::split_line(&line);
-                        if !text.is_empty() {
-                            append_capped(&mut init_log, text);
-                            append_capped(&mut init_log, "\n");
-                        }
-                        if let Some(Ok(Message::Init(m))) = msg.map(serde_json::from_str::<Message>)
-                        {
-                            append_capped(&mut init_log, &m.log);
-                            return if m.kind == InitKind::Ready {
-                                Ok(())
-                            } else {
-                                Err(Some(m.error))
-                            };
-                        }
-                    }
-                })
-                .await;
-                match waited {
-                    Ok(Ok(())) => (Io::Pipe { stdin, stdout }, init_log),
-                    Ok(Err(Some(error))) => {
-                        let _ = child.start_kill();
-                        return Err(format!("{init_log}{error}"));
-                    }
-                    Ok(Err(None)) => {
-                        let status = tokio::time::timeout(Duration::from_secs(2), child.wait())
-                            .await
-                            .ok()
-                            .and_then(Result::ok);
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        let stray = stray.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                        let memory = cgroups.oom_kills() > 0;
-                        let why = if memory {
-                            "the memory limit was exceeded".to_string()
-                        } else {
-                            describe_exit(status, uses_launcher)
-                        };
-                        return Err(format!(
-                            "The function failed to start: {why}.\n{init_log}{stray}"
-                        ));
-                    }
-                    Err(_) => {
-                        let _ = child.start_kill();
-                        return Err(format!(
-                            "The function did not finish initializing within {} s (init timeout).",
-                            spec.init_timeout.as_secs()
-                        ));
-                    }
-                }
+                let mut log = String::new();
+                await_init(
+                    &mut child,
+                    &mut stdout,
+                    &stray,
+                    cgroups,
+                    uses_launcher,
+                    spec.init_timeout,
+                    InitKind::Standby,
+                    &mut log,
+                )
+                .await?;
+                (Io::Pipe { stdin, stdout }, log)
             }
         };
-        Ok(Started {
+        Ok(Spawned {
             child,
             io,
             stray,
-            init_log,
+            log,
         })
     }
 

@@ -24,12 +24,13 @@ pub mod protocol;
 pub mod runtimes;
 pub mod sandbox;
 
-use instance::{Instance, InstanceSpec, Run};
+use instance::{Instance, InstanceSpec, Run, Standby};
 use runtimes::{InterpreterConfig, Interpreters, Launch};
 use sandbox::{Sandbox, SandboxConfig};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -42,6 +43,10 @@ pub struct EngineConfig {
     pub keep_alive_secs: u64,
     /// Instances busy at once across the server.
     pub max_instances: u32,
+    /// Spare instances kept started ahead of need (interpreter up, handler not loaded) for a
+    /// function whose pool grows: one that needed a second instance, or runs with keep-alive
+    /// 0. A cold start then skips the process start; 0 = none.
+    pub spares: u32,
     pub interpreters: InterpreterConfig,
 }
 
@@ -50,6 +55,7 @@ impl Default for EngineConfig {
         EngineConfig {
             keep_alive_secs: 300,
             max_instances: 64,
+            spares: 1,
             interpreters: InterpreterConfig::default(),
         }
     }
@@ -92,7 +98,16 @@ pub struct Outcome {
 
 struct Pool {
     idle: Mutex<Vec<Instance>>,
+    /// Started ahead of need (see [`EngineConfig::spares`]).
+    spares: Mutex<Vec<Standby>>,
+    spares_starting: AtomicUsize,
+    /// Instances this pool has started.
+    starts: AtomicUsize,
+    last_used: Mutex<Instant>,
 }
+
+/// How long a pool keeps its spares after its last invocation, at least.
+const SPARE_TTL_MIN: Duration = Duration::from_secs(60);
 
 struct FunctionSlots {
     cap: Option<u32>,
@@ -109,6 +124,8 @@ pub struct Engine {
     functions: Mutex<HashMap<String, FunctionSlots>>,
     global: Arc<Semaphore>,
     running: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Itself, for the background tasks that start spares.
+    me: std::sync::Weak<Engine>,
 }
 
 const PYTHON_BOOTSTRAP: &str = include_str!("runtimes/python_bootstrap.py");
@@ -139,16 +156,18 @@ impl Engine {
             hide.push("/root".into());
         }
         let sandbox = Sandbox::start(sandbox);
-        let engine = Arc::new(Engine {
+        let runtime_dir = std::fs::canonicalize(runtime_dir)?;
+        let engine = Arc::new_cyclic(|me| Engine {
             global: Arc::new(Semaphore::new(config.max_instances.max(1) as usize)),
             config,
             interpreters,
             sandbox,
-            runtime_dir: std::fs::canonicalize(runtime_dir)?,
+            runtime_dir,
             hide,
             pools: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
+            me: me.clone(),
         });
         let weak = Arc::downgrade(&engine);
         tokio::spawn(async move {
@@ -180,6 +199,11 @@ impl Engine {
             .retain(|_, p| {
                 Arc::strong_count(p) > 1
                     || !p.idle.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+                    || !p
+                        .spares
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .is_empty()
             });
         self.functions
             .lock()
@@ -193,9 +217,12 @@ impl Engine {
             .values()
             .cloned()
             .collect();
+        let spare_ttl = keep.max(SPARE_TTL_MIN);
         for pool in pools {
             let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
             idle.retain_mut(|i| i.last_used.elapsed() < keep && i.alive());
+            let unused = lock(&pool.last_used).elapsed() >= spare_ttl;
+            lock(&pool.spares).retain_mut(|s| !unused && s.alive());
         }
     }
 
@@ -206,6 +233,12 @@ impl Engine {
             .values()
             .map(|p| p.idle.lock().unwrap_or_else(|e| e.into_inner()).len())
             .sum()
+    }
+
+    /// Spare instances started ahead of need (for tests and metrics).
+    pub fn spare_instances(&self) -> usize {
+        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools.values().map(|p| lock(&p.spares).len()).sum()
     }
 
     fn function_semaphore(&self, spec: &FunctionSpec) -> Option<Arc<Semaphore>> {
@@ -260,8 +293,37 @@ impl Engine {
         Arc::clone(pools.entry(key.to_string()).or_insert_with(|| {
             Arc::new(Pool {
                 idle: Mutex::new(Vec::new()),
+                spares: Mutex::new(Vec::new()),
+                spares_starting: AtomicUsize::new(0),
+                starts: AtomicUsize::new(0),
+                last_used: Mutex::new(Instant::now()),
             })
         }))
+    }
+
+    /// Starts spares for `pool` in the background, up to [`EngineConfig::spares`].
+    fn replenish(&self, pool: &Arc<Pool>, ispec: &InstanceSpec) {
+        let want = self.config.spares as usize;
+        let have = lock(&pool.spares).len() + pool.spares_starting.load(Ordering::Relaxed);
+        if have >= want {
+            return;
+        }
+        pool.spares_starting.fetch_add(1, Ordering::Relaxed);
+        let (pool, me, ispec) = (Arc::clone(pool), self.me.clone(), ispec.clone());
+        tokio::spawn(async move {
+            let started = match me.upgrade() {
+                Some(engine) => Standby::start(&ispec, &engine.sandbox).await,
+                None => None,
+            };
+            pool.spares_starting.fetch_sub(1, Ordering::Relaxed);
+            match started {
+                Some(Ok(spare)) => lock(&pool.spares).push(spare),
+                Some(Err(f)) => {
+                    tracing::debug!(error = %f.message, "a spare instance did not start")
+                }
+                None => {}
+            }
+        });
     }
 
     fn instance_spec(&self, spec: &FunctionSpec) -> Result<InstanceSpec, EngineError> {
@@ -312,6 +374,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         let _permits = self.admit(spec, wait).await?;
         let pool = self.pool(&spec.pool_key);
+        *lock(&pool.last_used) = Instant::now();
         let warm = {
             let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
             let mut found = None;
@@ -323,13 +386,40 @@ impl Engine {
             }
             found
         };
+        let mut replenish = None;
         let (mut instance, cold_start) = match warm {
             Some(i) => (i, false),
             None => {
                 let ispec = self.instance_spec(spec)?;
-                match Instance::start(&ispec, &self.sandbox).await {
+                let spare = {
+                    let mut spares = lock(&pool.spares);
+                    let mut found = None;
+                    while let Some(mut s) = spares.pop() {
+                        if s.alive() {
+                            found = Some(s);
+                            break;
+                        }
+                    }
+                    found
+                };
+                // The spare that replaces this one starts after this invocation: starting it
+                // now would compete with it (a process moving into its cgroup blocks every
+                // fork and exit on the machine for an RCU grace period).
+                if pool.starts.fetch_add(1, Ordering::Relaxed) > 0
+                    || self.config.keep_alive_secs == 0
+                {
+                    replenish = Some(ispec.clone());
+                }
+                let started = match spare {
+                    Some(s) => s.activate(&ispec).await,
+                    None => Instance::start(&ispec, &self.sandbox).await,
+                };
+                match started {
                     Ok(i) => (i, true),
                     Err(failure) => {
+                        if let Some(ispec) = replenish {
+                            self.replenish(&pool, &ispec);
+                        }
                         return Ok(Outcome {
                             run: Run {
                                 result: Err(failure.message),
@@ -383,6 +473,9 @@ impl Engine {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(instance);
         }
+        if let Some(ispec) = replenish {
+            self.replenish(&pool, &ispec);
+        }
         Ok(Outcome {
             run,
             cold_start,
@@ -405,4 +498,9 @@ impl Engine {
             None => false,
         }
     }
+}
+
+/// Locks a mutex of plain data, which a panic elsewhere cannot leave inconsistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

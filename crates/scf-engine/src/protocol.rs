@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 /// Starts every protocol line the instance writes.
 pub const MARKER: &str = "\u{1e}SCF ";
 
+/// Host to instance: load the handler now (the answer is "ready" or "init_error").
+pub const INIT_LINE: &[u8] = b"{\"type\":\"init\"}\n";
+
 /// One invocation, host to instance.
 #[derive(Debug, Serialize)]
 pub struct Request<'a> {
@@ -46,6 +49,8 @@ pub struct InitMessage {
 #[derive(Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum InitKind {
+    /// The interpreter is up; the handler is loaded when the host sends [`INIT_LINE`].
+    Standby,
     Ready,
     InitError,
 }

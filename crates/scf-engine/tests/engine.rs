@@ -295,3 +295,84 @@ async fn keep_alive_zero_means_a_fresh_instance_each_time() {
     }
     assert_eq!(e.idle_instances(), 0);
 }
+
+/// Waits (bounded) until the engine holds `n` spare instances.
+async fn spares_reach(e: &Engine, n: usize) {
+    for _ in 0..200 {
+        if e.spare_instances() == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("spares: {} instead of {n}", e.spare_instances());
+}
+
+#[tokio::test]
+async fn spares_are_fresh_instances_that_load_the_handler_on_demand() {
+    let ctx = serde_json::json!({});
+    for (runtime, file, code) in [
+        (
+            "Python3.11",
+            "index.py",
+            "import os\nCALLS = [0]\nprint('init', os.environ['GREETING'])\n\
+             def main_handler(event, context):\n    CALLS[0] += 1\n    return [os.getpid(), CALLS[0]]\n",
+        ),
+        (
+            "Nodejs20.x",
+            "index.js",
+            "let calls = 0;\nconsole.log('init', process.env.GREETING);\n\
+             exports.main_handler = async () => { calls += 1; return [process.pid, calls]; };\n",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let e = engine(dir.path(), 0);
+        let f = function(dir.path(), runtime, &[(file, code)], 5);
+        let mut pids = Vec::new();
+        for i in 0..3 {
+            if i > 0 {
+                // After the first invocation with keep-alive 0, one spare waits.
+                spares_reach(&e, 1).await;
+            }
+            let out = e
+                .invoke(&f, &format!("{runtime}-{i}"), &event("{}"), &ctx, false)
+                .await
+                .expect("runs");
+            assert!(out.cold_start, "{runtime} {i}");
+            let v: serde_json::Value =
+                serde_json::from_str(out.run.result.as_deref().expect("ok")).expect("json");
+            assert_eq!(v[1], 1, "{runtime}: a fresh instance each time: {v}");
+            assert!(
+                out.run.log.contains("init hi"),
+                "{runtime}: init output: {}",
+                out.run.log
+            );
+            pids.push(v[0].as_u64().expect("pid"));
+        }
+        pids.dedup();
+        assert_eq!(pids.len(), 3, "{runtime}: three processes");
+        // A spare whose handler fails to load fails the request as a direct start would.
+        let broken = function(
+            dir.path(),
+            runtime,
+            &[(file, "this is not valid code at all (\n")],
+            5,
+        );
+        for i in 0..2 {
+            if i > 0 {
+                spares_reach(&e, 2).await;
+            }
+            let out = e
+                .invoke(
+                    &broken,
+                    &format!("{runtime}-broken-{i}"),
+                    &event("{}"),
+                    &ctx,
+                    false,
+                )
+                .await
+                .expect("runs");
+            let err = out.run.result.expect_err("init fails");
+            assert!(err.contains("SyntaxError"), "{runtime} {i}: {err}");
+        }
+    }
+}

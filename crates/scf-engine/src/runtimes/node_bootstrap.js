@@ -96,7 +96,9 @@ function invoke(fn, event, context) {
   });
 }
 
-async function main() {
+// Start-up has two steps (see python_bootstrap.py): "standby" once up, then the handler is
+// loaded when the host sends its first line ({"type": "init"}).
+function init() {
   const started = Date.now();
   startCapture();
   let fn;
@@ -108,8 +110,13 @@ async function main() {
     process.exit(1);
   }
   send({ type: "ready", log: stopCapture(), init_ms: Date.now() - started });
+  return fn;
+}
 
+async function main() {
+  let fn = null;
   const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  send({ type: "standby" });
   const queue = [];
   let busy = false;
   const next = async () => {
@@ -137,10 +144,13 @@ async function main() {
     next();
   };
   rl.on("line", (line) => {
-    if (line.trim()) {
-      queue.push(line);
-      next();
+    if (!line.trim()) return;
+    if (fn === null) {
+      fn = init();
+      return;
     }
+    queue.push(line);
+    next();
   });
   rl.on("close", () => process.exit(0));
 }

@@ -5,6 +5,11 @@
 # that anything else a function writes to the real stdout (a subprocess, C code) can never be
 # mistaken for an answer: the host keeps such lines as log. print() and sys.stderr inside the
 # handler are captured per invocation and sent with the answer.
+#
+# Start-up has two steps, so that the host can start an instance ahead of need (a spare) and
+# run the function's own initialization only when a request comes: the runtime says
+# {"type": "standby"} once the interpreter is up, waits for one line ({"type": "init"}), then
+# loads the handler and says "ready" (or "init_error").
 import io
 import json
 import os
@@ -93,6 +98,9 @@ def load_handler():
 
 
 def main():
+    send({"type": "standby"})
+    if not _proto_in.readline():
+        return 0
     started = time.time()
     func, init_log, init_error = load_handler()
     init_ms = (time.time() - started) * 1000.0
