@@ -6,12 +6,10 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,10 +36,6 @@ struct Current {
 
 struct Shared {
     memory_mb: u64,
-    /// The API's own port, and the instance's cgroup: only a process in that cgroup may talk
-    /// to this API (see [`peer_in_cgroup`]).
-    port: u16,
-    owner_cgroup: Option<PathBuf>,
     ready: AtomicBool,
     ready_notify: Notify,
     queue: Mutex<mpsc::Receiver<Pending>>,
@@ -141,7 +135,9 @@ async fn error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
 /// of the cgroup `cgroup`. Every instance shares the host's loopback (SCF lets functions use the
 /// network), so without this any function could long-poll another account's runtime API and
 /// read or answer its events. The check finds the client socket's inode in /proc/net/tcp and
-/// looks for it among the open files of the processes in the instance's cgroup.
+/// looks for it among the open files of the processes in the instance's cgroup. It runs once
+/// per connection (reading /proc/net/tcp walks the kernel's whole socket hash table: a few
+/// milliseconds on a large machine), and a connection keeps its peer for its whole life.
 fn peer_in_cgroup(peer_port: u16, api_port: u16, cgroup: &Path) -> bool {
     let Some(inode) = socket_inode(peer_port, api_port) else {
         return false;
@@ -176,20 +172,6 @@ fn socket_inode(local_port: u16, remote_port: u16) -> Option<u64> {
     })
 }
 
-async fn guard(
-    State(s): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: axum::extract::Request,
-    next: Next,
-) -> Response {
-    if let Some(cgroup) = &s.owner_cgroup
-        && !peer_in_cgroup(peer.port(), s.port, cgroup)
-    {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    next.run(request).await
-}
-
 impl CustomApi {
     /// `owner_cgroup`: the instance's cgroup, whose processes alone may use the API (`None`
     /// without a sandbox, where nothing separates instances anyway).
@@ -202,8 +184,6 @@ impl CustomApi {
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
             memory_mb,
-            port,
-            owner_cgroup,
             ready: AtomicBool::new(false),
             ready_notify: Notify::new(),
             queue: Mutex::new(receiver),
@@ -218,17 +198,36 @@ impl CustomApi {
             .layer(axum::extract::DefaultBodyLimit::max(
                 crate::instance::MAX_RESPONSE_BYTES + 64 * 1024,
             ))
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::clone(&shared),
-                guard,
-            ))
             .with_state(Arc::clone(&shared));
+        // Only a process in the instance's cgroup may talk to this API.
+        let owner = owner_cgroup;
         let server = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
+            while let Ok((stream, peer)) = listener.accept().await {
+                let (app, owner) = (app.clone(), owner.clone());
+                tokio::spawn(async move {
+                    let allowed = match owner {
+                        None => true,
+                        Some(cgroup) => tokio::task::spawn_blocking(move || {
+                            peer_in_cgroup(peer.port(), port, &cgroup)
+                        })
+                        .await
+                        .unwrap_or(false),
+                    };
+                    // Another process's connection gets 403 to every request.
+                    let app = if allowed {
+                        app
+                    } else {
+                        Router::new().fallback(|| async { StatusCode::FORBIDDEN })
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(
+                            hyper_util::rt::TokioIo::new(stream),
+                            hyper_util::service::TowerToHyperService::new(app),
+                        )
+                        .await;
+                });
+            }
         });
         Ok(Arc::new(CustomApi {
             port,
