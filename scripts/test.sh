@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The one test command: builds scfd, runs the Rust tests and the end-to-end suite
-# (official Tencent Cloud Python SDK + tccli against a real scfd process).
+# The one test command: builds scfd, starts a throwaway PostgreSQL, runs the Rust tests and
+# the end-to-end suite (official Tencent Cloud Python SDK + tccli against real scfd processes,
+# alone on SQLite and as a two-node cluster on PostgreSQL).
 #
+#   SCFD_TEST_PG_URL=postgres://... bash scripts/test.sh   # use that server instead of starting one
 #   bash scripts/test.sh            # everything
 #   SKIP_RUST_TESTS=1 bash scripts/test.sh   # only build + e2e
 #   bash scripts/test.sh -k namespace        # extra args go to pytest
@@ -49,7 +51,21 @@ for bin in scfd scf-sandbox; do
   fi
 done
 
-# --- (c) Rust tests --------------------------------------------------------------------
+# --- (c) PostgreSQL for the contract suite and the cluster tests ------------------------
+# A throwaway cluster in a temporary folder (scripts/pg.sh installs Debian's package when
+# initdb is missing), dropped at exit. With SCFD_REQUIRE_PG the PostgreSQL tests fail rather
+# than skip when they find no server.
+if [[ -z "${SCFD_TEST_PG_URL:-}" ]]; then
+  PG_DIR="$(mktemp -d /tmp/scfd-test-pg.XXXXXX)"
+  trap 'bash "$ROOT/scripts/pg.sh" stop "$PG_DIR" >/dev/null 2>&1 || true' EXIT
+  log "scripts/pg.sh start $PG_DIR"
+  SCFD_TEST_PG_URL="$(bash "$ROOT/scripts/pg.sh" start "$PG_DIR" | tail -n 1)"
+  export SCFD_TEST_PG_URL
+  echo "PostgreSQL at $SCFD_TEST_PG_URL"
+fi
+export SCFD_REQUIRE_PG=1
+
+# --- (d) Rust tests --------------------------------------------------------------------
 if [[ -z "${SKIP_RUST_TESTS:-}" ]]; then
   if cargo nextest --version >/dev/null 2>&1; then
     log "cargo nextest run --workspace"
@@ -60,7 +76,7 @@ if [[ -z "${SKIP_RUST_TESTS:-}" ]]; then
   fi
 fi
 
-# --- (d) end-to-end suite --------------------------------------------------------------
+# --- (e) end-to-end suite --------------------------------------------------------------
 log "pytest tests/e2e"
 export SCFD_BIN="$ROOT/target/release/scfd"
 "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@"

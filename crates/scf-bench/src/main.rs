@@ -43,6 +43,13 @@ struct Cli {
     /// Where `scfd` and `scf-sandbox` are [default: this binary's folder, built if missing].
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// A PostgreSQL server for the PostgreSQL rows (a fresh database is created on it);
+    /// default: a throwaway cluster started with scripts/pg.sh under the output folder.
+    #[arg(long)]
+    pg_url: Option<String>,
+    /// Skip the PostgreSQL rows.
+    #[arg(long)]
+    no_pg: bool,
 }
 
 #[derive(Subcommand)]
@@ -71,6 +78,96 @@ fn build_scfd() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("cargo build --release -p scfd --bins: {status}"))
+    }
+}
+
+fn say(msg: &str) {
+    eprintln!("scf-bench: {msg}");
+}
+
+/// The PostgreSQL the PostgreSQL rows run on: a fresh database on `--pg-url`'s server, or on a
+/// throwaway cluster that `scripts/pg.sh` starts (and this drops when done).
+struct Postgres {
+    database_url: String,
+    version: String,
+    origin: &'static str,
+    cluster_dir: Option<PathBuf>,
+}
+
+impl Postgres {
+    fn start(pg_url: Option<String>) -> Result<Postgres, String> {
+        let script = workspace_root().join("scripts/pg.sh");
+        let (server_url, cluster_dir, origin) = match pg_url {
+            Some(url) => (url, None, "--pg-url"),
+            None => {
+                // Under /tmp: the cluster runs as the postgres user, who must reach its folder.
+                let dir = std::env::temp_dir().join(format!("scf-bench-pg-{}", std::process::id()));
+                let _ = std::process::Command::new("bash")
+                    .arg(&script)
+                    .arg("stop")
+                    .arg(&dir)
+                    .output();
+                let started = std::process::Command::new("bash")
+                    .arg(&script)
+                    .arg("start")
+                    .arg(&dir)
+                    .output()
+                    .map_err(|e| format!("scripts/pg.sh: {e}"))?;
+                if !started.status.success() {
+                    return Err(format!(
+                        "scripts/pg.sh start failed: {}",
+                        String::from_utf8_lossy(&started.stderr)
+                    ));
+                }
+                let url = String::from_utf8_lossy(&started.stdout)
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                (url, Some(dir), "a throwaway cluster from scripts/pg.sh")
+            }
+        };
+        let psql = |sql: &str| -> Result<String, String> {
+            let o = std::process::Command::new("psql")
+                .args([server_url.as_str(), "-qtA", "-c", sql])
+                .output()
+                .map_err(|e| format!("psql: {e}"))?;
+            if o.status.success() {
+                Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+            } else {
+                Err(format!(
+                    "psql {sql}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                ))
+            }
+        };
+        let version = psql("SHOW server_version")?;
+        let name = format!("scfd_bench_{}", std::process::id());
+        psql(&format!("DROP DATABASE IF EXISTS {name}"))?;
+        psql(&format!("CREATE DATABASE {name}"))?;
+        let base = server_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&server_url);
+        Ok(Postgres {
+            database_url: format!("{base}/{name}"),
+            version: format!("PostgreSQL {version}"),
+            origin,
+            cluster_dir,
+        })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.cluster_dir {
+            let _ = std::process::Command::new("bash")
+                .arg(workspace_root().join("scripts/pg.sh"))
+                .arg("stop")
+                .arg(dir)
+                .output();
+        }
     }
 }
 
@@ -110,6 +207,22 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
         suite.cold_starts()?;
         suite.request_status()
     })();
+    let result = result.and_then(|()| {
+        if cli.no_pg {
+            suite
+                .notes
+                .push("PostgreSQL rows: skipped (--no-pg).".into());
+            return Ok(());
+        }
+        let pg = Postgres::start(cli.pg_url.clone())?;
+        say(&format!("PostgreSQL store: {}", pg.database_url));
+        let r = suite.postgres(&pg.database_url);
+        suite.notes.push(format!(
+            "PostgreSQL rows: {} on this machine ({}), a fresh database; scfd with `[store] url`.",
+            pg.version, pg.origin
+        ));
+        r
+    });
     if let Err(e) = &result {
         suite.notes.push(format!("**The run stopped early**: {e}"));
     }

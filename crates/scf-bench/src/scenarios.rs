@@ -82,6 +82,8 @@ pub struct Suite {
     pub rows: Vec<Row>,
     pub notes: Vec<String>,
     base: Baselines,
+    /// Appended to the group names of the rows measured on another store than the embedded one.
+    store_label: String,
 }
 
 fn fail_on_errors(what: &str, r: &LoadResult) -> Result<(), String> {
@@ -111,6 +113,7 @@ impl Suite {
             rows: Vec::new(),
             notes: Vec::new(),
             base: Baselines::default(),
+            store_label: String::new(),
         }
     }
 
@@ -361,7 +364,7 @@ impl Suite {
         let requests = Arc::new(vec![
             server.request("Invoke", &Scfd::invoke_params(name, false)),
         ]);
-        let g = "Warm sync invoke (hello)";
+        let g = &format!("Warm sync invoke (hello){}", self.store_label);
         for clients in [1, 8, 32] {
             say(&format!(
                 "warm sync invoke: {} with {clients} clients",
@@ -497,9 +500,10 @@ impl Suite {
         Ok((done_at, failed))
     }
 
-    fn async_invokes(&mut self, server: &Scfd) -> Result<(), String> {
+    /// Returns the ids of the requests accepted in the measured run.
+    fn async_invokes(&mut self, server: &Scfd) -> Result<Vec<String>, String> {
         let name = "py-hello";
-        let g = "Async invoke (Event)";
+        let g = &format!("Async invoke (Event){}", self.store_label);
         let requests = Arc::new(vec![
             server.request("Invoke", &Scfd::invoke_params(name, true)),
         ]);
@@ -562,6 +566,90 @@ impl Suite {
         )));
         if failed > 0 {
             return Err(format!("async drain: {failed} events failed"));
+        }
+        Ok(r.captured)
+    }
+
+    /// The same scenarios on the PostgreSQL store at `url` (an empty database): warm Python
+    /// invokes, async accept and drain, and GetRequestStatus over the async run's records.
+    /// Targets are the embedded store's; these rows carry none.
+    pub fn postgres(&mut self, url: &str) -> Result<(), String> {
+        let dir = self.fresh_dir("pg-data")?;
+        let server = Scfd::start(
+            &self.bin_dir,
+            &dir,
+            &ServerConfig {
+                store_url: Some(url.to_string()),
+                ..ServerConfig::default()
+            },
+        )?;
+        let first = self.rows.len();
+        self.store_label = " — PostgreSQL store".into();
+        let result = self
+            .warm_invokes(&server, Kind::Python)
+            .and_then(|()| self.async_invokes(&server))
+            .and_then(|ids| self.request_status_of(&server, "py-hello", &ids));
+        self.store_label.clear();
+        for row in &mut self.rows[first..] {
+            row.targets.clear();
+        }
+        server.stop();
+        result
+    }
+
+    /// GetRequestStatus over records that exist (`ids` of function `name`), 1 and 16 clients.
+    fn request_status_of(
+        &mut self,
+        server: &Scfd,
+        name: &str,
+        ids: &[String],
+    ) -> Result<(), String> {
+        if ids.is_empty() {
+            return Err("no request ids to look up".into());
+        }
+        let g = &format!("GetRequestStatus (existing ids){}", self.store_label);
+        let requests: Vec<Vec<u8>> = ids
+            .iter()
+            .take(self.plan.grs_distinct)
+            .map(|id| {
+                server.request(
+                    "GetRequestStatus",
+                    &json!({"FunctionName": name, "FunctionRequestId": id}),
+                )
+            })
+            .collect();
+        let requests = Arc::new(requests);
+        for clients in [1, 16] {
+            say(&format!(
+                "GetRequestStatus{}: {} records, {clients} clients",
+                self.store_label,
+                fmt_int(ids.len() as f64)
+            ));
+            let (r, cpu) = self.measured(
+                Some(server),
+                LoadSpec {
+                    addr: &server.addr,
+                    clients,
+                    warmup: self.plan.warmup,
+                    measure: self.plan.measure,
+                    requests: Arc::clone(&requests),
+                    capture: None,
+                    max_requests: 0,
+                    pause: Duration::ZERO,
+                },
+            )?;
+            fail_on_errors("GetRequestStatus", &r)?;
+            let row = Row::new(
+                g,
+                format!("{} records (the async run's)", fmt_int(ids.len() as f64)),
+                clients,
+            )
+            .with_load(&r)
+            .with_cpu(cpu)
+            .with_memory(server.pid)
+            .vs_latency("fixed-JSON", self.ceiling_p50(clients))
+            .vs_throughput("fixed-JSON", self.ceiling_rps(clients));
+            self.rows.push(row);
         }
         Ok(())
     }

@@ -11,10 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The knobs a scenario turns.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub keep_alive_secs: u64,
     pub max_instances: u32,
+    /// A PostgreSQL URL; `None`: the embedded SQLite store.
+    pub store_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -22,6 +24,7 @@ impl Default for ServerConfig {
         ServerConfig {
             keep_alive_secs: 300,
             max_instances: 64,
+            store_url: None,
         }
     }
 }
@@ -40,11 +43,15 @@ fn config_toml(creds: &Credentials, cfg: &ServerConfig) -> String {
     for a in RATE_LIMITED_ACTIONS {
         rates.push_str(&format!("{a} = 0\n"));
     }
+    let store = match &cfg.store_url {
+        Some(url) => format!("[store]\nurl = \"{url}\"\n"),
+        None => String::new(),
+    };
     format!(
         "[[accounts]]\nsecret_id = \"{}\"\nsecret_key = \"{}\"\napp_id = {}\nuin = \"{}\"\n\n\
          [rate_limits]\n{rates}\n\
          [engine]\nkeep_alive_secs = {}\nmax_instances = {}\n\n\
-         [async]\nretry_interval_secs = 1\n",
+         [async]\nretry_interval_secs = 1\n\n{store}",
         creds.secret_id,
         creds.secret_key,
         creds.app_id,

@@ -15,7 +15,8 @@ use scf_store::{AsyncEventRecord, AsyncStatus, FunctionRecord, RequestRecord, Sc
 use scf_types::{ApiError, ErrorCode};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// SCF's payload caps (reference §9).
@@ -277,6 +278,7 @@ pub(crate) async fn invoke_sync(
     log_tail: bool,
 ) -> Result<Map<String, Value>, ApiError> {
     require_active(&t)?;
+    svc.ensure_code(&t.record.code_sha256).await?;
     // v7: time-ordered, so records append at the end of the primary-key index.
     let request_id = uuid::Uuid::now_v7().to_string();
     let mut record = RequestRecord::accepted(
@@ -286,6 +288,7 @@ pub(crate) async fn invoke_sync(
         false,
         now_ms(),
     );
+    record.node = svc.settings.node.clone();
     // In flight on this node (GetRequestStatus sees it); the store gets its outcome, and a
     // running record only if it runs long (see `running`).
     svc.running.start(&record);
@@ -380,13 +383,14 @@ pub(crate) async fn invoke_async(
     // v7: time-ordered, so records append at the end of the primary-key index.
     let request_id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
-    let record = RequestRecord::accepted(
+    let mut record = RequestRecord::accepted(
         t.record.key.clone(),
         request_id.clone(),
         t.version.clone(),
         true,
         now,
     );
+    record.node = svc.settings.node.clone();
     let (max_retries, ttl) = async_settings(&t.record);
     let event_record = AsyncEventRecord {
         function: t.record.key.clone(),
@@ -401,6 +405,8 @@ pub(crate) async fn invoke_async(
         expires_ms: now + ttl * 1000,
         start_ms: now,
         end_ms: None,
+        lease_owner: String::new(),
+        resumed: false,
     };
     svc.store.enqueue_async(&record, &event_record).await?;
     svc.async_wakeup.notify_one();
@@ -423,6 +429,9 @@ const MAX_IN_FLIGHT: usize = 256;
 /// Runs claimed async events until the service goes away.
 pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    // The events this node runs, whose leases it renews.
+    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    tokio::spawn(renew_leases(svc.clone(), Arc::clone(&in_flight)));
     loop {
         let Some(s) = svc.upgrade() else { return };
         let free = slots.available_permits().min(CLAIM_BATCH);
@@ -435,7 +444,12 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
             continue;
         }
         let now = now_ms();
-        let claimed = match s.store.claim_due_async(now, free).await {
+        let lease_ms = s.settings.async_lease.as_millis() as i64;
+        let claimed = match s
+            .store
+            .claim_due_async(&s.settings.node, now, lease_ms, free)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim async events");
@@ -449,8 +463,12 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
             let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                 return;
             };
+            let in_flight = Arc::clone(&in_flight);
+            lock(&in_flight).insert(e.request_id.clone());
             tokio::spawn(async move {
+                let id = e.request_id.clone();
                 run_event(&s2, e).await;
+                lock(&in_flight).remove(&id);
                 drop(permit);
             });
         }
@@ -472,6 +490,32 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
         } else {
             tokio::task::yield_now().await;
         }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Extends the leases of the events this node runs, three times a lease, so that they run out
+/// only when the node stops (another node then takes them over).
+async fn renew_leases(svc: std::sync::Weak<Service>, in_flight: Arc<Mutex<HashSet<String>>>) {
+    loop {
+        let Some(s) = svc.upgrade() else { return };
+        let lease = s.settings.async_lease;
+        let ids: Vec<String> = lock(&in_flight).iter().cloned().collect();
+        if !ids.is_empty() {
+            let until = now_ms() + lease.as_millis() as i64;
+            if let Err(e) = s
+                .store
+                .renew_async_leases(&s.settings.node, &ids, until)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot renew async leases");
+            }
+        }
+        drop(s);
+        tokio::time::sleep(lease / 3).await;
     }
 }
 
@@ -509,7 +553,7 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
         e.status = status;
         e.end_ms = Some(now_ms());
     };
-    if e.attempts == 1 && now_ms() > e.expires_ms {
+    if e.attempts == 1 && !e.resumed && now_ms() > e.expires_ms {
         finish(
             &mut record,
             &mut e,
@@ -564,6 +608,11 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
     if let Ok(Some(now)) = svc.store.get_async(&key.scope, &e.request_id).await
         && now.status == AsyncStatus::Aborted
     {
+        return;
+    }
+    if let Err(err) = svc.ensure_code(&t.record.code_sha256).await {
+        finish(&mut record, &mut e, AsyncStatus::Failed, Some(err.message));
+        persist(svc, &record, &e).await;
         return;
     }
     let uin = svc.uin_of(key.scope.app_id);
@@ -631,9 +680,12 @@ pub(crate) async fn recover(svc: &Arc<Service>) -> Result<(u64, u64), ApiError> 
     let now = now_ms();
     let failed = svc
         .store
-        .fail_running_sync_requests(RESTARTED_MESSAGE, now)
+        .fail_running_sync_requests(&svc.settings.node, RESTARTED_MESSAGE, now)
         .await?;
-    let requeued = svc.store.requeue_running_async(now).await?;
+    let requeued = svc
+        .store
+        .requeue_running_async(&svc.settings.node, now)
+        .await?;
     Ok((failed, requeued))
 }
 

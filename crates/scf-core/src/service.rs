@@ -68,6 +68,13 @@ pub struct Settings {
     /// A sync request still running after this long also gets a running record in the store
     /// (see `running`); quicker ones write only their outcome.
     pub running_record_after: std::time::Duration,
+    /// This node's name: kept on the requests it accepts and the async runs it leases.
+    pub node: String,
+    /// How long an async run's lease lasts unless renewed (renewed three times a lease while
+    /// the node lives; after a node dies, another takes its events over once it runs out).
+    pub async_lease: std::time::Duration,
+    /// Whether this node runs queued async events (an API-only node of a cluster does not).
+    pub async_dispatch: bool,
 }
 
 /// Who is asking: the account and region from the verified request.
@@ -157,7 +164,10 @@ impl Service {
 
     /// Starts the async dispatcher and the retention purge.
     pub fn start_background(self: &Arc<Self>) {
-        tokio::spawn(crate::invocation::dispatch(Arc::downgrade(self)));
+        self.store.watch_async(Arc::clone(&self.async_wakeup));
+        if self.settings.async_dispatch {
+            tokio::spawn(crate::invocation::dispatch(Arc::downgrade(self)));
+        }
         tokio::spawn(crate::invocation::purge_loop(Arc::downgrade(self)));
         tokio::spawn(crate::running::persist_loop(
             Arc::downgrade(self),
@@ -261,6 +271,11 @@ impl Service {
     ) {
         let svc = Arc::clone(self);
         tokio::spawn(async move {
+            // After a restart this node may not hold the zip (another node took it in).
+            if let Err(e) = svc.fetch_package(&sha256).await {
+                tracing::warn!(function = %key.name, error = %e.message, "cannot fetch a package to unpack");
+                return;
+            }
             let unpack_svc = Arc::clone(&svc);
             let sha = sha256.clone();
             let outcome =
@@ -295,13 +310,55 @@ impl Service {
         });
     }
 
-    /// Removes a package from disk if no function uses it any more.
+    /// Makes sure this node has the package `sha256` unpacked, fetching it from the store
+    /// when another node took it in (this node's copy is a cache).
+    pub(crate) async fn ensure_code(self: &Arc<Self>, sha256: &str) -> Result<(), ApiError> {
+        if self.packages.code_dir(sha256).is_dir() {
+            return Ok(());
+        }
+        self.fetch_package(sha256).await?;
+        let (svc, sha) = (Arc::clone(self), sha256.to_string());
+        tokio::task::spawn_blocking(move || svc.packages.unpack(&sha))
+            .await
+            .map_err(internal)?
+            .map_err(internal)
+    }
+
+    /// Brings the zip of package `sha256` into this node's `packages/` from the store, unless
+    /// it is there already.
+    async fn fetch_package(self: &Arc<Self>, sha256: &str) -> Result<(), ApiError> {
+        let _guard = self.packages.lock.lock().await;
+        if self.packages.zip_path(sha256).exists() {
+            return Ok(());
+        }
+        let Some(zip) = self.store.get_package(sha256).await? else {
+            return Err(ApiError::new(
+                ErrorCode::FailedOperationFunctionStatusError,
+                "The function's code package is not available on this node.",
+            ));
+        };
+        tracing::info!(
+            sha256,
+            bytes = zip.len(),
+            "fetched a code package from the store"
+        );
+        let (svc, sha) = (Arc::clone(self), sha256.to_string());
+        tokio::task::spawn_blocking(move || svc.packages.store_zip(&sha, &zip))
+            .await
+            .map_err(internal)?
+            .map_err(internal)
+    }
+
+    /// Removes a package (from disk and the store) if no function uses it any more.
     pub(crate) async fn release_package(&self, sha256: &str) {
         let _guard = self.packages.lock.lock().await;
         match self.store.code_in_use(sha256, None).await {
             Ok(false) => {
                 if let Err(e) = self.packages.remove(sha256) {
                     tracing::warn!(sha256, error = %e, "could not remove an unused package");
+                }
+                if let Err(e) = self.store.delete_package(sha256).await {
+                    tracing::warn!(sha256, error = %e, "could not remove an unused package from the store");
                 }
             }
             Ok(true) => {}
@@ -341,6 +398,12 @@ impl Service {
             return None;
         }
         let path = self.packages.zip_path(sha256);
+        if !path.exists() {
+            // Taken in by another node: fetch it into this node's cache first.
+            let zip = self.store.get_package(sha256).await.ok().flatten()?;
+            let _guard = self.packages.lock.lock().await;
+            self.packages.store_zip(sha256, &zip).ok()?;
+        }
         path.exists().then_some(path)
     }
 }

@@ -59,6 +59,7 @@ pub async fn run(store: &dyn Store) {
     requests(store).await;
     sync_outcomes(store).await;
     async_events(store).await;
+    async_leases(store).await;
 }
 
 async fn versions(store: &dyn Store) {
@@ -200,7 +201,7 @@ async fn requests(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .fail_running_sync_requests("restarted", 3000)
+            .fail_running_sync_requests("n1", "restarted", 3000)
             .await
             .expect("fail"),
         1
@@ -290,6 +291,8 @@ async fn async_events(store: &dyn Store) {
         expires_ms: due + 1000,
         start_ms: due,
         end_ms: None,
+        lease_owner: String::new(),
+        resumed: false,
     };
     for (id, due) in [("a-1", 100), ("a-2", 200), ("a-3", 300)] {
         store
@@ -298,7 +301,10 @@ async fn async_events(store: &dyn Store) {
             .expect("enqueue");
     }
     assert_eq!(store.next_async_due().await.expect("due"), Some(100));
-    let claimed = store.claim_due_async(250, 10).await.expect("claim");
+    let claimed = store
+        .claim_due_async("n1", 250, 1000, 10)
+        .await
+        .expect("claim");
     assert_eq!(
         claimed
             .iter()
@@ -309,15 +315,20 @@ async fn async_events(store: &dyn Store) {
     assert!(
         claimed
             .iter()
-            .all(|e| e.status == AsyncStatus::Running && e.attempts == 1)
+            .all(|e| e.status == AsyncStatus::Running && e.attempts == 1 && e.lease_owner == "n1")
     );
     assert!(
         store
-            .claim_due_async(250, 10)
+            .claim_due_async("n1", 250, 1000, 10)
             .await
             .expect("claim")
             .is_empty(),
         "claimed once"
+    );
+    assert_eq!(
+        store.next_async_due().await.expect("due"),
+        Some(300),
+        "the next queued event, before the leases run out (1250)"
     );
     let mut done = claimed[0].clone();
     done.status = AsyncStatus::Finished;
@@ -340,23 +351,41 @@ async fn async_events(store: &dyn Store) {
             .is_none(),
         "other account"
     );
-    // A crash with a-2 running: it goes back to the queue and runs again.
+    // n1 restarts with a-2 running: its lease runs out at once, and a-2 runs again as the
+    // same attempt.
     assert_eq!(
         store
-            .fail_running_sync_requests("restarted", 270)
+            .fail_running_sync_requests("n1", "restarted", 270)
             .await
             .expect("fail"),
         0,
         "async requests are not failed"
     );
-    assert_eq!(store.requeue_running_async(300).await.expect("requeue"), 1);
-    let again = store.claim_due_async(400, 10).await.expect("claim");
+    assert_eq!(
+        store
+            .requeue_running_async("n2", 290)
+            .await
+            .expect("requeue"),
+        0,
+        "another node's leases stand"
+    );
+    assert_eq!(
+        store
+            .requeue_running_async("n1", 290)
+            .await
+            .expect("requeue"),
+        1
+    );
+    let again = store
+        .claim_due_async("n1", 400, 1000, 10)
+        .await
+        .expect("claim");
     assert_eq!(
         again
             .iter()
-            .map(|e| (e.request_id.as_str(), e.attempts))
+            .map(|e| (e.request_id.as_str(), e.attempts, e.resumed))
             .collect::<Vec<_>>(),
-        [("a-2", 2), ("a-3", 1)]
+        [("a-2", 1, true), ("a-3", 1, false)]
     );
     assert_eq!(store.list_async(&key).await.expect("list").len(), 3);
 
@@ -717,4 +746,540 @@ mod tests {
         assert_eq!(names, ["a", "default"]);
         assert_eq!(store.list_functions(&s, None).await.expect("list").len(), 1);
     }
+
+    /// The same suite on PostgreSQL, plus what only a shared store has (several nodes at once,
+    /// packages, notifications). Each test runs on a database of its own, created on the
+    /// server of `SCFD_TEST_PG_URL` (`scripts/pg.sh start DIR` prints one) and dropped after.
+    mod pg {
+        use crate::postgres::{MIGRATIONS, PURGE_BATCH};
+        use crate::{
+            AsyncEventRecord, AsyncStatus, FunctionKey, PgStore, RequestRecord, Store, StoreError,
+        };
+        use std::sync::Arc;
+        use std::time::Duration;
+        use tokio_postgres::NoTls;
+
+        const URL_VAR: &str = "SCFD_TEST_PG_URL";
+
+        /// The server's URL; `None` skips the test, unless `SCFD_REQUIRE_PG` asks for it.
+        fn server_url() -> Option<String> {
+            match std::env::var(URL_VAR) {
+                Ok(url) if !url.is_empty() => Some(url),
+                _ => {
+                    assert!(
+                        std::env::var_os("SCFD_REQUIRE_PG").is_none(),
+                        "SCFD_REQUIRE_PG is set but {URL_VAR} is not (scripts/pg.sh start DIR prints one)"
+                    );
+                    println!("skipped: {URL_VAR} is not set (scripts/pg.sh start DIR prints one)");
+                    None
+                }
+            }
+        }
+
+        async fn client(url: &str) -> tokio_postgres::Client {
+            let (client, conn) = tokio_postgres::connect(url, NoTls)
+                .await
+                .expect("connect to the test server");
+            tokio::spawn(conn);
+            client
+        }
+
+        /// `server` with its database replaced by `db`, in the form it was given in.
+        fn database_url(server: &str, db: &str) -> String {
+            let rest = server
+                .strip_prefix("postgres://")
+                .or_else(|| server.strip_prefix("postgresql://"));
+            match rest {
+                Some(rest) => {
+                    let scheme = &server[..server.len() - rest.len()];
+                    let (path, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
+                    let authority = path.split('/').next().unwrap_or_default();
+                    format!("{scheme}{authority}/{db}{query}")
+                }
+                None => format!("{server} dbname={db}"),
+            }
+        }
+
+        /// The same database as a `key=value` string, the other form `connect` accepts.
+        fn key_value(url: &str) -> String {
+            let config: tokio_postgres::Config = url.parse().expect("a valid URL");
+            let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+            let mut parts = Vec::new();
+            match config.get_hosts().first() {
+                Some(tokio_postgres::config::Host::Tcp(h)) => {
+                    parts.push(format!("host={}", quote(h)))
+                }
+                Some(tokio_postgres::config::Host::Unix(p)) => {
+                    parts.push(format!("host={}", quote(&p.to_string_lossy())))
+                }
+                None => {}
+            }
+            if let Some(port) = config.get_ports().first() {
+                parts.push(format!("port={port}"));
+            }
+            if let Some(user) = config.get_user() {
+                parts.push(format!("user={}", quote(user)));
+            }
+            if let Some(password) = config.get_password() {
+                parts.push(format!(
+                    "password={}",
+                    quote(&String::from_utf8_lossy(password))
+                ));
+            }
+            if let Some(db) = config.get_dbname() {
+                parts.push(format!("dbname={}", quote(db)));
+            }
+            parts.join(" ")
+        }
+
+        /// Runs `test` with the URL of a new database, then drops the database, whether the
+        /// test passed or not.
+        async fn on_fresh_database<F, Fut>(test: F)
+        where
+            F: FnOnce(String) -> Fut,
+            Fut: std::future::Future<Output = ()> + Send + 'static,
+        {
+            use std::hash::BuildHasher;
+            let Some(server) = server_url() else { return };
+            let salt = std::collections::hash_map::RandomState::new()
+                .hash_one((std::process::id(), std::time::SystemTime::now()));
+            let name = format!("scfd_contract_{salt:016x}");
+            let admin = client(&server).await;
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create the test database");
+            let outcome = tokio::spawn(test(database_url(&server, &name))).await;
+            admin
+                .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .await
+                .expect("drop the test database");
+            if let Err(e) = outcome {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+
+        async fn connect(url: &str) -> PgStore {
+            PgStore::connect(url).await.expect("connect")
+        }
+
+        fn event(key: &FunctionKey, id: &str, due: i64) -> (RequestRecord, AsyncEventRecord) {
+            let r = RequestRecord::accepted(key.clone(), id.into(), "$LATEST".into(), true, due);
+            let e = AsyncEventRecord {
+                function: key.clone(),
+                request_id: id.into(),
+                qualifier: "$LATEST".into(),
+                invoke_type: "OTHERS".into(),
+                status: AsyncStatus::Queued,
+                payload: "{}".into(),
+                attempts: 0,
+                max_retries: 0,
+                next_run_ms: due,
+                expires_ms: due + 100_000,
+                start_ms: due,
+                end_ms: None,
+                lease_owner: String::new(),
+                resumed: false,
+            };
+            (r, e)
+        }
+
+        #[tokio::test]
+        async fn contract() {
+            on_fresh_database(|url| async move {
+                {
+                    let store = connect(&url).await;
+                    assert_eq!(store.backend_name(), "postgres");
+                    crate::contract::run(&store).await;
+                }
+                // What was acknowledged is there for the next connection (a restart).
+                let store = connect(&url).await;
+                let s = super::super::scope(1);
+                let names: Vec<String> = store
+                    .list_namespaces(&s)
+                    .await
+                    .expect("list")
+                    .into_iter()
+                    .map(|n| n.name)
+                    .collect();
+                assert_eq!(names, ["a", "default"]);
+                assert_eq!(store.list_functions(&s, None).await.expect("list").len(), 1);
+            })
+            .await;
+        }
+
+        /// Nodes starting together: one migrates, the others wait for it and find the work
+        /// done (without the advisory lock, concurrent CREATE TABLEs fail on the catalog).
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn migrations_from_two_nodes_at_once() {
+            on_fresh_database(|url| async move {
+                let a = tokio::spawn({
+                    let url = url.clone();
+                    async move { PgStore::connect(&url).await }
+                });
+                let b = tokio::spawn({
+                    let kv = key_value(&url);
+                    async move { PgStore::connect(&kv).await }
+                });
+                let a = a.await.expect("join").expect("node a migrates");
+                let b = b.await.expect("join").expect("node b migrates");
+                let s = super::super::scope(1);
+                a.ensure_namespace(&s, &super::super::ns("default"))
+                    .await
+                    .expect("ensure");
+                assert!(b.get_namespace(&s, "default").await.expect("get").is_some());
+                let db = client(&url).await;
+                let rows = db
+                    .query("SELECT version FROM scfd_schema", &[])
+                    .await
+                    .expect("schema");
+                assert_eq!(rows.len(), 1);
+                let version: i32 = rows[0].get(0);
+                assert_eq!(usize::try_from(version).ok(), Some(MIGRATIONS.len()));
+            })
+            .await;
+        }
+
+        /// Nodes creating at once still stop at the quota, and never number two versions alike.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn quotas_hold_across_nodes() {
+            on_fresh_database(|url| async move {
+                let nodes = [Arc::new(connect(&url).await), Arc::new(connect(&url).await)];
+                let s = super::super::scope(1);
+                let mut tasks = Vec::new();
+                for i in 0..12 {
+                    let node = Arc::clone(&nodes[i % 2]);
+                    let s = s.clone();
+                    tasks.push(tokio::spawn(async move {
+                        node.create_namespace(&s, &super::super::ns(&format!("ns{i}")), 5)
+                            .await
+                    }));
+                }
+                let mut created = 0;
+                for t in tasks {
+                    match t.await.expect("join") {
+                        Ok(()) => created += 1,
+                        Err(e) => assert_eq!(e, StoreError::LimitExceeded(5)),
+                    }
+                }
+                assert_eq!(created, 5);
+                assert_eq!(nodes[0].list_namespaces(&s).await.expect("list").len(), 5);
+
+                let ns = nodes[0].list_namespaces(&s).await.expect("list")[0]
+                    .name
+                    .clone();
+                let mut tasks = Vec::new();
+                for i in 0..12 {
+                    let node = Arc::clone(&nodes[i % 2]);
+                    let f = super::super::function(1, &ns, &format!("f{i}"));
+                    tasks.push(tokio::spawn(
+                        async move { node.create_function(&f, 3).await },
+                    ));
+                }
+                let mut created = 0;
+                for t in tasks {
+                    match t.await.expect("join") {
+                        Ok(()) => created += 1,
+                        Err(e) => assert_eq!(e, StoreError::LimitExceeded(3)),
+                    }
+                }
+                assert_eq!(created, 3);
+
+                let key = nodes[0].list_functions(&s, Some(&ns)).await.expect("list")[0]
+                    .key
+                    .clone();
+                let mut tasks = Vec::new();
+                for i in 0..8 {
+                    let node = Arc::clone(&nodes[i % 2]);
+                    let key = key.clone();
+                    tasks.push(tokio::spawn(async move {
+                        node.publish_version(&key, "", 1, 100).await
+                    }));
+                }
+                let mut numbers = Vec::new();
+                for t in tasks {
+                    numbers.push(t.await.expect("join").expect("publish").version);
+                }
+                numbers.sort_by_key(|v| v.parse::<u32>().unwrap_or(0));
+                assert_eq!(numbers, ["1", "2", "3", "4", "5", "6", "7", "8"]);
+            })
+            .await;
+        }
+
+        /// Two nodes claiming from one queue at once: every event is handed out exactly once.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn nodes_claim_each_event_once() {
+            on_fresh_database(|url| async move {
+                let nodes = [Arc::new(connect(&url).await), Arc::new(connect(&url).await)];
+                let key = super::super::function(3, "default", "q").key;
+                for i in 0..200 {
+                    let (r, e) = event(&key, &format!("q-{i:03}"), 100 + i);
+                    nodes[i as usize % 2]
+                        .enqueue_async(&r, &e)
+                        .await
+                        .expect("enqueue");
+                }
+                let mut tasks = Vec::new();
+                for (n, node) in nodes.iter().enumerate() {
+                    for _ in 0..2 {
+                        let node = Arc::clone(node);
+                        tasks.push(tokio::spawn(async move {
+                            let name = format!("n{n}");
+                            let mut mine = Vec::new();
+                            loop {
+                                let claimed = node
+                                    .claim_due_async(&name, 1000, 60_000, 7)
+                                    .await
+                                    .expect("claim");
+                                if claimed.is_empty() {
+                                    return mine;
+                                }
+                                assert!(claimed.iter().all(|e| e.lease_owner == name
+                                    && e.attempts == 1
+                                    && !e.resumed));
+                                mine.extend(claimed.into_iter().map(|e| e.request_id));
+                            }
+                        }));
+                    }
+                }
+                let mut all = Vec::new();
+                for t in tasks {
+                    all.extend(t.await.expect("join"));
+                }
+                let total = all.len();
+                all.sort();
+                all.dedup();
+                assert_eq!(
+                    (total, all.len()),
+                    (200, 200),
+                    "each event claimed exactly once"
+                );
+                assert_eq!(
+                    nodes[0].next_async_due().await.expect("due"),
+                    Some(61_000),
+                    "every event is under a lease"
+                );
+            })
+            .await;
+        }
+
+        /// A purge larger than one batch goes on until everything old is gone, and still
+        /// keeps what is running or still has its event.
+        #[tokio::test]
+        async fn purge_runs_in_batches() {
+            on_fresh_database(|url| async move {
+                let store = connect(&url).await;
+                let db = client(&url).await;
+                let (requests, events) = (2 * PURGE_BATCH + 1, PURGE_BATCH + 1);
+                db.execute(
+                    "INSERT INTO requests (request_id, app_id, region, namespace, function, ret_code, start_ms, doc)
+                     SELECT 'old-' || i, 5, 'ap-guangzhou', 'default', 'p', 0, 10, '{}'
+                     FROM generate_series(1, $1::bigint) AS i",
+                    &[&requests],
+                )
+                .await
+                .expect("old requests");
+                db.execute(
+                    "INSERT INTO async_events (request_id, app_id, region, namespace, function, status, next_run_ms, doc)
+                     SELECT 'old-' || i, 5, 'ap-guangzhou', 'default', 'p', 'FINISHED', 0, '{\"end_ms\": 20}'
+                     FROM generate_series(1, $1::bigint) AS i",
+                    &[&events],
+                )
+                .await
+                .expect("old events");
+                let key = super::super::function(5, "default", "p").key;
+                let running = RequestRecord::accepted(key.clone(), "run".into(), "$LATEST".into(), false, 10);
+                store.insert_request(&running).await.expect("insert");
+                let (r, e) = event(&key, "queued", 10);
+                let mut r = r;
+                r.ret_code = 0;
+                store.enqueue_async(&r, &e).await.expect("enqueue");
+
+                let purged = store.purge_before(1000).await.expect("purge");
+                assert_eq!(purged, u64::try_from(requests + events).expect("positive"));
+                let left: Vec<String> = db
+                    .query("SELECT request_id FROM requests ORDER BY request_id", &[])
+                    .await
+                    .expect("left")
+                    .iter()
+                    .map(|row| row.get(0))
+                    .collect();
+                assert_eq!(left, ["queued", "run"]);
+            })
+            .await;
+        }
+
+        #[tokio::test]
+        async fn packages_are_shared() {
+            on_fresh_database(|url| async move {
+                let (a, b) = (connect(&url).await, connect(&url).await);
+                let zip: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+                a.put_package("ab12", &zip).await.expect("put");
+                a.put_package("ab12", &zip)
+                    .await
+                    .expect("put twice is fine");
+                assert_eq!(b.get_package("ab12").await.expect("get"), Some(zip));
+                assert_eq!(b.get_package("cd34").await.expect("get"), None);
+                b.delete_package("ab12").await.expect("delete");
+                assert_eq!(a.get_package("ab12").await.expect("get"), None);
+            })
+            .await;
+        }
+
+        /// A watcher wakes when another node queues, gets its LISTEN back after losing its
+        /// connection, and closes it when its store is dropped.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn watchers_wake_on_other_nodes_events() {
+            on_fresh_database(|url| async move {
+                let (a, b) = (connect(&url).await, connect(&url).await);
+                let wake = Arc::new(tokio::sync::Notify::new());
+                let woken = |what: &'static str| {
+                    let wake = Arc::clone(&wake);
+                    async move {
+                        tokio::time::timeout(Duration::from_secs(10), wake.notified())
+                            .await
+                            .unwrap_or_else(|_| panic!("not woken: {what}"));
+                    }
+                };
+                a.watch_async(Arc::clone(&wake));
+                woken("listening").await;
+                let key = super::super::function(4, "default", "w").key;
+                let (r, e) = event(&key, "w-1", 100);
+                b.enqueue_async(&r, &e).await.expect("enqueue");
+                woken("another node queued").await;
+
+                let db = client(&url).await;
+                let listeners = "SELECT pid FROM pg_stat_activity
+                                 WHERE datname = current_database() AND query = 'LISTEN scfd_async'";
+                let killed = db
+                    .query(
+                        &format!("SELECT pg_terminate_backend(pid) FROM ({listeners}) AS l"),
+                        &[],
+                    )
+                    .await
+                    .expect("terminate");
+                assert_eq!(killed.len(), 1, "one LISTEN connection");
+                woken("listening again").await;
+                let (r, e) = event(&key, "w-2", 100);
+                b.enqueue_async(&r, &e).await.expect("enqueue");
+                woken("queued after the reconnect").await;
+
+                drop(a);
+                let mut left = 1;
+                for _ in 0..100 {
+                    left = db.query(listeners, &[]).await.expect("listeners").len();
+                    if left == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                assert_eq!(left, 0, "the watcher stopped with its store");
+            })
+            .await;
+        }
+    }
+}
+
+/// Nodes sharing one queue: an event runs under one node's lease at a time; a node that dies
+/// loses it when it runs out, and only the lease holder's outcome is written.
+pub(crate) async fn async_leases(store: &dyn Store) {
+    let key = function(12, "default", "r").key;
+    let mut r = RequestRecord::accepted(key.clone(), "b-1".into(), "$LATEST".into(), true, 100);
+    let e = AsyncEventRecord {
+        function: key.clone(),
+        request_id: "b-1".into(),
+        qualifier: "$LATEST".into(),
+        invoke_type: "OTHERS".into(),
+        status: AsyncStatus::Queued,
+        payload: "{}".into(),
+        attempts: 0,
+        max_retries: 0,
+        next_run_ms: 100,
+        expires_ms: 100_000,
+        start_ms: 100,
+        end_ms: None,
+        lease_owner: String::new(),
+        resumed: false,
+    };
+    store.enqueue_async(&r, &e).await.expect("enqueue");
+    let by_n1 = store
+        .claim_due_async("n1", 100, 1000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(by_n1.len(), 1);
+    let claim = |node: &'static str, now: i64| async move {
+        store
+            .claim_due_async(node, now, 1000, 10)
+            .await
+            .expect("claim")
+    };
+    assert!(claim("n2", 500).await.is_empty(), "the lease holds");
+    store
+        .renew_async_leases("n1", &["b-1".into()], 2000)
+        .await
+        .expect("renew");
+    assert!(
+        claim("n2", 1500).await.is_empty(),
+        "the renewed lease holds"
+    );
+    store
+        .renew_async_leases("n2", &["b-1".into()], 9999)
+        .await
+        .expect("renew");
+    assert_eq!(
+        store.next_async_due().await.expect("due"),
+        Some(2000),
+        "only the holder renews"
+    );
+    // n1 stopped renewing (it died): n2 takes the same attempt over.
+    let by_n2 = claim("n2", 2100).await;
+    assert_eq!(
+        by_n2
+            .iter()
+            .map(|e| (e.lease_owner.as_str(), e.attempts, e.resumed))
+            .collect::<Vec<_>>(),
+        [("n2", 1, true)]
+    );
+    let mut late = by_n1[0].clone();
+    late.status = AsyncStatus::Finished;
+    r.ret_code = 0;
+    r.ret_msg = "\"from n1\"".into();
+    assert!(
+        !store.finish_async_run(&r, &late).await.expect("cas"),
+        "n1's lease is gone"
+    );
+    let mut done = by_n2[0].clone();
+    done.status = AsyncStatus::Finished;
+    r.ret_msg = "\"from n2\"".into();
+    assert!(store.finish_async_run(&r, &done).await.expect("cas"));
+    let got = store
+        .get_request(&key, "b-1")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!((got.ret_code, got.ret_msg.as_str()), (0, "\"from n2\""));
+
+    // A restarted node fails only its own sync requests.
+    let mut mine = RequestRecord::accepted(key.clone(), "s-1".into(), "$LATEST".into(), false, 100);
+    mine.node = "n1".into();
+    let mut theirs = mine.clone();
+    theirs.request_id = "s-2".into();
+    theirs.node = "n2".into();
+    store.insert_request(&mine).await.expect("insert");
+    store.insert_request(&theirs).await.expect("insert");
+    assert_eq!(
+        store
+            .fail_running_sync_requests("n1", "restarted", 200)
+            .await
+            .expect("fail"),
+        1
+    );
+    let got = store
+        .get_request(&key, "s-2")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(got.ret_code, 1, "n2's request still runs");
+    theirs.ret_code = 0;
+    store.put_request(&theirs).await.expect("put");
 }

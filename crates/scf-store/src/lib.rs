@@ -6,6 +6,7 @@
 //!   in one transaction), so that a PostgreSQL backend can keep the same guarantees with its own
 //!   transactions and the service never needs a lock of its own.
 //! * [`sqlite`]: the embedded default, one SQLite file in WAL mode (or in memory for tests).
+//! * [`postgres`]: the shared backend, for several nodes over one PostgreSQL database.
 //! * [`model`]: the stored records. They are the domain, not the API view: the service renders
 //!   them into Tencent's shapes.
 //!
@@ -13,12 +14,14 @@
 //! reach another's rows by any name it sends.
 
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 
 pub use model::{
     AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
     Scope, StatusReason, VersionRecord,
 };
+pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, Synchronous};
 
 /// What can go wrong in a store operation, apart from the backend failing.
@@ -159,24 +162,46 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<RequestRecord>>;
-    /// Marks every still-running synchronous request failed with `message` (after a restart
-    /// nobody is waiting for them any more). Returns how many.
-    async fn fail_running_sync_requests(&self, message: &str, now_ms: i64) -> Result<u64>;
+    /// Marks every still-running synchronous request accepted by `node` (or by no named node)
+    /// failed with `message`: after that node restarted nobody waits for them any more.
+    /// Returns how many.
+    async fn fail_running_sync_requests(
+        &self,
+        node: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<u64>;
     /// Removes finished requests and async events that ended before `before_ms`.
     async fn purge_before(&self, before_ms: i64) -> Result<u64>;
 
     /// Records an async request and its event in one transaction: once this returns, the
     /// request will run even if the process dies.
     async fn enqueue_async(&self, r: &RequestRecord, e: &AsyncEventRecord) -> Result<()>;
-    /// Takes up to `limit` queued events due at `now_ms`, marking them `Running` with one more
-    /// attempt.
-    async fn claim_due_async(&self, now_ms: i64, limit: usize) -> Result<Vec<AsyncEventRecord>>;
-    /// When the next queued event is due, if any.
+    /// Takes up to `limit` events for `node` to run, each under a lease until
+    /// `now_ms + lease_ms`: queued events due at `now_ms` (marked `Running` with one more
+    /// attempt), and running events whose lease ran out (their node died mid-run: the same
+    /// attempt runs again, `resumed`). An event is never handed out while its lease holds.
+    async fn claim_due_async(
+        &self,
+        node: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AsyncEventRecord>>;
+    /// Extends `node`'s leases on these running events until `until_ms`.
+    async fn renew_async_leases(
+        &self,
+        node: &str,
+        request_ids: &[String],
+        until_ms: i64,
+    ) -> Result<()>;
+    /// When the next event is due or the next lease runs out, if any.
     async fn next_async_due(&self) -> Result<Option<i64>>;
     async fn update_async(&self, e: &AsyncEventRecord) -> Result<()>;
     /// Writes the outcome of a run (the request and its event) only if the event is still
-    /// `Running`, in one transaction: a TerminateAsyncEvent that got there first wins. Returns
-    /// whether it was written.
+    /// `Running` under `e.lease_owner`'s lease, in one transaction: a TerminateAsyncEvent that
+    /// got there first wins, and so does a node that took the event over after the lease ran
+    /// out. Returns whether it was written.
     async fn finish_async_run(&self, r: &RequestRecord, e: &AsyncEventRecord) -> Result<bool>;
     /// Aborts a queued or running event of function `key` and fails its request with
     /// `message`, in one transaction.
@@ -189,9 +214,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<AbortOutcome>;
     async fn get_async(&self, scope: &Scope, request_id: &str) -> Result<Option<AsyncEventRecord>>;
     async fn list_async(&self, key: &FunctionKey) -> Result<Vec<AsyncEventRecord>>;
-    /// After a restart: events that were running go back to the queue (they run again: at
-    /// least once). Returns how many.
-    async fn requeue_running_async(&self, now_ms: i64) -> Result<u64>;
+    /// After `node` restarted: the leases it held (or that no named node held) run out now,
+    /// so those events run again (at least once). Returns how many.
+    async fn requeue_running_async(&self, node: &str, now_ms: i64) -> Result<u64>;
+
+    /// Wakes `wake` when another node queues an async event (a shared store); the node's own
+    /// queueing wakes its dispatcher directly.
+    fn watch_async(&self, wake: std::sync::Arc<tokio::sync::Notify>) {
+        let _ = wake;
+    }
+
+    /// Keeps a code package where every node can fetch it (a shared store). The embedded
+    /// store keeps none: the data dir's `packages/` is the only copy.
+    async fn put_package(&self, sha256: &str, zip: &[u8]) -> Result<()> {
+        let _ = (sha256, zip);
+        Ok(())
+    }
+    /// A package kept by [`Store::put_package`].
+    async fn get_package(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        let _ = sha256;
+        Ok(None)
+    }
+    async fn delete_package(&self, sha256: &str) -> Result<()> {
+        let _ = sha256;
+        Ok(())
+    }
+
+    /// `sqlite` or `postgres`, for logs and reports.
+    fn backend_name(&self) -> &'static str;
 }
 
 #[cfg(test)]

@@ -99,6 +99,9 @@ pub struct RequestRecord {
     /// `ResourceLimitExceeded` or `PlatformError`; empty when it did not fail.
     #[serde(default)]
     pub error_kind: String,
+    /// The node that accepted it (a restarted node fails only its own sync requests).
+    #[serde(default)]
+    pub node: String,
 }
 
 impl RequestRecord {
@@ -127,6 +130,7 @@ impl RequestRecord {
             cold_start: false,
             init_duration_ms: 0.0,
             error_kind: String::new(),
+            node: String::new(),
         }
     }
 }
@@ -196,6 +200,14 @@ pub struct AsyncEventRecord {
     pub expires_ms: i64,
     pub start_ms: i64,
     pub end_ms: Option<i64>,
+    /// The node whose lease covers the current run (while `Running`); a run's outcome is
+    /// written only under its own lease.
+    #[serde(default)]
+    pub lease_owner: String,
+    /// Claimed again after its lease ran out (its node died mid-run): the same attempt runs
+    /// again, rather than a new one.
+    #[serde(skip)]
+    pub resumed: bool,
 }
 
 fn queued() -> AsyncStatus {

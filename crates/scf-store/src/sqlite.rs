@@ -90,6 +90,10 @@ CREATE TABLE async_events (
 CREATE INDEX async_due ON async_events (status, next_run_ms);
 CREATE INDEX async_by_function ON async_events (app_id, region, namespace, function);
 "#,
+    // Leases: a running event's next_run_ms is when its lease runs out.
+    r#"
+ALTER TABLE async_events ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 /// What the writer thread runs: statements against its connection, returning what to do once
@@ -461,18 +465,20 @@ fn async_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<AsyncEventRecord> {
     let status: String = row.get("status")?;
     e.status = AsyncStatus::parse(&status).unwrap_or(AsyncStatus::Failed);
     e.next_run_ms = row.get("next_run_ms")?;
+    e.lease_owner = row.get("lease_owner")?;
     Ok(e)
 }
 
 fn write_async(conn: &Connection, e: &AsyncEventRecord) -> rusqlite::Result<usize> {
     conn.prepare_cached(
-        "UPDATE async_events SET status=?2, next_run_ms=?3, doc=?4 WHERE request_id=?1",
+        "UPDATE async_events SET status=?2, next_run_ms=?3, doc=?4, lease_owner=?5 WHERE request_id=?1",
     )?
     .execute(params![
         e.request_id,
         e.status.as_str(),
         e.next_run_ms,
-        to_json(e)
+        to_json(e),
+        e.lease_owner
     ])
 }
 
@@ -921,8 +927,13 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn fail_running_sync_requests(&self, message: &str, now_ms: i64) -> Result<u64> {
-        let message = message.to_string();
+    async fn fail_running_sync_requests(
+        &self,
+        node: &str,
+        message: &str,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let (node, message) = (node.to_string(), message.to_string());
         self.write(move |c| {
             let running: Vec<RequestRecord> = {
                 let mut stmt = c.prepare("SELECT * FROM requests WHERE ret_code = 1")?;
@@ -930,7 +941,8 @@ impl Store for SqliteStore {
                 rows.collect::<rusqlite::Result<_>>()?
             };
             let mut n = 0;
-            for mut r in running.into_iter().filter(|r| !r.is_async) {
+            let mine = |r: &RequestRecord| !r.is_async && (r.node == node || r.node.is_empty());
+            for mut r in running.into_iter().filter(mine) {
                 r.ret_code = -1;
                 r.ret_msg = message.clone();
                 r.err_msg = message.clone();
@@ -978,19 +990,33 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_due_async(&self, now_ms: i64, limit: usize) -> Result<Vec<AsyncEventRecord>> {
+    async fn claim_due_async(
+        &self,
+        node: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AsyncEventRecord>> {
+        let node = node.to_string();
         self.write(move |c| {
+            // A running event's next_run_ms is when its lease runs out.
             let due: Vec<AsyncEventRecord> = {
                 let mut stmt = c.prepare_cached(
-                    "SELECT * FROM async_events WHERE status='QUEUED' AND next_run_ms <= ?1 ORDER BY next_run_ms LIMIT ?2",
+                    "SELECT * FROM async_events WHERE status IN ('QUEUED', 'RUNNING') AND next_run_ms <= ?1
+                     ORDER BY next_run_ms LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(params![now_ms, limit as i64], async_from)?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
             let mut claimed = Vec::with_capacity(due.len());
             for mut e in due {
+                e.resumed = e.status == AsyncStatus::Running;
+                if !e.resumed {
+                    e.attempts += 1;
+                }
                 e.status = AsyncStatus::Running;
-                e.attempts += 1;
+                e.lease_owner = node.clone();
+                e.next_run_ms = now_ms + lease_ms;
                 write_async(c, &e)?;
                 claimed.push(e);
             }
@@ -999,10 +1025,29 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn renew_async_leases(
+        &self,
+        node: &str,
+        request_ids: &[String],
+        until_ms: i64,
+    ) -> Result<()> {
+        let (node, ids) = (node.to_string(), request_ids.to_vec());
+        self.write(move |c| {
+            let mut stmt = c.prepare_cached(
+                "UPDATE async_events SET next_run_ms=?3 WHERE request_id=?1 AND status='RUNNING' AND lease_owner=?2",
+            )?;
+            for id in &ids {
+                stmt.execute(params![id, node, until_ms])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn next_async_due(&self) -> Result<Option<i64>> {
         self.read(|c| {
             c.query_row(
-                "SELECT MIN(next_run_ms) FROM async_events WHERE status='QUEUED'",
+                "SELECT MIN(next_run_ms) FROM async_events WHERE status IN ('QUEUED', 'RUNNING')",
                 [],
                 |r| r.get(0),
             )
@@ -1017,11 +1062,13 @@ impl Store for SqliteStore {
     async fn finish_async_run(&self, r: &RequestRecord, e: &AsyncEventRecord) -> Result<bool> {
         let (r, e) = (r.clone(), e.clone());
         self.write(move |c| {
-            let status: Option<String> = c
-                .prepare_cached("SELECT status FROM async_events WHERE request_id=?1")?
-                .query_row(params![e.request_id], |row| row.get(0))
+            let held: Option<(String, String)> = c
+                .prepare_cached("SELECT status, lease_owner FROM async_events WHERE request_id=?1")?
+                .query_row(params![e.request_id], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?;
-            if status.as_deref() != Some(AsyncStatus::Running.as_str()) {
+            if held.as_ref().map(|(s, o)| (s.as_str(), o.as_str()))
+                != Some((AsyncStatus::Running.as_str(), e.lease_owner.as_str()))
+            {
                 return Ok(false);
             }
             c.prepare_cached("UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1")?
@@ -1092,21 +1139,19 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn requeue_running_async(&self, now_ms: i64) -> Result<u64> {
+    async fn requeue_running_async(&self, node: &str, now_ms: i64) -> Result<u64> {
+        let node = node.to_string();
         self.write(move |c| {
-            let running: Vec<AsyncEventRecord> = {
-                let mut stmt = c.prepare("SELECT * FROM async_events WHERE status='RUNNING'")?;
-                let rows = stmt.query_map([], async_from)?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
-            let n = running.len() as u64;
-            for mut e in running {
-                e.status = AsyncStatus::Queued;
-                e.next_run_ms = now_ms;
-                write_async(c, &e)?;
-            }
-            Ok(n)
+            c.prepare_cached(
+                "UPDATE async_events SET next_run_ms=?2 WHERE status='RUNNING' AND lease_owner IN (?1, '')",
+            )?
+            .execute(params![node, now_ms])
+            .map(|n| n as u64)
         })
         .await
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
     }
 }

@@ -51,6 +51,11 @@ pub struct Config {
     pub time_offset_hours: i32,
     /// Runtime of a function created without one.
     pub default_runtime: String,
+    /// This node's name in a cluster (logs, request records, async leases); default: one made
+    /// on first start and kept in the data dir's `node-id`. Two live nodes must not share one.
+    pub node_id: Option<String>,
+    /// Nodes serving one cluster: each node allows `1/cluster_nodes` of every rate limit.
+    pub cluster_nodes: u32,
     pub accounts: Vec<Account>,
     /// Requests per second per account for each action (`default` for the rest); 0 = unlimited.
     pub rate_limits: HashMap<String, u32>,
@@ -71,6 +76,12 @@ pub struct AsyncConfig {
     pub retry_interval_secs: u64,
     /// Hours request records and finished async events are kept (SCF keeps async status 3 days).
     pub retention_hours: u64,
+    /// Seconds an async run's lease lasts unless its node renews it; after a node dies, its
+    /// running events are taken over by another node once their leases run out.
+    pub lease_secs: u64,
+    /// Whether this node runs queued async events; `false` makes an API-only node that accepts
+    /// them for the other nodes of its cluster to run.
+    pub dispatch: bool,
 }
 
 impl Default for AsyncConfig {
@@ -78,6 +89,8 @@ impl Default for AsyncConfig {
         AsyncConfig {
             retry_interval_secs: 60,
             retention_hours: 72,
+            lease_secs: 30,
+            dispatch: true,
         }
     }
 }
@@ -92,6 +105,8 @@ impl Default for Config {
             public_url: None,
             time_offset_hours: 8,
             default_runtime: "Python3.9".into(),
+            node_id: None,
+            cluster_nodes: 1,
             accounts: vec![],
             rate_limits: HashMap::new(),
             limits: Limits::default(),
@@ -129,6 +144,9 @@ impl Default for HttpLimits {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
+    /// A PostgreSQL URL (`postgres://user:password@host:port/db`): the shared store of a
+    /// cluster. None: the embedded SQLite file in the data dir.
+    pub url: Option<String>,
     /// `normal` (survives a killed process) or `full` (also survives power loss).
     pub synchronous: Synchronous,
     /// A sync request still running after this many milliseconds gets a running record in the
@@ -140,6 +158,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
+            url: None,
             synchronous: Synchronous::default(),
             running_record_after_ms: 100,
         }
@@ -298,6 +317,29 @@ pub fn url_key(data_dir: &Path) -> std::io::Result<Vec<u8>> {
             let key = random_token(48).into_bytes();
             write_private(&path, &key)?;
             Ok(key)
+        }
+    }
+}
+
+/// This node's name: from the config, else the one kept in the data dir (made on first start
+/// as `<hostname>-<random>`), so that a restarted node finds the requests and async leases it
+/// left, whatever port it comes back on.
+pub fn node_id(config: &Config, data_dir: &Path) -> std::io::Result<String> {
+    if let Some(id) = config.node_id.as_ref().filter(|id| !id.trim().is_empty()) {
+        return Ok(id.trim().to_string());
+    }
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        _ => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "scfd".into());
+            let id = format!("{host}-{}", random_token(6).to_lowercase());
+            std::fs::write(&path, format!("{id}\n"))?;
+            Ok(id)
         }
     }
 }

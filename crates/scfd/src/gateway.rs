@@ -79,7 +79,7 @@ struct Verified<'a> {
 /// Handles one API request.
 pub async fn api(state: axum::extract::State<Arc<AppState>>, request: Request<Body>) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let span = tracing::info_span!("api", request_id = %request_id, action = tracing::field::Empty);
+    let span = tracing::info_span!("api", node = %state.node, request_id = %request_id, action = tracing::field::Empty);
     async move {
         let started = std::time::Instant::now();
         let result = handle(&state, request, &request_id).await;

@@ -33,6 +33,8 @@ pub struct AppState {
     pub default_region: String,
     pub rate_limits: rate_limit::RateLimits,
     pub http_limits: HttpLimits,
+    /// This node's name, on every request's log span.
+    pub node: Arc<str>,
 }
 
 /// The whole HTTP surface.

@@ -27,6 +27,10 @@ enum Command {
         /// A TOML config file.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// A PostgreSQL URL: share one store with other nodes [default: the embedded SQLite
+        /// file in the data dir, or the config's `[store] url`].
+        #[arg(long)]
+        store: Option<String>,
     },
 }
 
@@ -45,6 +49,7 @@ fn main() -> std::process::ExitCode {
             listen,
             data_dir,
             config,
+            store,
         } => scfd::config::Config::load(config.as_deref()).and_then(|config| {
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -53,6 +58,7 @@ fn main() -> std::process::ExitCode {
                 .block_on(scfd::server::serve(scfd::server::ServeOptions {
                     listen,
                     data_dir,
+                    store,
                     config,
                 }))
         }),

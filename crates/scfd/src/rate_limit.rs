@@ -1,5 +1,10 @@
 //! Per-account, per-action request rates: one keyed GCRA limiter (governor; equivalent to a
 //! token bucket whose burst is one second's worth) per action, keyed by the account's app_id.
+//!
+//! In a cluster the count is kept per node, with each limit divided by the number of nodes
+//! (`cluster_nodes`, rounded up): behind a load balancer that spreads an account's requests,
+//! the cluster as a whole then allows the configured rate. Keeping one shared count in
+//! PostgreSQL would put a database round trip on every request's path.
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
@@ -28,7 +33,8 @@ fn limiter(rate: u32) -> Option<DefaultKeyedRateLimiter<u64>> {
 
 impl RateLimits {
     /// `overrides` maps action names (or `default`) to requests per second; 0 = unlimited.
-    pub fn new(overrides: &HashMap<String, u32>) -> Result<Self, String> {
+    /// `nodes`: how many nodes share the limits (1 for a single server).
+    pub fn new(overrides: &HashMap<String, u32>, nodes: u32) -> Result<Self, String> {
         for name in overrides.keys() {
             if name != "default" && !scf_types::actions::SCF_ACTIONS.contains(&name.as_str()) {
                 return Err(format!(
@@ -49,7 +55,7 @@ impl RateLimits {
                     .copied()
                     .or(documented)
                     .unwrap_or(default);
-                (action, limiter(rate))
+                (action, limiter(rate.div_ceil(nodes.max(1))))
             })
             .collect();
         Ok(RateLimits { by_action })
@@ -73,7 +79,7 @@ mod tests {
         let mut o = HashMap::new();
         o.insert("ListNamespaces".to_string(), 2);
         o.insert("default".to_string(), 0);
-        let r = RateLimits::new(&o).expect("valid");
+        let r = RateLimits::new(&o, 1).expect("valid");
         assert!(r.check("ListNamespaces", 1));
         assert!(r.check("ListNamespaces", 1));
         assert!(
@@ -95,9 +101,20 @@ mod tests {
     }
 
     #[test]
+    fn divides_the_limits_among_the_nodes() {
+        let mut o = HashMap::new();
+        o.insert("Invoke".to_string(), 5);
+        let r = RateLimits::new(&o, 2).expect("valid");
+        let allowed = (0..10).filter(|_| r.check("Invoke", 1)).count();
+        assert_eq!(allowed, 3, "5 per second over 2 nodes: 3 on this one");
+        let r = RateLimits::new(&o, 1).expect("valid");
+        assert_eq!((0..10).filter(|_| r.check("Invoke", 1)).count(), 5);
+    }
+
+    #[test]
     fn rejects_unknown_action_names() {
         let mut o = HashMap::new();
         o.insert("Bogus".to_string(), 1);
-        assert!(RateLimits::new(&o).is_err());
+        assert!(RateLimits::new(&o, 1).is_err());
     }
 }

@@ -3,7 +3,7 @@
 use crate::config::{self, AccountSource, Config, TENCENT_REGIONS};
 use crate::{AppState, app, rate_limit::RateLimits};
 use scf_core::{Service, Settings};
-use scf_store::SqliteStore;
+use scf_store::{PgStore, SqliteStore, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +12,8 @@ use std::sync::Arc;
 pub struct ServeOptions {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL URL, over the config's `[store] url`.
+    pub store: Option<String>,
     pub config: Config,
 }
 
@@ -31,7 +33,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
 
     let (accounts, source) = config::resolve_accounts(&config, &data_dir)?;
-    let rate_limits = RateLimits::new(&config.rate_limits)?;
+    let rate_limits = RateLimits::new(&config.rate_limits, config.cluster_nodes)?;
     let regions: std::collections::HashSet<String> = match &config.regions {
         Some(list) => list.iter().cloned().collect(),
         None => TENCENT_REGIONS.iter().map(|r| r.to_string()).collect(),
@@ -49,8 +51,19 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         ));
     }
 
-    let store = SqliteStore::open(&data_dir.join("scfd.db"), config.store.synchronous)
-        .map_err(|e| e.to_string())?;
+    let node = config::node_id(&config, &data_dir)
+        .map_err(|e| format!("cannot keep the node id in the data dir: {e}"))?;
+    let store: Arc<dyn Store> = match opts.store.clone().or(config.store.url.clone()) {
+        Some(url) => Arc::new(
+            PgStore::connect(&url)
+                .await
+                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
+        ),
+        None => Arc::new(
+            SqliteStore::open(&data_dir.join("scfd.db"), config.store.synchronous)
+                .map_err(|e| e.to_string())?,
+        ),
+    };
     let uins = accounts.iter().map(|a| (a.app_id, a.uin.clone())).collect();
     let settings = Settings {
         limits: config.limits.clone(),
@@ -65,11 +78,15 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         running_record_after: std::time::Duration::from_millis(
             config.store.running_record_after_ms,
         ),
+        node: node.clone(),
+        async_lease: std::time::Duration::from_secs(config.async_.lease_secs.max(3)),
+        async_dispatch: config.async_.dispatch,
     };
     let engine =
         scf_engine::Engine::start(config.engine.clone(), config.sandbox.clone(), &data_dir)
             .map_err(|e| format!("cannot start the engine: {e}"))?;
-    let service = Service::new(Arc::new(store), engine, settings).map_err(|e| e.to_string())?;
+    let store_name = store.backend_name();
+    let service = Service::new(store, engine, settings).map_err(|e| e.to_string())?;
     let (packages, failed, requeued) = service.resume().await.map_err(|e| e.to_string())?;
     if packages + failed as usize + requeued as usize > 0 {
         tracing::info!(
@@ -103,8 +120,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         default_region: config.default_region.clone(),
         rate_limits,
         http_limits: config.http.clone(),
+        node: Arc::from(node.as_str()),
     });
-    tracing::info!(listen = %local, data_dir = %data_dir.display(), "scfd is listening");
+    tracing::info!(listen = %local, data_dir = %data_dir.display(), node = %node, store = store_name, "scfd is listening");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await

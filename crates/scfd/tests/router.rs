@@ -46,6 +46,9 @@ fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
         retention: std::time::Duration::from_secs(3600),
         uins: HashMap::new(),
         running_record_after: std::time::Duration::from_millis(100),
+        node: "test-node".into(),
+        async_lease: std::time::Duration::from_secs(30),
+        async_dispatch: true,
     };
     let engine = scf_engine::Engine::start(
         scf_engine::EngineConfig::default(),
@@ -82,11 +85,12 @@ fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
             .map(|s| s.to_string())
             .collect(),
         default_region: "ap-guangzhou".into(),
-        rate_limits: scfd::rate_limit::RateLimits::new(&overrides).expect("rates"),
+        rate_limits: scfd::rate_limit::RateLimits::new(&overrides, 1).expect("rates"),
         http_limits: HttpLimits {
             tc3_post_bytes: 256 << 10,
             ..HttpLimits::default()
         },
+        node: Arc::from("test-node"),
     };
     TestApp {
         router: app(Arc::new(state)),

@@ -109,13 +109,19 @@ pub async fn decode_and_inspect(
     .map_err(crate::service::internal)?
 }
 
-/// Writes the package durably (before the API acknowledges it).
+/// Writes the package durably (before the API acknowledges it): on this node's disk, and in
+/// the store where every node can fetch it (a shared store keeps packages; the embedded one
+/// does not need to).
 pub async fn store(svc: &Arc<Service>, sha256: String, bytes: Vec<u8>) -> Result<(), ApiError> {
     let svc2 = Arc::clone(svc);
-    tokio::task::spawn_blocking(move || svc2.packages.store_zip(&sha256, &bytes))
+    let bytes = Arc::new(bytes);
+    let (sha, zip) = (sha256.clone(), Arc::clone(&bytes));
+    tokio::task::spawn_blocking(move || svc2.packages.store_zip(&sha, &zip))
         .await
         .map_err(crate::service::internal)?
-        .map_err(crate::service::internal)
+        .map_err(crate::service::internal)?;
+    svc.store.put_package(&sha256, &bytes).await?;
+    Ok(())
 }
 
 #[cfg(test)]
