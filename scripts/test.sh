@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 VENV="$ROOT/.venv"
-PY_PACKAGES=(tencentcloud-sdk-python-common tencentcloud-sdk-python-scf tccli pytest)
+PY_PACKAGES=(tencentcloud-sdk-python-common tencentcloud-sdk-python-scf tccli pytest prometheus-client)
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -26,7 +26,7 @@ fi
 
 venv_ok() {
   [[ -x "$VENV/bin/python" && -x "$VENV/bin/tccli" ]] &&
-    "$VENV/bin/python" -c 'import tencentcloud.scf.v20180416.scf_client, tencentcloud.common.sign, pytest' \
+    "$VENV/bin/python" -c 'import tencentcloud.scf.v20180416.scf_client, tencentcloud.common.sign, pytest, prometheus_client' \
       >/dev/null 2>&1
 }
 

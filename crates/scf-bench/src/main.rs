@@ -50,6 +50,9 @@ struct Cli {
     /// Skip the PostgreSQL rows.
     #[arg(long)]
     no_pg: bool,
+    /// Only the baselines and the PostgreSQL rows.
+    #[arg(long, conflicts_with = "no_pg")]
+    pg_only: bool,
 }
 
 #[derive(Subcommand)]
@@ -203,6 +206,9 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
     );
     let result = (|| {
         suite.baselines()?;
+        if cli.pg_only {
+            return Ok(());
+        }
         suite.warm_server()?;
         suite.cold_starts()?;
         suite.request_status()
@@ -234,10 +240,10 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
         rows: std::mem::take(&mut suite.rows),
         notes: std::mem::take(&mut suite.notes),
     };
-    let name = if cli.quick {
-        "results-quick"
-    } else {
-        "results"
+    let name = match (cli.quick, cli.pg_only) {
+        (_, true) => "results-pg",
+        (true, false) => "results-quick",
+        (false, false) => "results",
     };
     let md = report.markdown();
     std::fs::write(out.join(format!("{name}.md")), &md).map_err(|e| e.to_string())?;

@@ -235,6 +235,34 @@ fn settle(record: &mut RequestRecord, f: &FunctionRecord, o: &Outcome) {
     record.cold_start = o.cold_start;
     record.init_duration_ms = o.init_ms;
     record.error_kind = error_kind(o).into();
+    observe(record);
+}
+
+/// Counts an ended invocation in the metrics (a no-op unless a recorder is installed).
+fn observe(r: &RequestRecord) {
+    use metrics::Label;
+    let k = &r.function;
+    let labels = vec![
+        Label::new("app_id", k.scope.app_id.to_string()),
+        Label::new("namespace", k.namespace.clone()),
+        Label::new("function", k.name.clone()),
+    ];
+    let mut outcome = labels.clone();
+    outcome.push(Label::new("kind", if r.is_async { "async" } else { "sync" }));
+    outcome.push(Label::new(
+        "result",
+        if r.ret_code == 0 { "success" } else { "failure" },
+    ));
+    metrics::counter!("scf_invocations_total", outcome).increment(1);
+    metrics::histogram!("scf_invocation_duration_seconds", labels.clone())
+        .record(r.duration_ms / 1000.0);
+    metrics::histogram!("scf_invocation_memory_bytes", labels.clone())
+        .record(r.mem_usage_bytes as f64);
+    if r.cold_start {
+        metrics::counter!("scf_cold_starts_total", labels.clone()).increment(1);
+        metrics::histogram!("scf_init_duration_seconds", labels)
+            .record(r.init_duration_ms / 1000.0);
+    }
 }
 
 /// Parses an event given as a JSON string; `None` (absent or empty) is `{}`.

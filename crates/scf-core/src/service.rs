@@ -175,6 +175,18 @@ impl Service {
         ));
     }
 
+    /// Instances warm, busy and spare on this node (for metrics).
+    pub fn engine_stats(&self) -> scf_engine::EngineStats {
+        self.engine.stats()
+    }
+
+    /// Async events not finished yet across the store, and the age of the oldest, ms.
+    pub async fn async_queue_stats(&self) -> Result<(u64, i64), ApiError> {
+        let now = now_ms();
+        let (depth, oldest) = self.store.async_queue_stats().await?;
+        Ok((depth, oldest.map(|start| (now - start).max(0)).unwrap_or(0)))
+    }
+
     /// The uin of an account (for the context of an async run).
     pub(crate) fn uin_of(&self, app_id: u64) -> String {
         self.settings.uins.get(&app_id).cloned().unwrap_or_default()

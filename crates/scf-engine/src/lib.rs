@@ -96,6 +96,14 @@ pub struct Outcome {
     pub init_ms: f64,
 }
 
+/// What [`Engine::stats`] counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineStats {
+    pub warm: usize,
+    pub busy: usize,
+    pub spares: usize,
+}
+
 struct Pool {
     idle: Mutex<Vec<Instance>>,
     /// Started ahead of need (see [`EngineConfig::spares`]).
@@ -223,6 +231,16 @@ impl Engine {
             idle.retain_mut(|i| i.last_used.elapsed() < keep && i.alive());
             let unused = lock(&pool.last_used).elapsed() >= spare_ttl;
             lock(&pool.spares).retain_mut(|s| !unused && s.alive());
+        }
+    }
+
+    /// Instances warm, busy and spare, for metrics.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            warm: self.idle_instances(),
+            busy: (self.config.max_instances.max(1) as usize)
+                .saturating_sub(self.global.available_permits()),
+            spares: self.spare_instances(),
         }
     }
 

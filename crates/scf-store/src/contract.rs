@@ -1201,7 +1201,11 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         lease_owner: String::new(),
         resumed: false,
     };
+    let (depth, _) = store.async_queue_stats().await.expect("stats");
     store.enqueue_async(&r, &e).await.expect("enqueue");
+    let (after, oldest) = store.async_queue_stats().await.expect("stats");
+    assert_eq!(after, depth + 1, "a queued event counts");
+    assert!(oldest.is_some_and(|o| o <= 100), "{oldest:?}");
     let by_n1 = store
         .claim_due_async("n1", 100, 1000, 10)
         .await

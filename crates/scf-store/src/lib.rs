@@ -240,6 +240,10 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Async events not finished (queued or running) and the start time of the oldest, for
+    /// metrics.
+    async fn async_queue_stats(&self) -> Result<(u64, Option<i64>)>;
+
     /// `sqlite` or `postgres`, for logs and reports.
     fn backend_name(&self) -> &'static str;
 }

@@ -1151,6 +1151,17 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn async_queue_stats(&self) -> Result<(u64, Option<i64>)> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*), MIN(r.start_ms) FROM async_events e JOIN requests r ON r.request_id = e.request_id
+                 WHERE e.status IN ('QUEUED', 'RUNNING')",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+        })
+    }
+
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }

@@ -82,7 +82,22 @@ pub async fn api(state: axum::extract::State<Arc<AppState>>, request: Request<Bo
     let span = tracing::info_span!("api", node = %state.node, request_id = %request_id, action = tracing::field::Empty);
     async move {
         let started = std::time::Instant::now();
-        let result = handle(&state, request, &request_id).await;
+        let mut action = None;
+        let result = handle(&state, request, &request_id, &mut action).await;
+        // Only real SCF action names label the series (any other name would let a caller
+        // make series without end).
+        let action_label = action
+            .filter(|a| scf_types::actions::SCF_ACTIONS.contains(&a.as_str()))
+            .unwrap_or_else(|| "-".into());
+        let code = match &result {
+            Ok(_) => "OK",
+            Err(e) => e.code.as_str(),
+        };
+        metrics::counter!("scf_api_requests_total", "action" => action_label.clone(), "code" => code)
+            .increment(1);
+        if matches!(&result, Err(e) if e.code == ErrorCode::RequestLimitExceeded) {
+            metrics::counter!("scf_rate_limited_total", "action" => action_label).increment(1);
+        }
         let body = match &result {
             Ok(fields) => envelope::success(fields.clone(), &request_id),
             Err(e) => envelope::error(e, &request_id),
@@ -101,6 +116,7 @@ async fn handle(
     state: &AppState,
     request: Request<Body>,
     _request_id: &str,
+    action: &mut Option<String>,
 ) -> Result<Map<String, Value>, ApiError> {
     let (parts, body) = request.into_parts();
     let limits = &state.http_limits;
@@ -179,6 +195,7 @@ async fn handle(
         verify_v1(state, &parts.method, &parts.headers, pairs)?
     };
     tracing::Span::current().record("action", verified.action.as_str());
+    *action = Some(verified.action.clone());
 
     let region = verified
         .region

@@ -10,6 +10,7 @@
 //! * [`server`]: opening the store, resuming unfinished work, serving until a signal.
 
 pub mod config;
+pub mod prometheus;
 pub mod gateway;
 pub mod rate_limit;
 pub mod server;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub http_limits: HttpLimits,
     /// This node's name, on every request's log span.
     pub node: Arc<str>,
+    /// The Prometheus recorder's handle, when `serve` installed one.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// The whole HTTP surface.
@@ -42,6 +45,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", any(gateway::api))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(prometheus::render))
         .route("/code/{app_id}/{file}", get(download))
         .with_state(state)
 }

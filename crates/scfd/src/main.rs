@@ -31,18 +31,35 @@ enum Command {
         /// file in the data dir, or the config's `[store] url`].
         #[arg(long)]
         store: Option<String>,
+        /// The server's own log: `human` (default) or `json` (one object a line, for log
+        /// collectors). `SCFD_LOG` sets the filter, e.g. `SCFD_LOG=debug`.
+        #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+        log_format: LogFormat,
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCFD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        // Every line carries its span's fields: the API request's node, RequestId and action.
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+        LogFormat::Human => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SCFD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve {
@@ -50,7 +67,9 @@ fn main() -> std::process::ExitCode {
             data_dir,
             config,
             store,
+            log_format,
         } => scfd::config::Config::load(config.as_deref()).and_then(|config| {
+            init_logs(log_format);
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

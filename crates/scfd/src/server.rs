@@ -121,6 +121,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         rate_limits,
         http_limits: config.http.clone(),
         node: Arc::from(node.as_str()),
+        metrics: Some(crate::prometheus::install()?),
     });
     tracing::info!(listen = %local, data_dir = %data_dir.display(), node = %node, store = store_name, "scfd is listening");
     axum::serve(listener, app(state))

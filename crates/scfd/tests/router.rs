@@ -91,6 +91,7 @@ fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
             ..HttpLimits::default()
         },
         node: Arc::from("test-node"),
+        metrics: None,
     };
     TestApp {
         router: app(Arc::new(state)),

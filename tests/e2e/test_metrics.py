@@ -1,0 +1,67 @@
+"""`/metrics`: Prometheus text that a real Prometheus parser accepts, with the series an
+operator needs, counting what actually happened."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from invoketest import deploy, engine_config, invoke, invoke_async, status_record
+from scfdtest import ACCOUNT_A
+
+
+def scrape(server) -> dict:
+    r = requests.get(server.base_url + "/metrics", timeout=5)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/plain")
+    return {f.name: f for f in text_string_to_metric_families(r.text)}
+
+
+def value(families: dict, family: str, sample: str, **labels) -> float:
+    f = families[family]
+    hits = [s.value for s in f.samples
+            if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items())]
+    assert hits, f"no {sample} with {labels} in {[s for s in f.samples][:5]}"
+    return sum(hits)
+
+
+def test_metrics_parse_and_count(make_server):
+    s = make_server(engine_config(rate_limits={"default": 0, "ListNamespaces": 1}))
+    api = s.client(ACCOUNT_A)
+    ok = deploy(api, "def main_handler(event, context):\n    return 1\n")
+    bad = deploy(api, "def main_handler(event, context):\n    raise ValueError('no')\n")
+    for _ in range(3):
+        assert invoke(api, ok)["InvokeResult"] == 0
+    assert invoke(api, bad)["InvokeResult"] == -1
+    rid = invoke_async(api, ok)
+    deadline = time.monotonic() + 15
+    while status_record(api, ok, rid)["RetCode"] == 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    api.expect("ResourceNotFound.Function", "Invoke", {"FunctionName": "nope"})
+    for _ in range(3):  # 1 per second allowed: at least one refusal
+        try:
+            api.call("ListNamespaces")
+        except Exception:  # noqa: BLE001 - RequestLimitExceeded, counted below
+            pass
+
+    m = scrape(s)
+    app = str(ACCOUNT_A.app_id)
+    inv = "scf_invocations"
+    assert value(m, inv, "scf_invocations_total", function=ok, kind="sync", result="success", app_id=app) == 3
+    assert value(m, inv, "scf_invocations_total", function=ok, kind="async", result="success") == 1
+    assert value(m, inv, "scf_invocations_total", function=bad, result="failure") == 1
+    assert value(m, "scf_invocation_duration_seconds", "scf_invocation_duration_seconds_count", function=ok) == 4
+    assert value(m, "scf_invocation_memory_bytes", "scf_invocation_memory_bytes_count", function=ok) == 4
+    assert value(m, "scf_cold_starts", "scf_cold_starts_total", function=ok) >= 1
+    assert value(m, "scf_init_duration_seconds", "scf_init_duration_seconds_count", function=ok) >= 1
+    assert value(m, "scf_api_requests", "scf_api_requests_total", action="Invoke", code="OK") >= 5
+    assert value(m, "scf_api_requests", "scf_api_requests_total", action="Invoke",
+                 code="ResourceNotFound.Function") == 1
+    assert value(m, "scf_rate_limited", "scf_rate_limited_total", action="ListNamespaces") >= 1
+    assert value(m, "scf_instances_warm", "scf_instances_warm") >= 1
+    assert "scf_instances_busy" in m and "scf_instances_spare" in m
+    assert value(m, "scf_async_queue_depth", "scf_async_queue_depth") == 0
+    assert "scf_async_queue_oldest_age_seconds" in m
+    assert value(m, "scf_node_info", "scf_node_info") == 1
