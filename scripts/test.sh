@@ -80,3 +80,35 @@ fi
 log "pytest tests/e2e"
 export SCFD_BIN="$ROOT/target/release/scfd"
 "$VENV/bin/python" -m pytest tests/e2e -q -p no:cacheprovider "$@"
+
+# --- (f) browser tests of the web console ----------------------------------------------
+# tests/browser: the /console page in headless Chromium (Debian's package, driven by the
+# pinned playwright-core; no browser download) against a real scfd, plus the console's signer
+# against the reference's TC3 vectors. SKIP_BROWSER_TESTS=1 skips this step.
+if [[ -z "${SKIP_BROWSER_TESTS:-}" ]]; then
+  log "browser tests: tests/browser (headless Chromium)"
+  BROWSER_DIR="$ROOT/tests/browser"
+  apt_quiet() {
+    local out
+    out="$(mktemp)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >"$out" 2>&1; then
+      cat "$out" >&2
+      rm -f "$out"
+      echo "apt-get install $* failed" >&2
+      exit 1
+    fi
+    rm -f "$out"
+  }
+  if [[ ! -x /usr/bin/chromium ]]; then
+    echo "installing Debian's chromium"
+    apt_quiet chromium
+  fi
+  command -v npm >/dev/null 2>&1 || { echo "installing npm"; apt_quiet npm; }
+  # npm ci only when the lock file changed since the last install.
+  lock_sum="$(sha256sum "$BROWSER_DIR/package-lock.json" | cut -d' ' -f1)"
+  if [[ "$(cat "$BROWSER_DIR/node_modules/.installed-lock" 2>/dev/null)" != "$lock_sum" ]]; then
+    (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$lock_sum" >"$BROWSER_DIR/node_modules/.installed-lock"
+  fi
+  (cd "$BROWSER_DIR" && node --test --test-concurrency=1 tc3.test.mjs console.test.mjs)
+fi

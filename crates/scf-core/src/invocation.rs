@@ -248,10 +248,17 @@ fn observe(r: &RequestRecord) {
         Label::new("function", k.name.clone()),
     ];
     let mut outcome = labels.clone();
-    outcome.push(Label::new("kind", if r.is_async { "async" } else { "sync" }));
+    outcome.push(Label::new(
+        "kind",
+        if r.is_async { "async" } else { "sync" },
+    ));
     outcome.push(Label::new(
         "result",
-        if r.ret_code == 0 { "success" } else { "failure" },
+        if r.ret_code == 0 {
+            "success"
+        } else {
+            "failure"
+        },
     ));
     metrics::counter!("scf_invocations_total", outcome).increment(1);
     metrics::histogram!("scf_invocation_duration_seconds", labels.clone())

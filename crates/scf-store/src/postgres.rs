@@ -1047,11 +1047,15 @@ impl Store for PgStore {
         // By the primary key alone, the owner checked here: with the key columns in the WHERE
         // clause the planner took requests_by_function and scanned every request of the
         // function (20 ms a lookup with 20k records).
-        let found = query_opt(&c, "SELECT * FROM requests WHERE request_id=$1", &[&request_id])
-            .await?
-            .as_ref()
-            .map(request_from)
-            .transpose()?;
+        let found = query_opt(
+            &c,
+            "SELECT * FROM requests WHERE request_id=$1",
+            &[&request_id],
+        )
+        .await?
+        .as_ref()
+        .map(request_from)
+        .transpose()?;
         Ok(found.filter(|r| r.function == *key))
     }
 

@@ -4,14 +4,17 @@
 //! * [`app`]: the router: `/` is the SCF API (every method, so that the wrong ones get
 //!   `UnsupportedProtocol` in Tencent's envelope), `/healthz`, and `/code/...` for the signed
 //!   package links of GetFunctionAddress.
+//! * [`console`]: the web console at `/console`, static files that sign their own API calls.
 //! * [`gateway`]: the API handler (size, signature, region, rate, parameters, then the core).
 //! * [`config`]: the TOML config, the accounts, the secrets kept in the data dir.
 //! * [`rate_limit`]: per-account, per-action request rates.
 //! * [`server`]: opening the store, resuming unfinished work, serving until a signal.
 
+pub mod cli;
 pub mod config;
-pub mod prometheus;
+pub mod console;
 pub mod gateway;
+pub mod prometheus;
 pub mod rate_limit;
 pub mod server;
 
@@ -47,6 +50,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(prometheus::render))
         .route("/code/{app_id}/{file}", get(download))
+        .merge(console::routes())
         .with_state(state)
 }
 

@@ -1,6 +1,6 @@
 //! The `scfd` binary.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -36,6 +36,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LogFormat::Human)]
         log_format: LogFormat,
     },
+    /// The client commands: deploy, invoke, status, logs, ... (through the signed API).
+    #[command(flatten)]
+    Client(scfd::cli::Command),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -81,6 +84,9 @@ fn main() -> std::process::ExitCode {
                     config,
                 }))
         }),
+        // The client commands print their own errors and choose their exit codes; they leave
+        // the server's log subscriber alone.
+        Command::Client(command) => return scfd::cli::run(command, Cli::command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

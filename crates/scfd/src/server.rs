@@ -31,6 +31,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         .unwrap_or_else(|| PathBuf::from("./scfd-data"));
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    // Absolute from here on: the sandbox mounts code folders by path, and a relative one (the
+    // default `./scfd-data`) would not name the same folder inside an instance.
+    let data_dir = std::fs::canonicalize(&data_dir)
+        .map_err(|e| format!("cannot resolve {}: {e}", data_dir.display()))?;
 
     let (accounts, source) = config::resolve_accounts(&config, &data_dir)?;
     let rate_limits = RateLimits::new(&config.rate_limits, config.cluster_nodes)?;
