@@ -65,3 +65,46 @@ def test_metrics_parse_and_count(make_server):
     assert value(m, "scf_async_queue_depth", "scf_async_queue_depth") == 0
     assert "scf_async_queue_oldest_age_seconds" in m
     assert value(m, "scf_node_info", "scf_node_info") == 1
+
+
+def test_json_logs_carry_each_api_requests_id(tmp_path):
+    """`--log-format json`: one JSON object a line; the lines logged while serving a request
+    carry its RequestId (from the request's span)."""
+    import json
+    import os
+    import subprocess
+
+    from scfdtest import free_port, make_config, scfd_bin, sdk_client, Api
+
+    port = free_port()
+    (tmp_path / "scfd.toml").write_text(make_config())
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [str(scfd_bin()), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path / "data"),
+             "--config", str(tmp_path / "scfd.toml"), "--log-format", "json"],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "SCFD_LOG": "debug"})
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.05)
+
+            api = Api(sdk_client(None, ACCOUNT_A, endpoint=f"127.0.0.1:{port}"))
+            ok = api.call_raw("ListNamespaces")
+            bad = api.err("GetFunction", {"FunctionName": "nope"})
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    lines = [json.loads(l) for l in log_path.read_text().splitlines() if l.strip()]
+    assert lines and all("timestamp" in l and "level" in l for l in lines)
+    ids = {l.get("span", {}).get("request_id") for l in lines}
+    assert ok["RequestId"] in ids, ids
+    assert bad.requestId in ids
+    refused = [l for l in lines if l.get("span", {}).get("request_id") == bad.requestId]
+    assert any(l["fields"].get("code") == "ResourceNotFound.Function" for l in refused), refused
