@@ -393,33 +393,13 @@ impl Engine {
         let _permits = self.admit(spec, wait).await?;
         let pool = self.pool(&spec.pool_key);
         *lock(&pool.last_used) = Instant::now();
-        let warm = {
-            let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
-            let mut found = None;
-            while let Some(mut i) = idle.pop() {
-                if i.alive() {
-                    found = Some(i);
-                    break;
-                }
-            }
-            found
-        };
+        let warm = pop_alive(&mut lock(&pool.idle), Instance::alive);
         let mut replenish = None;
         let (mut instance, cold_start) = match warm {
             Some(i) => (i, false),
             None => {
                 let ispec = self.instance_spec(spec)?;
-                let spare = {
-                    let mut spares = lock(&pool.spares);
-                    let mut found = None;
-                    while let Some(mut s) = spares.pop() {
-                        if s.alive() {
-                            found = Some(s);
-                            break;
-                        }
-                    }
-                    found
-                };
+                let spare = pop_alive(&mut lock(&pool.spares), Standby::alive);
                 // The spare that replaces this one starts after this invocation: starting it
                 // now would compete with it (a process moving into its cgroup blocks every
                 // fork and exit on the machine for an RCU grace period).
@@ -521,4 +501,14 @@ impl Engine {
 /// Locks a mutex of plain data, which a panic elsewhere cannot leave inconsistent.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The most recently pushed item that is still `alive`, dropping the dead ones above it.
+fn pop_alive<T>(items: &mut Vec<T>, mut alive: impl FnMut(&mut T) -> bool) -> Option<T> {
+    while let Some(mut item) = items.pop() {
+        if alive(&mut item) {
+            return Some(item);
+        }
+    }
+    None
 }

@@ -1,77 +1,13 @@
 //! The web console's files through the real router (`scfd::app`): the page, each asset with
 //! its content type, and every file the page and its modules refer to.
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use scf_core::{Limits, Service, Settings};
-use scf_store::SqliteStore;
-use scfd::config::{Account, HttpLimits};
-use scfd::{AppState, app};
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use tower::ServiceExt;
 
-struct TestApp {
-    router: Router,
-    _dir: tempfile::TempDir,
-}
-
-fn test_app() -> TestApp {
-    let dir = tempfile::tempdir().expect("tmp");
-    let settings = Settings {
-        limits: Limits::default(),
-        time_offset_seconds: 8 * 3600,
-        default_runtime: "Python3.9".into(),
-        public_url: None,
-        url_key: b"k".repeat(32),
-        data_dir: dir.path().to_path_buf(),
-        async_retry_interval: std::time::Duration::from_secs(1),
-        retention: std::time::Duration::from_secs(3600),
-        uins: HashMap::new(),
-        running_record_after: std::time::Duration::from_millis(100),
-        node: "test-node".into(),
-        async_lease: std::time::Duration::from_secs(30),
-        async_dispatch: true,
-    };
-    let engine = scf_engine::Engine::start(
-        scf_engine::EngineConfig::default(),
-        scf_engine::sandbox::SandboxConfig {
-            enabled: false,
-            ..Default::default()
-        },
-        dir.path(),
-    )
-    .expect("engine");
-    let service = Service::new(
-        Arc::new(SqliteStore::in_memory().expect("db")),
-        engine,
-        settings,
-    )
-    .expect("service");
-    let account = Account {
-        secret_id: "AKIDa".into(),
-        secret_key: "keya".into(),
-        app_id: 1_250_000_001,
-        uin: "12500000010".into(),
-        isolated: false,
-    };
-    let state = AppState {
-        service,
-        accounts: HashMap::from([(account.secret_id.clone(), account)]),
-        regions: ["ap-guangzhou".to_string()].into_iter().collect(),
-        default_region: "ap-guangzhou".into(),
-        rate_limits: scfd::rate_limit::RateLimits::new(&HashMap::from([("default".into(), 0)]), 1)
-            .expect("rates"),
-        http_limits: HttpLimits::default(),
-        node: Arc::from("test-node"),
-        metrics: None,
-    };
-    TestApp {
-        router: app(Arc::new(state)),
-        _dir: dir,
-    }
-}
+mod common;
+use common::{TestApp, test_app};
 
 struct Answer {
     status: StatusCode,

@@ -1,107 +1,19 @@
 //! The API through the real router, without a socket: every request is signed here with the
 //! project's own signer, exactly as the SDKs sign.
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, header};
 use base64::Engine as _;
-use scf_core::{Limits, Service, Settings};
-use scf_store::SqliteStore;
+use scf_core::Limits;
 use scf_types::sign::{self, Tc3Request};
-use scfd::config::{Account, HttpLimits};
-use scfd::{AppState, app};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
 use tower::ServiceExt;
 
 const HOST: &str = "127.0.0.1:9000";
 
-struct TestApp {
-    router: Router,
-    _dir: tempfile::TempDir,
-}
-
-fn account(id: &str, key: &str, app_id: u64) -> Account {
-    Account {
-        secret_id: id.into(),
-        secret_key: key.into(),
-        app_id,
-        uin: format!("{app_id}0"),
-        isolated: false,
-    }
-}
-
-fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
-    let dir = tempfile::tempdir().expect("tmp");
-    let settings = Settings {
-        limits,
-        time_offset_seconds: 8 * 3600,
-        default_runtime: "Python3.9".into(),
-        public_url: None,
-        url_key: b"k".repeat(32),
-        data_dir: dir.path().to_path_buf(),
-        async_retry_interval: std::time::Duration::from_secs(1),
-        retention: std::time::Duration::from_secs(3600),
-        uins: HashMap::new(),
-        running_record_after: std::time::Duration::from_millis(100),
-        node: "test-node".into(),
-        async_lease: std::time::Duration::from_secs(30),
-        async_dispatch: true,
-    };
-    let engine = scf_engine::Engine::start(
-        scf_engine::EngineConfig::default(),
-        scf_engine::sandbox::SandboxConfig {
-            enabled: false,
-            ..Default::default()
-        },
-        dir.path(),
-    )
-    .expect("engine");
-    let service = Service::new(
-        Arc::new(SqliteStore::in_memory().expect("db")),
-        engine,
-        settings,
-    )
-    .expect("service");
-    service.start_background();
-    let mut overrides: HashMap<String, u32> = HashMap::from([("default".to_string(), 0)]);
-    for (a, r) in rates {
-        overrides.insert(a.to_string(), *r);
-    }
-    let accounts = [
-        account("AKIDa", "keya", 1_250_000_001),
-        account("AKIDb", "keyb", 1_250_000_002),
-    ];
-    let state = AppState {
-        service,
-        accounts: accounts
-            .into_iter()
-            .map(|a| (a.secret_id.clone(), a))
-            .collect(),
-        regions: ["ap-guangzhou", "ap-shanghai"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        default_region: "ap-guangzhou".into(),
-        rate_limits: scfd::rate_limit::RateLimits::new(&overrides, 1).expect("rates"),
-        http_limits: HttpLimits {
-            tc3_post_bytes: 256 << 10,
-            ..HttpLimits::default()
-        },
-        node: Arc::from("test-node"),
-        metrics: None,
-    };
-    TestApp {
-        router: app(Arc::new(state)),
-        _dir: dir,
-    }
-}
-
-fn test_app() -> TestApp {
-    test_app_with(&[], Limits::default())
-}
+mod common;
+use common::{TestApp, test_app, test_app_with};
 
 fn now() -> i64 {
     std::time::SystemTime::now()
