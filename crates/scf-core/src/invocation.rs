@@ -115,13 +115,16 @@ fn spec(svc: &Service, caller_scope: &Scope, uin: &str, t: &Target) -> FunctionS
             "{}/{}/{}/{}",
             k.scope.app_id, k.scope.region, k.namespace, k.name
         ),
+        // The function's id too: a function deleted and made again under the same name, with
+        // the same package, must not get the old one's instances (their code folder is gone).
         pool_key: format!(
-            "{}/{}/{}/{}@{}#{}:{}:{}:{}:{}:{:?}",
+            "{}/{}/{}/{}@{}#{}#{}:{}:{}:{}:{}:{:?}",
             k.scope.app_id,
             k.scope.region,
             k.namespace,
             k.name,
             t.version,
+            f.function_id,
             f.code_sha256,
             f.runtime,
             f.handler,
@@ -304,6 +307,41 @@ fn require_active(t: &Target) -> Result<(), ApiError> {
     }
 }
 
+/// Runs its closure when dropped, also while a panic unwinds through it.
+struct Finally<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Finally<F> {
+    fn new(f: F) -> Self {
+        Finally(Some(f))
+    }
+}
+
+impl<F: FnOnce()> Drop for Finally<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
+/// Writes a sync request's outcome, trying again twice on a store error (a busy or restarting
+/// database): once the request leaves the in-flight map, the store is the only place where it
+/// can be found.
+async fn put_outcome(svc: &Service, record: &RequestRecord) -> Result<(), scf_store::StoreError> {
+    let mut pause = Duration::from_millis(20);
+    for _ in 0..2 {
+        match svc.store.put_request(record).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, request_id = %record.request_id, "cannot record an outcome; trying again")
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 5;
+    }
+    svc.store.put_request(record).await
+}
+
 /// Runs a synchronous invocation and returns Invoke's `Result`.
 pub(crate) async fn invoke_sync(
     svc: &Arc<Service>,
@@ -333,6 +371,10 @@ pub(crate) async fn invoke_sync(
     // cancel them half-way (the record would stay at RetCode 1, the instance killed mid-run).
     let svc2 = Arc::clone(svc);
     let run = tokio::spawn(async move {
+        // Leaves the in-flight map when this task ends, after the outcome's write (and also if
+        // anything below panics: a request must not read as running forever).
+        let in_flight = (Arc::clone(&svc2), request_id.clone());
+        let _finished = Finally::new(move || in_flight.0.running.finish(&in_flight.1));
         let outcome = match svc2
             .engine
             .invoke(&spec, &request_id, &event, &ctx, false)
@@ -354,9 +396,7 @@ pub(crate) async fn invoke_sync(
                 record.err_msg = message.clone();
                 record.end_ms = Some(now_ms());
                 record.error_kind = "PlatformError".into();
-                let written = svc2.store.put_request(&record).await;
-                svc2.running.finish(&record.request_id);
-                written?;
+                put_outcome(&svc2, &record).await?;
                 return Err(match e {
                     EngineError::Concurrency => {
                         ApiError::new(ErrorCode::LimitExceededQuota, message)
@@ -368,9 +408,7 @@ pub(crate) async fn invoke_sync(
             }
         };
         settle(&mut record, &t.record, &outcome);
-        let written = svc2.store.put_request(&record).await;
-        svc2.running.finish(&record.request_id);
-        written?;
+        put_outcome(&svc2, &record).await?;
         Ok(record)
     });
     let record = run.await.map_err(crate::service::internal)??;
@@ -500,10 +538,13 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
             };
             let in_flight = Arc::clone(&in_flight);
             lock(&in_flight).insert(e.request_id.clone());
+            let id = e.request_id.clone();
             tokio::spawn(async move {
-                let id = e.request_id.clone();
+                // Its lease is renewed until the run ends, also if it panics.
+                let _done = Finally::new(move || {
+                    lock(&in_flight).remove(&id);
+                });
                 run_event(&s2, e).await;
-                lock(&in_flight).remove(&id);
                 drop(permit);
             });
         }
@@ -645,8 +686,19 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
     {
         return;
     }
+    // A platform failure before the function ran (its package could not be fetched, no
+    // instance could start) spends a retry like a failed run, rather than ending the event.
+    let retry_or_fail = |record: &mut RequestRecord, e: &mut AsyncEventRecord, message: String| {
+        if e.attempts - 1 < e.max_retries {
+            record.retry_num = e.attempts - 1;
+            e.status = AsyncStatus::Queued;
+            e.next_run_ms = now_ms() + svc.settings.async_retry_interval.as_millis() as i64;
+        } else {
+            finish(record, e, AsyncStatus::Failed, Some(message));
+        }
+    };
     if let Err(err) = svc.ensure_code(&t.record.code_sha256).await {
-        finish(&mut record, &mut e, AsyncStatus::Failed, Some(err.message));
+        retry_or_fail(&mut record, &mut e, err.message);
         persist(svc, &record, &e).await;
         return;
     }
@@ -682,12 +734,7 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
                 e.end_ms = Some(now_ms());
             }
         }
-        Err(err) => finish(
-            &mut record,
-            &mut e,
-            AsyncStatus::Failed,
-            Some(err.to_string()),
-        ),
+        Err(err) => retry_or_fail(&mut record, &mut e, err.to_string()),
     }
     persist(svc, &record, &e).await;
 }

@@ -284,14 +284,15 @@ impl Service {
         let svc = Arc::clone(self);
         tokio::spawn(async move {
             // After a restart this node may not hold the zip (another node took it in).
-            if let Err(e) = svc.fetch_package(&sha256).await {
-                tracing::warn!(function = %key.name, error = %e.message, "cannot fetch a package to unpack");
-                return;
-            }
+            let fetched = svc.fetch_package(&sha256).await;
             let unpack_svc = Arc::clone(&svc);
             let sha = sha256.clone();
-            let outcome =
-                tokio::task::spawn_blocking(move || unpack_svc.packages.unpack(&sha)).await;
+            let outcome = match fetched {
+                Ok(()) => {
+                    tokio::task::spawn_blocking(move || unpack_svc.packages.unpack(&sha)).await
+                }
+                Err(e) => Ok(Err(std::io::Error::other(e.message))),
+            };
             let (status, reasons) = match outcome {
                 Ok(Ok(())) => (ok, vec![]),
                 Ok(Err(e)) => (

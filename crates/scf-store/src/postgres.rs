@@ -1408,9 +1408,18 @@ impl Store for PgStore {
 
     async fn delete_package(&self, sha256: &str) -> Result<()> {
         let c = self.writer().await?;
-        execute(&c, "DELETE FROM packages WHERE sha256=$1", &[&sha256])
-            .await
-            .map(drop)
+        // Only if still unused, checked in the same statement: another node may have taken the
+        // same package in for a new function meanwhile (it also writes the package again once
+        // its function is committed, for a check that ran before that commit).
+        execute(
+            &c,
+            "DELETE FROM packages WHERE sha256=$1
+             AND NOT EXISTS (SELECT 1 FROM functions WHERE code_sha256=$1)
+             AND NOT EXISTS (SELECT 1 FROM versions WHERE code_sha256=$1)",
+            &[&sha256],
+        )
+        .await
+        .map(drop)
     }
 
     async fn async_queue_stats(&self) -> Result<(u64, Option<i64>)> {

@@ -111,8 +111,12 @@ pub async fn decode_and_inspect(
 
 /// Writes the package durably (before the API acknowledges it): on this node's disk, and in
 /// the store where every node can fetch it (a shared store keeps packages; the embedded one
-/// does not need to).
-pub async fn store(svc: &Arc<Service>, sha256: String, bytes: Vec<u8>) -> Result<(), ApiError> {
+/// does not need to). Returns the bytes for [`store_again`].
+pub async fn store(
+    svc: &Arc<Service>,
+    sha256: String,
+    bytes: Vec<u8>,
+) -> Result<Arc<Vec<u8>>, ApiError> {
     let svc2 = Arc::clone(svc);
     let bytes = Arc::new(bytes);
     let (sha, zip) = (sha256.clone(), Arc::clone(&bytes));
@@ -121,7 +125,15 @@ pub async fn store(svc: &Arc<Service>, sha256: String, bytes: Vec<u8>) -> Result
         .map_err(crate::service::internal)?
         .map_err(crate::service::internal)?;
     svc.store.put_package(&sha256, &bytes).await?;
-    Ok(())
+    Ok(bytes)
+}
+
+/// Writes the package to the store once more after the function that uses it is committed:
+/// another node that found it unused just before that commit may have removed it.
+pub async fn store_again(svc: &Arc<Service>, sha256: &str, bytes: &[u8]) {
+    if let Err(e) = svc.store.put_package(sha256, bytes).await {
+        tracing::warn!(sha256, error = %e, "could not write a package to the store again");
+    }
 }
 
 #[cfg(test)]

@@ -132,13 +132,14 @@ pub async fn apply(
     };
     let created = {
         let _guard = svc.packages.lock.lock().await;
-        code_source::store(svc, inspected.sha256.clone(), bytes).await?;
+        let bytes = code_source::store(svc, inspected.sha256.clone(), bytes).await?;
         svc.store
             .create_function(&record, svc.settings.limits.max_functions_per_namespace)
             .await
+            .map(|()| bytes)
     };
     match created {
-        Ok(()) => {}
+        Ok(bytes) => code_source::store_again(svc, &inspected.sha256, &bytes).await,
         Err(e) => {
             svc.release_package(&inspected.sha256).await;
             return Err(match e {

@@ -81,7 +81,7 @@ pub async fn apply(
     apply(&mut f);
     let updated = {
         let _guard = svc.packages.lock.lock().await;
-        code_source::store(svc, inspected.sha256.clone(), bytes).await?;
+        let bytes = code_source::store(svc, inspected.sha256.clone(), bytes).await?;
         let mut result = svc.store.update_function(&f).await;
         // The zip's inspection takes a while; the previous update's unpacking may have
         // settled its status meanwhile. Apply the same change to the fresh record.
@@ -99,10 +99,10 @@ pub async fn apply(
                 None => result = Err(StoreError::NotFound),
             }
         }
-        result
+        result.map(|()| bytes)
     };
     match updated {
-        Ok(()) => {}
+        Ok(bytes) => code_source::store_again(svc, &inspected.sha256, &bytes).await,
         Err(StoreError::NotFound) => {
             svc.release_package(&inspected.sha256).await;
             return Err(super::create_function::function_not_found(
