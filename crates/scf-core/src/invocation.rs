@@ -31,6 +31,12 @@ pub const DEFAULT_MSG_TTL_SECS: i64 = 21_600;
 /// Events claimed by the dispatcher per round.
 const CLAIM_BATCH: usize = 64;
 
+/// A sync request still running after this long had its node stop for good (SCF's longest
+/// run is 900 s, plus its init): any node marks it failed.
+const STALE_SYNC_MS: i64 = 30 * 60 * 1000;
+pub const LOST_MESSAGE: &str =
+    "The node running this request stopped; its outcome is unknown. Invoke it again.";
+
 pub const RESTARTED_MESSAGE: &str = "The platform restarted while this request was running; its outcome is unknown. Invoke it again.";
 
 /// What an Invoke will run: a version of a function.
@@ -762,7 +768,12 @@ pub(crate) async fn recover(svc: &Arc<Service>) -> Result<(u64, u64), ApiError> 
     let now = now_ms();
     let failed = svc
         .store
-        .fail_running_sync_requests(&svc.settings.node, RESTARTED_MESSAGE, now)
+        .fail_running_sync_requests(
+            &svc.settings.node,
+            now - STALE_SYNC_MS,
+            RESTARTED_MESSAGE,
+            now,
+        )
         .await?;
     let requeued = svc
         .store
@@ -775,7 +786,18 @@ pub(crate) async fn recover(svc: &Arc<Service>) -> Result<(u64, u64), ApiError> 
 pub(crate) async fn purge_loop(svc: std::sync::Weak<Service>) {
     loop {
         let Some(s) = svc.upgrade() else { return };
-        let before = now_ms() - s.settings.retention.as_millis() as i64;
+        let now = now_ms();
+        // Sync requests of a node that stopped and never came back.
+        match s
+            .store
+            .fail_running_sync_requests("", now - STALE_SYNC_MS, LOST_MESSAGE, now)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(failed = n, "failed sync requests whose node is gone"),
+            Err(e) => tracing::warn!(error = %e, "cannot fail the sync requests of gone nodes"),
+        }
+        let before = now - s.settings.retention.as_millis() as i64;
         match s.store.purge_before(before).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged request records past retention"),

@@ -201,7 +201,7 @@ async fn requests(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .fail_running_sync_requests("n1", "restarted", 3000)
+            .fail_running_sync_requests("n1", 0, "restarted", 3000)
             .await
             .expect("fail"),
         1
@@ -355,7 +355,7 @@ async fn async_events(store: &dyn Store) {
     // same attempt.
     assert_eq!(
         store
-            .fail_running_sync_requests("n1", "restarted", 270)
+            .fail_running_sync_requests("n1", 0, "restarted", 270)
             .await
             .expect("fail"),
         0,
@@ -1273,7 +1273,7 @@ pub(crate) async fn async_leases(store: &dyn Store) {
     store.insert_request(&theirs).await.expect("insert");
     assert_eq!(
         store
-            .fail_running_sync_requests("n1", "restarted", 200)
+            .fail_running_sync_requests("n1", 0, "restarted", 200)
             .await
             .expect("fail"),
         1
@@ -1284,6 +1284,26 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         .expect("get")
         .expect("exists");
     assert_eq!(got.ret_code, 1, "n2's request still runs");
-    theirs.ret_code = 0;
-    store.put_request(&theirs).await.expect("put");
+    // n2 never comes back: once its request is older than any run can be, any node fails it.
+    assert_eq!(
+        store
+            .fail_running_sync_requests("n3", 100, "lost", 300)
+            .await
+            .expect("fail"),
+        0,
+        "started at 100, not before"
+    );
+    assert_eq!(
+        store
+            .fail_running_sync_requests("n3", 101, "lost", 300)
+            .await
+            .expect("fail"),
+        1
+    );
+    let got = store
+        .get_request(&key, "s-2")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!((got.ret_code, got.ret_msg.as_str()), (-1, "lost"));
 }

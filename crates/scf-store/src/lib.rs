@@ -162,12 +162,14 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
         limit: usize,
     ) -> Result<Vec<RequestRecord>>;
-    /// Marks every still-running synchronous request accepted by `node` (or by no named node)
-    /// failed with `message`: after that node restarted nobody waits for them any more.
-    /// Returns how many.
+    /// Marks failed every still-running synchronous request accepted by `node` (or by no named
+    /// node), after that node restarted (nobody waits for them any more), and any node's that
+    /// started before `started_before_ms` (longer ago than any request can run: its node is
+    /// gone for good). Returns how many.
     async fn fail_running_sync_requests(
         &self,
         node: &str,
+        started_before_ms: i64,
         message: &str,
         now_ms: i64,
     ) -> Result<u64>;

@@ -1090,6 +1090,7 @@ impl Store for PgStore {
     async fn fail_running_sync_requests(
         &self,
         node: &str,
+        started_before_ms: i64,
         message: &str,
         now_ms: i64,
     ) -> Result<u64> {
@@ -1101,15 +1102,17 @@ impl Store for PgStore {
             &tx,
             "SELECT * FROM requests WHERE ret_code = 1
              AND NOT COALESCE((doc::jsonb->>'is_async')::boolean, false)
-             AND COALESCE(doc::jsonb->>'node', '') IN ($1, '')
+             AND (COALESCE(doc::jsonb->>'node', '') IN ($1, '') OR start_ms < $2)
              FOR UPDATE",
-            &[&node],
+            &[&node, &started_before_ms],
         )
         .await?;
         let (mut ids, mut docs) = (Vec::new(), Vec::new());
         for row in &rows {
             let mut r = request_from(row)?;
-            if r.is_async || !(r.node == node || r.node.is_empty()) {
+            if r.is_async
+                || !(r.node == node || r.node.is_empty() || r.start_ms < started_before_ms)
+            {
                 continue;
             }
             r.ret_code = -1;

@@ -930,6 +930,7 @@ impl Store for SqliteStore {
     async fn fail_running_sync_requests(
         &self,
         node: &str,
+        started_before_ms: i64,
         message: &str,
         now_ms: i64,
     ) -> Result<u64> {
@@ -941,7 +942,10 @@ impl Store for SqliteStore {
                 rows.collect::<rusqlite::Result<_>>()?
             };
             let mut n = 0;
-            let mine = |r: &RequestRecord| !r.is_async && (r.node == node || r.node.is_empty());
+            let mine = |r: &RequestRecord| {
+                !r.is_async
+                    && (r.node == node || r.node.is_empty() || r.start_ms < started_before_ms)
+            };
             for mut r in running.into_iter().filter(mine) {
                 r.ret_code = -1;
                 r.ret_msg = message.clone();
