@@ -323,7 +323,9 @@ impl Engine {
     fn replenish(&self, pool: &Arc<Pool>, ispec: &InstanceSpec) {
         let want = self.config.spares as usize;
         let have = lock(&pool.spares).len() + pool.spares_starting.load(Ordering::Relaxed);
-        if have >= want {
+        // Spares are processes too: across all pools, no more than max_instances of them.
+        let cap = self.config.max_instances.max(1) as usize;
+        if have >= want || self.spare_instances() >= cap {
             return;
         }
         pool.spares_starting.fetch_add(1, Ordering::Relaxed);

@@ -376,3 +376,43 @@ async fn spares_are_fresh_instances_that_load_the_handler_on_demand() {
         }
     }
 }
+
+#[tokio::test]
+async fn spares_count_against_max_instances() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = EngineConfig {
+        keep_alive_secs: 0,
+        max_instances: 1,
+        ..EngineConfig::default()
+    };
+    let sandbox = SandboxConfig {
+        enabled: false,
+        ..SandboxConfig::default()
+    };
+    let e = Engine::start(config, sandbox, dir.path()).expect("engine");
+    let ctx = serde_json::json!({});
+    for (i, body) in ["return 1", "return 2"].iter().enumerate() {
+        let f = function(
+            dir.path(),
+            "Python3.11",
+            &[(
+                "index.py",
+                &format!("def main_handler(event, context):\n    {body}\n"),
+            )],
+            5,
+        );
+        let out = e
+            .invoke(&f, &format!("cap-{i}"), &event("{}"), &ctx, false)
+            .await
+            .expect("runs");
+        assert!(out.run.result.is_ok(), "{:?}", out.run.result);
+        // The first function's spare is up before the second one asks for its own.
+        spares_reach(&e, 1).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        e.spare_instances(),
+        1,
+        "one spare at most with max_instances = 1"
+    );
+}
