@@ -134,6 +134,16 @@ pub struct LoadResult {
 }
 
 impl LoadResult {
+    pub fn empty() -> Self {
+        LoadResult {
+            histogram: new_histogram(),
+            ok: 0,
+            errors: BTreeMap::new(),
+            seconds: 0.0,
+            captured: Vec::new(),
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.ok + self.errors.values().sum::<u64>()
     }
@@ -196,13 +206,7 @@ pub fn run(spec: &LoadSpec<'_>) -> Result<LoadResult, String> {
                 let start = Instant::now();
                 let measure_from = start + warmup;
                 let end = measure_from + measure;
-                let mut result = LoadResult {
-                    histogram: new_histogram(),
-                    ok: 0,
-                    errors: BTreeMap::new(),
-                    seconds: 0.0,
-                    captured: Vec::new(),
-                };
+                let mut result = LoadResult::empty();
                 let n = requests.len();
                 let mut i = client * n / clients;
                 let mut measured = 0u64;
@@ -246,13 +250,7 @@ pub fn run(spec: &LoadSpec<'_>) -> Result<LoadResult, String> {
         handles.push(handle);
     }
     barrier.wait();
-    let mut total = LoadResult {
-        histogram: new_histogram(),
-        ok: 0,
-        errors: BTreeMap::new(),
-        seconds: 0.0,
-        captured: Vec::new(),
-    };
+    let mut total = LoadResult::empty();
     for h in handles {
         let r = h
             .join()
@@ -301,13 +299,7 @@ pub fn burst(addr: &str, clients: usize, request: Arc<Vec<u8>>) -> Result<LoadRe
     }
     let start = Instant::now();
     barrier.wait();
-    let mut total = LoadResult {
-        histogram: new_histogram(),
-        ok: 0,
-        errors: BTreeMap::new(),
-        seconds: 0.0,
-        captured: Vec::new(),
-    };
+    let mut total = LoadResult::empty();
     for h in handles {
         let (ns, outcome) = h
             .join()

@@ -1607,3 +1607,31 @@ async fn event_config_async_list_and_version_limit_codes() {
         "LimitExceeded.FunctionVersions"
     );
 }
+
+#[tokio::test]
+async fn a_package_missing_from_node_and_store_refuses_the_invoke() {
+    let t = test_app();
+    deploy(
+        &t,
+        "lost",
+        "def main_handler(event, context):\n    return 1\n",
+        json!({}),
+    )
+    .await;
+    // The node's cache of the package is gone and the embedded store keeps no copy.
+    for sub in ["packages", "code"] {
+        for e in std::fs::read_dir(t._dir.path().join(sub))
+            .expect("dir")
+            .flatten()
+        {
+            let p = e.path();
+            if p.is_dir() {
+                std::fs::remove_dir_all(&p).expect("rm");
+            } else {
+                std::fs::remove_file(&p).expect("rm");
+            }
+        }
+    }
+    let r = t.call("Invoke", json!({"FunctionName": "lost"})).await;
+    assert_eq!(code(&r), "FailedOperation.FunctionStatusError", "{r}");
+}
