@@ -11,11 +11,12 @@
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service, now_ms};
 use scf_engine::instance::Failure;
 use scf_engine::{EngineError, FunctionSpec, Outcome};
-use scf_store::{AsyncEventRecord, AsyncStatus, FunctionRecord, RequestRecord, Scope};
+use scf_store::{AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, RequestRecord, Scope};
 use scf_types::{ApiError, ErrorCode};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -117,10 +118,8 @@ fn spec(svc: &Service, caller_scope: &Scope, uin: &str, t: &Target) -> FunctionS
     }
     env.extend(f.environment.iter().cloned());
     FunctionSpec {
-        function_id: format!(
-            "{}/{}/{}/{}",
-            k.scope.app_id, k.scope.region, k.namespace, k.name
-        ),
+        account_id: k.scope.app_id.to_string(),
+        function_id: engine_function_id(k),
         // The function's id too: a function deleted and made again under the same name, with
         // the same package, must not get the old one's instances (their code folder is gone).
         pool_key: format!(
@@ -146,6 +145,26 @@ fn spec(svc: &Service, caller_scope: &Scope, uin: &str, t: &Target) -> FunctionS
         code_dir: svc.packages.code_dir(&f.code_sha256),
         env,
         max_concurrency: max_concurrency(f),
+    }
+}
+
+/// The engine's name for a function (all its versions): its concurrency cap, its idle cap and
+/// [`drain_instances`] go by it.
+fn engine_function_id(k: &FunctionKey) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        k.scope.app_id, k.scope.region, k.namespace, k.name
+    )
+}
+
+/// Stops this node's idle and spare instances of a function that was deleted or changed
+/// (DeleteFunction, UpdateFunctionCode, UpdateFunctionConfiguration), rather than leaving
+/// them warm until their keep-alive; its busy ones end with their invocation. Other nodes of
+/// a cluster are not told: theirs go at their keep-alive.
+pub(crate) fn drain_instances(svc: &Service, k: &FunctionKey) {
+    let stopped = svc.engine.drain_function(&engine_function_id(k));
+    if stopped > 0 {
+        tracing::debug!(function = %k.name, stopped, "stopped the instances of a replaced function");
     }
 }
 
@@ -501,24 +520,66 @@ pub(crate) async fn invoke_async(
     Ok(out)
 }
 
-/// Async events in flight at once (running or waiting for an instance slot). Beyond this they
+/// Async events in flight at once (running, or on their way to the engine). Beyond this they
 /// stay in the durable queue, where a restart finds them.
 const MAX_IN_FLIGHT: usize = 256;
 
+/// An event the engine cannot start at once (its account at its share of the server, its
+/// function at its reserved concurrency, the server full) goes back to the queue as the same
+/// attempt, due again after this. It holds no lease and no place in the engine meanwhile, so
+/// other accounts' events and other nodes are not held up behind it.
+const NOT_ITS_TURN: Duration = Duration::from_millis(250);
+
+/// Counts an event claimed but not yet handed to the engine, until dropped.
+struct Starting(Arc<AtomicUsize>);
+
+impl Starting {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Starting(Arc::clone(count))
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Runs claimed async events until the service goes away.
+///
+/// It claims no more events than the engine has free slots for (less those claimed and on
+/// their way to it): a claimed event holds its lease, so no other node could run it, and
+/// an event waiting in the engine would stand in line for a slot. The engine starts an event
+/// only at once; one it cannot start goes back to the queue ([`NOT_ITS_TURN`]).
 pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let starting: Arc<AtomicUsize> = Arc::default();
     // The events this node runs, whose leases it renews.
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
     tokio::spawn(renew_leases(svc.clone(), Arc::clone(&in_flight)));
     loop {
         let Some(s) = svc.upgrade() else { return };
-        let free = slots.available_permits().min(CLAIM_BATCH);
+        let room = s
+            .engine
+            .free_slots()
+            .saturating_sub(starting.load(Ordering::Relaxed));
+        let free = slots.available_permits().min(CLAIM_BATCH).min(room);
         if free == 0 {
+            let engine = Arc::clone(&s.engine);
             drop(s);
-            // Wait until an event in flight finishes.
-            if let Ok(p) = Arc::clone(&slots).acquire_owned().await {
-                drop(p);
+            if slots.available_permits() == 0 {
+                // Wait until an event in flight finishes.
+                if let Ok(p) = Arc::clone(&slots).acquire_owned().await {
+                    drop(p);
+                }
+            } else {
+                // Wait until the engine has a slot again (or look again soon: events on their
+                // way to the engine take theirs without a signal).
+                tokio::select! {
+                    () = engine.slot_freed() => {}
+                    () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
             }
             continue;
         }
@@ -545,12 +606,13 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
             let in_flight = Arc::clone(&in_flight);
             lock(&in_flight).insert(e.request_id.clone());
             let id = e.request_id.clone();
+            let starting = Starting::new(&starting);
             tokio::spawn(async move {
                 // Its lease is renewed until the run ends, also if it panics.
                 let _done = Finally::new(move || {
                     lock(&in_flight).remove(&id);
                 });
-                run_event(&s2, e).await;
+                run_event(&s2, e, starting).await;
                 drop(permit);
             });
         }
@@ -602,7 +664,7 @@ async fn renew_leases(svc: std::sync::Weak<Service>, in_flight: Arc<Mutex<HashSe
 }
 
 /// One run of an async event, and what follows: done, retried later, or failed for good.
-async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
+async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starting) {
     let key = e.function.clone();
     let mut record = match svc.store.get_request(&key, &e.request_id).await {
         Ok(Some(r)) => r,
@@ -711,10 +773,23 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord) {
     let uin = svc.uin_of(key.scope.app_id);
     let spec = spec(svc, &key.scope, &uin, &t);
     let ctx = context(&e.request_id, &t, &key.scope, &uin);
+    // The engine takes its slot (or refuses) on the first poll of `invoke`: from here the
+    // dispatcher counts it there.
+    drop(starting);
     let outcome = svc
         .engine
-        .invoke(&spec, &e.request_id, &event, &ctx, true)
+        .invoke(&spec, &e.request_id, &event, &ctx, false)
         .await;
+    // Not its turn (a reservation of 0 instances never has one: that spends a retry below).
+    if outcome.as_ref().err() == Some(&EngineError::Concurrency) && spec.max_concurrency != Some(0)
+    {
+        e.status = AsyncStatus::Queued;
+        // The claim counted an attempt that did not run.
+        e.attempts -= 1;
+        e.next_run_ms = now_ms() + NOT_ITS_TURN.as_millis() as i64;
+        persist(svc, &record, &e).await;
+        return;
+    }
 
     // TerminateAsyncEvent may have ended it meanwhile: that verdict stands.
     if let Ok(Some(now)) = svc.store.get_async(&key.scope, &e.request_id).await

@@ -13,10 +13,19 @@
 //! * [`sandbox`]: what isolation the machine allows (probed once) and the launcher command.
 //!
 //! # Concurrency
-//! Each function has a cap (its reserved concurrency, else none) and the server has one
-//! (`max_instances`). A synchronous call over a cap fails at once ([`EngineError::Concurrency`]);
-//! an asynchronous one waits for a slot. An instance serves one invocation at a time; after it,
-//! it goes back to its pool until the keep-alive passes (0 = never reused).
+//! An invocation takes a slot under three caps at once: its function's (its reserved
+//! concurrency, else none), its account's share of the server (`max_instances_per_account`),
+//! and the server's (`max_instances`). A synchronous call over any of them fails at once
+//! ([`EngineError::Concurrency`]); an asynchronous one may wait for a slot. The slots are
+//! counters under one lock, not FIFO semaphores: a waiting call holds nothing and stands in
+//! front of nobody, so a synchronous call finds a slot whenever one is free under its caps
+//! (with FIFO semaphores, every freed slot went to the oldest waiter and a synchronous call
+//! never saw one while any asynchronous call waited).
+//!
+//! An instance serves one invocation at a time; after it, it goes back to its pool until the
+//! keep-alive passes (0 = never reused), unless its function keeps `max_idle_per_function`
+//! idle already or the server `max_idle_instances` (the oldest idle one then goes first), or
+//! its pool was drained ([`Engine::drain_function`]: the function was deleted or changed).
 
 pub mod custom;
 pub mod instance;
@@ -30,10 +39,10 @@ use sandbox::{Sandbox, SandboxConfig};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 
 /// The `[engine]` table of the config.
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +52,15 @@ pub struct EngineConfig {
     pub keep_alive_secs: u64,
     /// Instances busy at once across the server.
     pub max_instances: u32,
+    /// Instances busy at once for one account (app id), so that one account cannot take the
+    /// whole server from the others; default (`None`) half of `max_instances`, rounded up.
+    pub max_instances_per_account: Option<u32>,
+    /// Idle (warm) instances kept across the server; default (`None`) `max_instances`. Over
+    /// it, the oldest idle instance is stopped.
+    pub max_idle_instances: Option<u32>,
+    /// Idle instances kept per function (all its versions and configurations); default
+    /// (`None`) a quarter of `max_instances`, at least 1.
+    pub max_idle_per_function: Option<u32>,
     /// Spare instances kept started ahead of need (interpreter up, handler not loaded) for a
     /// function whose pool grows: one that needed a second instance, or runs with keep-alive
     /// 0. A cold start then skips the process start; 0 = none.
@@ -55,16 +73,46 @@ impl Default for EngineConfig {
         EngineConfig {
             keep_alive_secs: 300,
             max_instances: 64,
+            max_instances_per_account: None,
+            max_idle_instances: None,
+            max_idle_per_function: None,
             spares: 1,
             interpreters: InterpreterConfig::default(),
         }
     }
 }
 
+impl EngineConfig {
+    fn server_cap(&self) -> usize {
+        self.max_instances.max(1) as usize
+    }
+
+    /// The busy instances one account may have.
+    pub fn account_share(&self) -> usize {
+        let share = self
+            .max_instances_per_account
+            .map_or(self.server_cap().div_ceil(2), |n| n as usize);
+        share.clamp(1, self.server_cap())
+    }
+
+    fn idle_cap(&self) -> usize {
+        self.max_idle_instances
+            .map_or(self.server_cap(), |n| n as usize)
+    }
+
+    fn idle_per_function_cap(&self) -> usize {
+        self.max_idle_per_function
+            .map_or((self.server_cap() / 4).max(1), |n| n as usize)
+    }
+}
+
 /// One function version, as the engine runs it.
 #[derive(Debug, Clone)]
 pub struct FunctionSpec {
-    /// Identifies the function (account, region, namespace, name) for its concurrency cap.
+    /// The account (app id) whose share of the server the invocation counts against.
+    pub account_id: String,
+    /// Identifies the function (account, region, namespace, name) for its concurrency cap,
+    /// its idle cap and [`Engine::drain_function`].
     pub function_id: String,
     /// Identifies this exact version and configuration: instances are shared only within it.
     pub pool_key: String,
@@ -102,9 +150,16 @@ pub struct EngineStats {
     pub warm: usize,
     pub busy: usize,
     pub spares: usize,
+    /// Invocations waiting for a slot (`wait`).
+    pub waiting: usize,
 }
 
 struct Pool {
+    /// The function it belongs to ([`FunctionSpec::function_id`]).
+    function_id: String,
+    /// Set by [`Engine::drain_function`]: the pool is out of the map, and nothing goes back
+    /// into it (a busy instance ends with its invocation).
+    drained: AtomicBool,
     idle: Mutex<Vec<Instance>>,
     /// Started ahead of need (see [`EngineConfig::spares`]).
     spares: Mutex<Vec<Standby>>,
@@ -117,9 +172,48 @@ struct Pool {
 /// How long a pool keeps its spares after its last invocation, at least.
 const SPARE_TTL_MIN: Duration = Duration::from_secs(60);
 
-struct FunctionSlots {
-    cap: Option<u32>,
-    semaphore: Arc<Semaphore>,
+/// The busy slots, counted per server, account and function (see the crate's Concurrency
+/// section for why counters and not semaphores). A std mutex: held for a few map operations,
+/// never across an await.
+#[derive(Default)]
+struct Slots {
+    busy: usize,
+    accounts: HashMap<String, usize>,
+    /// Only functions with a reserved concurrency are counted.
+    functions: HashMap<String, usize>,
+    /// Invocations waiting for a slot.
+    waiting: usize,
+}
+
+/// A slot held by one invocation; given back when dropped (also if the invocation is
+/// cancelled or panics).
+struct Slot<'a> {
+    engine: &'a Engine,
+    account: String,
+    function: Option<String>,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        {
+            let mut slots = lock(&self.engine.slots);
+            slots.busy = slots.busy.saturating_sub(1);
+            release(&mut slots.accounts, &self.account);
+            if let Some(f) = &self.function {
+                release(&mut slots.functions, f);
+            }
+        }
+        self.engine.freed.notify_waiters();
+    }
+}
+
+fn release(counts: &mut HashMap<String, usize>, key: &str) {
+    if let Some(n) = counts.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
 }
 
 pub struct Engine {
@@ -129,8 +223,9 @@ pub struct Engine {
     runtime_dir: PathBuf,
     hide: Vec<PathBuf>,
     pools: Mutex<HashMap<String, Arc<Pool>>>,
-    functions: Mutex<HashMap<String, FunctionSlots>>,
-    global: Arc<Semaphore>,
+    slots: Mutex<Slots>,
+    /// Notified whenever a slot is given back.
+    freed: Notify,
     running: Mutex<HashMap<String, Arc<Notify>>>,
     /// Itself, for the background tasks that start spares.
     me: std::sync::Weak<Engine>,
@@ -166,14 +261,14 @@ impl Engine {
         let sandbox = Sandbox::start(sandbox);
         let runtime_dir = std::fs::canonicalize(runtime_dir)?;
         let engine = Arc::new_cyclic(|me| Engine {
-            global: Arc::new(Semaphore::new(config.max_instances.max(1) as usize)),
             config,
             interpreters,
             sandbox,
             runtime_dir,
             hide,
             pools: Mutex::new(HashMap::new()),
-            functions: Mutex::new(HashMap::new()),
+            slots: Mutex::new(Slots::default()),
+            freed: Notify::new(),
             running: Mutex::new(HashMap::new()),
             me: me.clone(),
         });
@@ -199,8 +294,7 @@ impl Engine {
 
     fn reap(&self) {
         instance::remove_dead_cgroups();
-        // Pools nobody uses any more (an old version or configuration), and the caps of
-        // functions with nothing running.
+        // Pools nobody uses any more (an old version or configuration).
         self.pools
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -213,10 +307,6 @@ impl Engine {
                         .unwrap_or_else(|e| e.into_inner())
                         .is_empty()
             });
-        self.functions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, s| s.semaphore.available_permits() < s.cap.unwrap_or(0) as usize);
         let keep = Duration::from_secs(self.config.keep_alive_secs);
         let pools: Vec<Arc<Pool>> = self
             .pools
@@ -236,12 +326,30 @@ impl Engine {
 
     /// Instances warm, busy and spare, for metrics.
     pub fn stats(&self) -> EngineStats {
+        let (busy, waiting) = {
+            let slots = lock(&self.slots);
+            (slots.busy, slots.waiting)
+        };
         EngineStats {
             warm: self.idle_instances(),
-            busy: (self.config.max_instances.max(1) as usize)
-                .saturating_sub(self.global.available_permits()),
+            busy,
             spares: self.spare_instances(),
+            waiting,
         }
+    }
+
+    /// Slots of the server that are free and that no waiting invocation is about to take: what
+    /// the async dispatcher may start now without anything waiting.
+    pub fn free_slots(&self) -> usize {
+        let slots = lock(&self.slots);
+        self.config
+            .server_cap()
+            .saturating_sub(slots.busy + slots.waiting)
+    }
+
+    /// Completes when a slot is given back (for a dispatcher waiting for room).
+    pub async fn slot_freed(&self) {
+        self.freed.notified().await
     }
 
     /// Instances idle in the pools (for tests and metrics).
@@ -259,57 +367,65 @@ impl Engine {
         pools.values().map(|p| lock(&p.spares).len()).sum()
     }
 
-    fn function_semaphore(&self, spec: &FunctionSpec) -> Option<Arc<Semaphore>> {
-        let cap = spec.max_concurrency?;
-        let mut functions = self.functions.lock().unwrap_or_else(|p| p.into_inner());
-        let slots = functions
-            .entry(spec.function_id.clone())
-            .or_insert_with(|| FunctionSlots {
-                cap: Some(cap),
-                semaphore: Arc::new(Semaphore::new(cap as usize)),
-            });
-        if slots.cap != Some(cap) {
-            // The reservation changed: new requests count against the new cap.
-            *slots = FunctionSlots {
-                cap: Some(cap),
-                semaphore: Arc::new(Semaphore::new(cap as usize)),
-            };
+    /// Takes a slot if every cap of `spec` has room.
+    fn try_admit(&self, spec: &FunctionSpec) -> Option<Slot<'_>> {
+        let mut slots = lock(&self.slots);
+        if slots.busy >= self.config.server_cap() {
+            return None;
         }
-        Some(Arc::clone(&slots.semaphore))
+        let account = slots.accounts.get(&spec.account_id).copied().unwrap_or(0);
+        if account >= self.config.account_share() {
+            return None;
+        }
+        if let Some(cap) = spec.max_concurrency {
+            let function = slots.functions.get(&spec.function_id).copied().unwrap_or(0);
+            // A changed reservation applies at once, counting what already runs.
+            if function >= cap as usize {
+                return None;
+            }
+            *slots.functions.entry(spec.function_id.clone()).or_default() += 1;
+        }
+        *slots.accounts.entry(spec.account_id.clone()).or_default() += 1;
+        slots.busy += 1;
+        Some(Slot {
+            engine: self,
+            account: spec.account_id.clone(),
+            function: spec.max_concurrency.map(|_| spec.function_id.clone()),
+        })
     }
 
-    async fn admit(
-        &self,
-        spec: &FunctionSpec,
-        wait: bool,
-    ) -> Result<(Option<OwnedSemaphorePermit>, OwnedSemaphorePermit), EngineError> {
+    async fn admit(&self, spec: &FunctionSpec, wait: bool) -> Result<Slot<'_>, EngineError> {
         // A reservation smaller than one instance means the function may not run at all: an
         // async call must fail rather than wait forever for a slot that cannot exist.
         if spec.max_concurrency == Some(0) {
             return Err(EngineError::Concurrency);
         }
-        let function = self.function_semaphore(spec);
-        let take = |s: Arc<Semaphore>| async move {
-            if wait {
-                s.acquire_owned().await.ok()
-            } else {
-                s.try_acquire_owned().ok()
+        loop {
+            // Registered before the look, so that a slot given back in between wakes it.
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(slot) = self.try_admit(spec) {
+                return Ok(slot);
             }
-        };
-        let fp = match function {
-            Some(s) => Some(take(s).await.ok_or(EngineError::Concurrency)?),
-            None => None,
-        };
-        let gp = take(Arc::clone(&self.global))
-            .await
-            .ok_or(EngineError::Concurrency)?;
-        Ok((fp, gp))
+            if !wait {
+                return Err(EngineError::Concurrency);
+            }
+            lock(&self.slots).waiting += 1;
+            let _waiting = Finally(Some(|| {
+                let mut slots = lock(&self.slots);
+                slots.waiting = slots.waiting.saturating_sub(1);
+            }));
+            freed.await;
+        }
     }
 
-    fn pool(&self, key: &str) -> Arc<Pool> {
+    fn pool(&self, spec: &FunctionSpec) -> Arc<Pool> {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(pools.entry(key.to_string()).or_insert_with(|| {
+        Arc::clone(pools.entry(spec.pool_key.clone()).or_insert_with(|| {
             Arc::new(Pool {
+                function_id: spec.function_id.clone(),
+                drained: AtomicBool::new(false),
                 idle: Mutex::new(Vec::new()),
                 spares: Mutex::new(Vec::new()),
                 spares_starting: AtomicUsize::new(0),
@@ -325,7 +441,7 @@ impl Engine {
         let have = lock(&pool.spares).len() + pool.spares_starting.load(Ordering::Relaxed);
         // Spares are processes too: across all pools, no more than max_instances of them.
         let cap = self.config.max_instances.max(1) as usize;
-        if have >= want || self.spare_instances() >= cap {
+        if have >= want || self.spare_instances() >= cap || pool.drained.load(Ordering::Relaxed) {
             return;
         }
         pool.spares_starting.fetch_add(1, Ordering::Relaxed);
@@ -337,7 +453,11 @@ impl Engine {
             };
             pool.spares_starting.fetch_sub(1, Ordering::Relaxed);
             match started {
-                Some(Ok(spare)) => lock(&pool.spares).push(spare),
+                // A pool drained meanwhile gets no spare (it stops here).
+                Some(Ok(spare)) if !pool.drained.load(Ordering::Relaxed) => {
+                    lock(&pool.spares).push(spare)
+                }
+                Some(Ok(_)) => {}
                 Some(Err(f)) => {
                     tracing::debug!(error = %f.message, "a spare instance did not start")
                 }
@@ -392,8 +512,8 @@ impl Engine {
         context: &serde_json::Value,
         wait: bool,
     ) -> Result<Outcome, EngineError> {
-        let _permits = self.admit(spec, wait).await?;
-        let pool = self.pool(&spec.pool_key);
+        let _slot = self.admit(spec, wait).await?;
+        let pool = self.pool(spec);
         *lock(&pool.last_used) = Instant::now();
         let warm = pop_alive(&mut lock(&pool.idle), Instance::alive);
         let mut replenish = None;
@@ -466,12 +586,14 @@ impl Engine {
         if cold_start && !instance.init_log.is_empty() {
             run.log = format!("{}{}", std::mem::take(&mut instance.init_log), run.log);
         }
-        if run.reusable && self.config.keep_alive_secs > 0 {
+        if run.reusable && self.config.keep_alive_secs > 0 && !pool.drained.load(Ordering::Relaxed)
+        {
             instance.last_used = Instant::now();
             pool.idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(instance);
+            self.cap_idle(&spec.function_id);
         }
         if let Some(ispec) = replenish {
             self.replenish(&pool, &ispec);
@@ -481,6 +603,74 @@ impl Engine {
             cold_start,
             init_ms,
         })
+    }
+
+    /// Stops idle instances, oldest first, while `function_id` keeps more than
+    /// `max_idle_per_function` idle or the server more than `max_idle_instances`.
+    fn cap_idle(&self, function_id: &str) {
+        let pools: Vec<Arc<Pool>> = lock(&self.pools).values().cloned().collect();
+        let (per_function, server) = (self.config.idle_per_function_cap(), self.config.idle_cap());
+        loop {
+            let (mut mine, mut all) = (0, 0);
+            let mut oldest_mine: Option<(Instant, &Arc<Pool>)> = None;
+            let mut oldest_all: Option<(Instant, &Arc<Pool>)> = None;
+            for pool in &pools {
+                let idle = lock(&pool.idle);
+                // Pushed as they come back: the first is the oldest.
+                let Some(first) = idle.first().map(|i| i.last_used) else {
+                    continue;
+                };
+                all += idle.len();
+                if oldest_all.is_none_or(|(t, _)| first < t) {
+                    oldest_all = Some((first, pool));
+                }
+                if pool.function_id == function_id {
+                    mine += idle.len();
+                    if oldest_mine.is_none_or(|(t, _)| first < t) {
+                        oldest_mine = Some((first, pool));
+                    }
+                }
+            }
+            let victim = if mine > per_function {
+                oldest_mine
+            } else if all > server {
+                oldest_all
+            } else {
+                return;
+            };
+            let Some((_, pool)) = victim else { return };
+            let stopped = {
+                let mut idle = lock(&pool.idle);
+                (!idle.is_empty()).then(|| idle.remove(0))
+            };
+            // Dropped outside the lock: stopping a process and removing its cgroups.
+            drop(stopped);
+        }
+    }
+
+    /// Drops every pool of `function_id` (all its versions and configurations) with their
+    /// idle and spare instances, at once: DeleteFunction, UpdateFunctionCode and
+    /// UpdateFunctionConfiguration call it, so that what they replaced does not stay warm
+    /// until its keep-alive. Busy instances finish their invocation and then stop. Returns
+    /// the instances stopped.
+    pub fn drain_function(&self, function_id: &str) -> usize {
+        let drained: Vec<Arc<Pool>> = {
+            let mut pools = lock(&self.pools);
+            let keys: Vec<String> = pools
+                .iter()
+                .filter(|(_, p)| p.function_id == function_id)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| pools.remove(k)).collect()
+        };
+        let mut stopped = 0;
+        for pool in drained {
+            pool.drained.store(true, Ordering::Relaxed);
+            let idle = std::mem::take(&mut *lock(&pool.idle));
+            let spares = std::mem::take(&mut *lock(&pool.spares));
+            stopped += idle.len() + spares.len();
+        }
+        stopped
     }
 
     /// Ends a running invocation (TerminateAsyncEvent). Whether it was running here.
@@ -496,6 +686,17 @@ impl Engine {
                 true
             }
             None => false,
+        }
+    }
+}
+
+/// Runs its closure when dropped (also when the future holding it is cancelled).
+struct Finally<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Drop for Finally<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
         }
     }
 }

@@ -34,6 +34,7 @@ fn function(dir: &Path, runtime: &str, files: &[(&str, &str)], timeout_s: u64) -
         }
     }
     FunctionSpec {
+        account_id: "1250000000".into(),
         function_id: format!("fn-{}", code.display()),
         pool_key: format!("pool-{}", code.display()),
         runtime: runtime.into(),
@@ -415,4 +416,237 @@ async fn spares_count_against_max_instances() {
         1,
         "one spare at most with max_instances = 1"
     );
+}
+
+/// An event asking SLEEPER to sleep; leaked, so that concurrent calls can borrow it.
+fn sleep(secs: f64) -> &'static RawValue {
+    Box::leak(event(&format!(r#"{{"sleep": {secs}}}"#)))
+}
+
+fn capped_engine(dir: &Path, config: EngineConfig) -> std::sync::Arc<Engine> {
+    let sandbox = SandboxConfig {
+        enabled: false,
+        ..SandboxConfig::default()
+    };
+    Engine::start(config, sandbox, dir).expect("engine")
+}
+
+/// The same function under another account (its own function id and pool).
+fn of_account(f: &FunctionSpec, account: &str) -> FunctionSpec {
+    FunctionSpec {
+        account_id: account.into(),
+        function_id: format!("{account}/{}", f.function_id),
+        pool_key: format!("{account}/{}", f.pool_key),
+        ..f.clone()
+    }
+}
+
+const SLEEPER: &str = "import os, time\ndef main_handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return os.getpid()\n";
+
+fn pid_of(out: &scf_engine::Outcome) -> u32 {
+    out.run
+        .result
+        .as_deref()
+        .expect("ok")
+        .parse()
+        .expect("a pid")
+}
+
+#[tokio::test]
+async fn an_account_at_its_share_leaves_the_rest_to_the_others() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = capped_engine(
+        dir.path(),
+        EngineConfig {
+            keep_alive_secs: 60,
+            max_instances: 4,
+            max_instances_per_account: Some(2),
+            ..EngineConfig::default()
+        },
+    );
+    let a = function(dir.path(), "Python3.11", &[("index.py", SLEEPER)], 10);
+    let b = of_account(&a, "1250000002");
+    let ctx = serde_json::json!({});
+    let slow = event(r#"{"sleep": 1.0}"#);
+    // Account A queues far more async invocations than the server has slots.
+    let queued: Vec<_> = (0..8)
+        .map(|i| {
+            let (e, a, slow, ctx) = (e.clone(), a.clone(), slow.clone(), ctx.clone());
+            tokio::spawn(async move { e.invoke(&a, &format!("a{i}"), &slow, &ctx, true).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = e.stats();
+    assert_eq!(stats.busy, 2, "A runs its share only: {stats:?}");
+    // A's sync call over its share is refused like a call over a function's cap...
+    assert_eq!(
+        e.invoke(&a, "a-sync", &event("{}"), &ctx, false)
+            .await
+            .err(),
+        Some(scf_engine::EngineError::Concurrency)
+    );
+    // ... while B's sync calls all run, though A's waiters were there first.
+    for i in 0..4 {
+        let out = e
+            .invoke(&b, &format!("b{i}"), &event("{}"), &ctx, false)
+            .await
+            .expect("B runs");
+        assert!(out.run.result.is_ok(), "{:?}", out.run.result);
+    }
+    let (x, y) = tokio::join!(
+        e.invoke(&b, "b-x", sleep(0.3), &ctx, false),
+        e.invoke(&b, "b-y", sleep(0.3), &ctx, false)
+    );
+    assert!(x.is_ok() && y.is_ok(), "B has its own share of two");
+    for q in queued {
+        let out = q
+            .await
+            .expect("task")
+            .expect("A's async call waits its turn");
+        assert!(out.run.result.is_ok(), "{:?}", out.run.result);
+    }
+    assert_eq!(e.stats().busy, 0);
+    assert_eq!(e.stats().waiting, 0);
+}
+
+#[tokio::test]
+async fn idle_instances_are_capped_per_function_and_per_server_oldest_first() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = capped_engine(
+        dir.path(),
+        EngineConfig {
+            keep_alive_secs: 60,
+            max_idle_per_function: Some(2),
+            max_idle_instances: Some(3),
+            spares: 0,
+            ..EngineConfig::default()
+        },
+    );
+    let f = function(dir.path(), "Python3.11", &[("index.py", SLEEPER)], 10);
+    let ctx = serde_json::json!({});
+    // Three instances that come back one after the other: the first is the oldest idle.
+    let (p1, p2, p3) = tokio::join!(
+        e.invoke(&f, "f1", sleep(0.2), &ctx, false),
+        e.invoke(&f, "f2", sleep(0.5), &ctx, false),
+        e.invoke(&f, "f3", sleep(0.8), &ctx, false)
+    );
+    let (p1, p2, p3) = (
+        pid_of(&p1.expect("f1")),
+        pid_of(&p2.expect("f2")),
+        pid_of(&p3.expect("f3")),
+    );
+    assert_eq!(e.idle_instances(), 2, "per function: two idle at most");
+    // Another configuration of the same function (a new pool) shares the function's cap.
+    let f_changed = FunctionSpec {
+        pool_key: format!("{}-env2", f.pool_key),
+        ..f.clone()
+    };
+    let out = e
+        .invoke(&f_changed, "f4", &event("{}"), &ctx, false)
+        .await
+        .expect("f4");
+    assert!(out.cold_start);
+    assert_eq!(e.idle_instances(), 2, "all of a function's pools count");
+    let (w1, w2) = tokio::join!(
+        e.invoke(&f, "f5", sleep(0.2), &ctx, false),
+        e.invoke(&f, "f6", sleep(0.2), &ctx, false)
+    );
+    let (w1, w2) = (w1.expect("f5"), w2.expect("f6"));
+    // The oldest went first: f1's and f2's (f2 went when f4's instance came back).
+    let warm: Vec<u32> = [&w1, &w2]
+        .iter()
+        .filter(|o| !o.cold_start)
+        .map(|o| pid_of(o))
+        .collect();
+    assert_eq!(
+        warm,
+        vec![p3],
+        "only the newest of the three stays warm ({p1} {p2} {p3})"
+    );
+    // Across the server: three idle at most, the oldest (f's) stopped for g's.
+    let g = of_account(&f, "1250000002");
+    let (g1, g2) = tokio::join!(
+        e.invoke(&g, "g1", sleep(0.2), &ctx, false),
+        e.invoke(&g, "g2", sleep(0.2), &ctx, false)
+    );
+    assert!(g1.is_ok() && g2.is_ok());
+    assert_eq!(e.idle_instances(), 3, "the server keeps three idle at most");
+}
+
+/// Whether a process is gone (or a zombie waiting to be reaped).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[tokio::test]
+async fn drain_function_stops_idle_and_spares_and_busy_ones_end_with_their_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = capped_engine(
+        dir.path(),
+        EngineConfig {
+            keep_alive_secs: 60,
+            ..EngineConfig::default()
+        },
+    );
+    let f = function(dir.path(), "Python3.11", &[("index.py", SLEEPER)], 10);
+    let other = of_account(&f, "1250000002");
+    let ctx = serde_json::json!({});
+    // Two instances (the second makes the pool grow: a spare follows), then one more busy.
+    let (a, b) = tokio::join!(
+        e.invoke(&f, "d1", sleep(0.2), &ctx, false),
+        e.invoke(&f, "d2", sleep(0.2), &ctx, false)
+    );
+    let idle = [pid_of(&a.expect("d1")), pid_of(&b.expect("d2"))];
+    e.invoke(&other, "o1", &event("{}"), &ctx, false)
+        .await
+        .expect("o1");
+    spares_reach(&e, 1).await;
+    assert_eq!(e.idle_instances(), 3);
+    let busy = {
+        let e = e.clone();
+        let f = f.clone();
+        tokio::spawn(async move {
+            e.invoke(&f, "d3", sleep(0.6), &serde_json::json!({}), false)
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        e.drain_function(&f.function_id),
+        2,
+        "two idle and the spare"
+    );
+    assert_eq!(e.idle_instances(), 1, "the other function's stays");
+    assert_eq!(e.spare_instances(), 0);
+    for _ in 0..100 {
+        if idle.iter().all(|p| gone(*p)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        idle.iter().all(|p| gone(*p)),
+        "the idle processes are stopped"
+    );
+    let out = busy
+        .await
+        .expect("task")
+        .expect("the busy run ends normally");
+    assert!(out.run.result.is_ok(), "{:?}", out.run.result);
+    assert_eq!(
+        e.idle_instances(),
+        1,
+        "the busy instance does not go back to a drained pool"
+    );
+    let again = e
+        .invoke(&f, "d4", &event("{}"), &ctx, false)
+        .await
+        .expect("d4");
+    assert!(again.cold_start, "a new pool after the drain");
 }

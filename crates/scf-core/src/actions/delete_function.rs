@@ -27,6 +27,7 @@ pub async fn apply(
     if let Some(v) = check_qualifier(svc, &f, req.qualifier.as_deref()).await? {
         // A Qualifier names one version: only it goes.
         svc.store.delete_version(&f.key, &v.version).await?;
+        crate::invocation::drain_instances(svc, &f.key);
         svc.release_package(&v.function.code_sha256).await;
         return Ok(Map::new());
     }
@@ -35,6 +36,7 @@ pub async fn apply(
         Err(StoreError::NotFound) => return Err(function_not_found(&req.function_name)),
         Err(e) => return Err(e.into()),
     }
+    crate::invocation::drain_instances(svc, &f.key);
     svc.release_package(&f.code_sha256).await;
     Ok(Map::new())
 }

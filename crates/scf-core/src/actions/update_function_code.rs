@@ -111,6 +111,7 @@ pub async fn apply(
         }
         Err(e) => return Err(e.into()),
     }
+    crate::invocation::drain_instances(svc, &f.key);
     if old_sha != inspected.sha256 {
         svc.release_package(&old_sha).await;
     }

@@ -71,7 +71,10 @@ pub async fn apply(
     }
     f.mod_time_ms = now_ms();
     match svc.store.update_function(&f).await {
-        Ok(()) => Ok(Map::new()),
+        Ok(()) => {
+            crate::invocation::drain_instances(svc, &f.key);
+            Ok(Map::new())
+        }
         Err(StoreError::NotFound) => Err(super::create_function::function_not_found(
             &req.function_name,
         )),
