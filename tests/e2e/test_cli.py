@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import subprocess
 import threading
 import time
@@ -459,6 +460,13 @@ def test_the_readme_start_command_with_its_relative_data_dir(tmp_path):
         while not account.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         text = account.read_text()
+        # The account is written before the server listens: wait for the port too.
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
         sid = text.split('secret_id = "')[1].split('"')[0]
         skey = text.split('secret_key = "')[1].split('"')[0]
         env = {**os.environ, "SCFD_ENDPOINT": f"http://127.0.0.1:{port}",

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -131,15 +132,19 @@ async fn error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
     answer(&s, Err(String::from_utf8_lossy(&body).into_owned())).await
 }
 
-/// Whether the TCP connection from `peer_port` to `api_port` on loopback belongs to a process
+/// Whether the TCP connection from `peer` to `api` on loopback belongs to a process
 /// of the cgroup `cgroup`. Every instance shares the host's loopback (SCF lets functions use the
 /// network), so without this any function could long-poll another account's runtime API and
 /// read or answer its events. The check finds the client socket's inode in /proc/net/tcp and
 /// looks for it among the open files of the processes in the instance's cgroup. It runs once
 /// per connection (reading /proc/net/tcp walks the kernel's whole socket hash table: a few
 /// milliseconds on a large machine), and a connection keeps its peer for its whole life.
-fn peer_in_cgroup(peer_port: u16, api_port: u16, cgroup: &Path) -> bool {
-    let Some(inode) = socket_inode(peer_port, api_port) else {
+///
+/// The socket is found by its whole 4-tuple, addresses included: loopback is all of 127/8,
+/// so another tenant can bind 127.0.0.2 with the victim's source port, and a match on ports
+/// alone would find the victim's socket for the attacker's connection.
+fn peer_in_cgroup(peer: SocketAddr, api: SocketAddr, cgroup: &Path) -> bool {
+    let Some(inode) = socket_inode(peer, api) else {
         return false;
     };
     let wanted = format!("socket:[{inode}]");
@@ -157,18 +162,26 @@ fn peer_in_cgroup(peer_port: u16, api_port: u16, cgroup: &Path) -> bool {
     })
 }
 
-/// The inode of the loopback socket `127.0.0.1:local_port -> 127.0.0.1:remote_port`.
-fn socket_inode(local_port: u16, remote_port: u16) -> Option<u64> {
+/// The inode of the TCP socket `local -> remote`, from `/proc/net/tcp` (IPv4; the API only
+/// listens on 127.0.0.1).
+fn socket_inode(local: SocketAddr, remote: SocketAddr) -> Option<u64> {
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let port_of = |addr: &str| {
-        addr.rsplit_once(':')
-            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+    socket_inode_in(&table, local, remote)
+}
+
+fn socket_inode_in(table: &str, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    // "0100007F:1F90": the address as the kernel's native-endian u32 of the network-order
+    // bytes, then the port, both in hex.
+    let parse = |field: &str| -> Option<SocketAddr> {
+        let (ip, port) = field.split_once(':')?;
+        let ip = u32::from_str_radix(ip, 16).ok()?;
+        let port = u16::from_str_radix(port, 16).ok()?;
+        Some(SocketAddr::from((Ipv4Addr::from(ip.to_ne_bytes()), port)))
     };
     table.lines().skip(1).find_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        let (local, remote, inode) = (cols.get(1)?, cols.get(2)?, cols.get(9)?);
-        (port_of(local)? == local_port && port_of(remote)? == remote_port)
-            .then(|| inode.parse().ok())?
+        let (l, r, inode) = (cols.get(1)?, cols.get(2)?, cols.get(9)?);
+        (parse(l)? == local && parse(r)? == remote).then(|| inode.parse().ok())?
     })
 }
 
@@ -208,7 +221,11 @@ impl CustomApi {
                     let allowed = match owner {
                         None => true,
                         Some(cgroup) => tokio::task::spawn_blocking(move || {
-                            peer_in_cgroup(peer.port(), port, &cgroup)
+                            peer_in_cgroup(
+                                peer,
+                                SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                                &cgroup,
+                            )
                         })
                         .await
                         .unwrap_or(false),
@@ -273,5 +290,27 @@ impl CustomApi {
         let result = rx.await.ok();
         *self.shared.current.lock().await = None;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_socket_by_its_whole_four_tuple() {
+        // Two connections to the API port 0x1F90 with the same source port 0xA000: the
+        // victim's from 127.0.0.1, an attacker's from 127.0.0.2.
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:A000 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 111 1
+   1: 0200007F:A000 0100007F:1F90 01 00000000:00000000 00:00000000 00000000 65534        0 222 1
+";
+        let api: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        let victim: SocketAddr = "127.0.0.1:40960".parse().expect("addr");
+        let attacker: SocketAddr = "127.0.0.2:40960".parse().expect("addr");
+        assert_eq!(socket_inode_in(table, victim, api), Some(111));
+        assert_eq!(socket_inode_in(table, attacker, api), Some(222));
+        let elsewhere: SocketAddr = "127.0.0.3:40960".parse().expect("addr");
+        assert_eq!(socket_inode_in(table, elsewhere, api), None);
     }
 }

@@ -1,5 +1,13 @@
 //! One instance: a long-lived process that loaded the handler once and serves invocations one
 //! at a time, with its cgroups, its stray-output buffer and its measurements.
+//!
+//! Nothing the function controls is trusted for an answer or a figure: the protocol runs over
+//! a socket of its own (the instance's stdin, a Unix socket pair; stdout and stderr are only
+//! ever log), the duration is the server's wall clock around the exchange, the memory is the
+//! instance's cgroup peak, and between invocations the whole instance is frozen (cgroup
+//! freezer), so what an invocation leaves running uses no CPU and cannot act until the next.
+//! Output is capped where it arrives: stdout/stderr are read in chunks and dropped past the
+//! cap, and a protocol line longer than any valid answer fails the invocation at once.
 
 use crate::custom::CustomApi;
 use crate::protocol::{self, InitKind, Message};
@@ -11,12 +19,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::process::Child;
 
 /// SCF's cap on a synchronous response (reference §9).
 pub const MAX_RESPONSE_BYTES: usize = 6 << 20;
-/// Longest protocol line read from an instance: a 6 MB answer JSON-escaped, with room.
-const MAX_LINE_BYTES: u64 = 16 << 20;
+/// Longest protocol line read from an instance: a 6 MB answer JSON-escaped, with room. A longer
+/// one is an answer over the limit, however it is escaped, and fails the invocation at once.
+const MAX_LINE_BYTES: u64 = 48 << 20;
 /// Stray output kept per invocation.
 const MAX_STRAY_BYTES: usize = 64 << 10;
 
@@ -62,45 +72,96 @@ pub struct Run {
     pub reusable: bool,
 }
 
-/// The instance's cgroup directories (v1 memory and pids), removed when it goes.
+/// What came back on the protocol socket.
+enum Answer {
+    Given(protocol::Answer),
+    /// A line longer than any answer within the limit.
+    TooLong,
+}
+
+/// The instance's cgroup directories (v1 memory, pids and freezer), removed when it goes.
 struct Cgroups {
     memory: Option<PathBuf>,
     pids: Option<PathBuf>,
+    freezer: Option<PathBuf>,
+    /// `freezer.state`, kept open: written around every invocation.
+    freezer_state: Option<std::fs::File>,
     /// `memory.max_usage_in_bytes`, kept open: it is reset and read around every invocation,
     /// and a path lookup in cgroupfs costs more than the read itself.
     peak_file: Option<std::fs::File>,
 }
 
 impl Cgroups {
-    fn create(sandbox: &Sandbox, id: u64, memory_mb: u64, max_processes: u32) -> Cgroups {
-        let make = |root: &Option<PathBuf>, settings: &[(&str, String)]| -> Option<PathBuf> {
-            let dir = root.as_ref()?.join(format!("i{id}"));
-            std::fs::create_dir(&dir).ok()?;
-            for (file, value) in settings {
-                if let Err(e) = std::fs::write(dir.join(file), value) {
-                    tracing::warn!(cgroup = %dir.display(), file, error = %e, "cannot set a cgroup limit");
-                }
-            }
-            Some(dir)
+    /// Makes the instance's cgroups under each root the sandbox has. Any that cannot be made,
+    /// or whose limit cannot be set, fails the start: an instance never runs unlimited.
+    fn create(
+        sandbox: &Sandbox,
+        id: u64,
+        memory_mb: u64,
+        max_processes: u32,
+    ) -> Result<Cgroups, String> {
+        let mut cgroups = Cgroups {
+            memory: None,
+            pids: None,
+            freezer: None,
+            freezer_state: None,
+            peak_file: None,
         };
-        let memory = make(
+        let make = |root: &Option<PathBuf>,
+                    settings: &[(&str, String)],
+                    slot: &mut Option<PathBuf>|
+         -> Result<(), String> {
+            let Some(root) = root else { return Ok(()) };
+            let dir = root.join(format!("i{id}"));
+            std::fs::create_dir(&dir)
+                .map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
+            *slot = Some(dir.clone());
+            for (file, value) in settings {
+                std::fs::write(dir.join(file), value).map_err(|e| {
+                    format!("cannot set {file} of the cgroup {}: {e}", dir.display())
+                })?;
+            }
+            Ok(())
+        };
+        // Filled in as made, so that a failure part-way still removes what was made (Drop).
+        make(
             &sandbox.memory_root,
             &[("memory.limit_in_bytes", (memory_mb << 20).to_string())],
-        );
-        let peak_file = memory.as_ref().and_then(|m| {
+            &mut cgroups.memory,
+        )?;
+        make(
+            &sandbox.pids_root,
+            &[("pids.max", max_processes.to_string())],
+            &mut cgroups.pids,
+        )?;
+        make(&sandbox.freezer_root, &[], &mut cgroups.freezer)?;
+        let open = |dir: &Option<PathBuf>, file: &str| -> Result<Option<std::fs::File>, String> {
+            let Some(dir) = dir else { return Ok(None) };
             std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
-                .open(m.join("memory.max_usage_in_bytes"))
-                .ok()
-        });
-        Cgroups {
-            memory,
-            pids: make(
-                &sandbox.pids_root,
-                &[("pids.max", max_processes.to_string())],
-            ),
-            peak_file,
+                .open(dir.join(file))
+                .map(Some)
+                .map_err(|e| format!("cannot open {file} of {}: {e}", dir.display()))
+        };
+        cgroups.peak_file = open(&cgroups.memory, "memory.max_usage_in_bytes")?;
+        cgroups.freezer_state = open(&cgroups.freezer, "freezer.state")?;
+        Ok(cgroups)
+    }
+
+    /// Stops every process of the instance (idle between invocations).
+    fn freeze(&self) {
+        use std::os::unix::fs::FileExt;
+        if let Some(f) = &self.freezer_state {
+            let _ = f.write_at(b"FROZEN", 0);
+        }
+    }
+
+    /// Lets them run again.
+    fn thaw(&self) {
+        use std::os::unix::fs::FileExt;
+        if let Some(f) = &self.freezer_state {
+            let _ = f.write_at(b"THAWED", 0);
         }
     }
 
@@ -108,6 +169,7 @@ impl Cgroups {
         self.memory
             .iter()
             .chain(self.pids.iter())
+            .chain(self.freezer.iter())
             .cloned()
             .collect()
     }
@@ -153,8 +215,16 @@ pub fn remove_dead_cgroups() {
 
 impl Drop for Cgroups {
     fn drop(&mut self) {
+        // A frozen process does not die until thawed (the kill is pending until then).
+        self.thaw();
         self.peak_file = None;
-        for dir in self.memory.iter().chain(self.pids.iter()) {
+        self.freezer_state = None;
+        for dir in self
+            .memory
+            .iter()
+            .chain(self.pids.iter())
+            .chain(self.freezer.iter())
+        {
             // A cgroup refuses removal while its processes (killed with the instance) exit.
             if std::fs::remove_dir(dir).is_err() && dir.exists() {
                 DYING_CGROUPS
@@ -167,9 +237,10 @@ impl Drop for Cgroups {
 }
 
 enum Io {
-    Pipe {
-        stdin: ChildStdin,
-        stdout: BufReader<ChildStdout>,
+    /// The instance's stdin: one end of a Unix socket pair, both directions of the protocol.
+    Socket {
+        writer: OwnedWriteHalf,
+        reader: BufReader<OwnedReadHalf>,
     },
     Custom(Arc<CustomApi>),
 }
@@ -179,7 +250,7 @@ pub struct Instance {
     pub id: u64,
     child: Child,
     io: Io,
-    stray: Arc<Mutex<String>>,
+    stray: Arc<Mutex<Vec<u8>>>,
     cgroups: Cgroups,
     uses_launcher: bool,
     /// Wall time from spawn to ready.
@@ -201,35 +272,62 @@ fn append_capped(buf: &mut String, text: &str) {
     buf.push_str(&text[..cut]);
 }
 
-/// Reads one line of at most [`MAX_LINE_BYTES`]; `None` at end of stream.
-async fn read_line(reader: &mut BufReader<ChildStdout>) -> Option<String> {
+/// One protocol line from the instance.
+enum Line {
+    Text(String),
+    /// End of stream: the instance closed its socket or died.
+    End,
+    /// Longer than [`MAX_LINE_BYTES`]: no valid answer is that long.
+    TooLong,
+}
+
+/// Reads one line of at most [`MAX_LINE_BYTES`].
+async fn read_line(reader: &mut BufReader<OwnedReadHalf>) -> Line {
     let mut buf = Vec::new();
-    let n = (&mut *reader)
+    let Ok(n) = (&mut *reader)
         .take(MAX_LINE_BYTES)
         .read_until(b'\n', &mut buf)
         .await
-        .ok()?;
+    else {
+        return Line::End;
+    };
     if n == 0 {
-        return None;
+        return Line::End;
     }
     if buf.last() == Some(&b'\n') {
         buf.pop();
+    } else if n as u64 >= MAX_LINE_BYTES {
+        return Line::TooLong;
     }
-    Some(String::from_utf8_lossy(&buf).into_owned())
+    Line::Text(String::from_utf8_lossy(&buf).into_owned())
 }
 
+/// Keeps what the instance writes to stdout or stderr, up to [`MAX_STRAY_BYTES`] between two
+/// takes; the rest is read and dropped as it arrives (never buffered: a flood without a
+/// newline costs the server one 16 KB buffer), so the instance never blocks on a full pipe.
 fn spawn_drain<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
-    reader: R,
-    into: Arc<Mutex<String>>,
+    mut reader: R,
+    into: Arc<Mutex<Vec<u8>>>,
 ) {
     tokio::spawn(async move {
-        let mut lines = BufReader::new(reader).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut buf = into.lock().unwrap_or_else(|p| p.into_inner());
-            append_capped(&mut buf, &line);
-            append_capped(&mut buf, "\n");
+        let mut chunk = vec![0u8; 16 << 10];
+        loop {
+            match reader.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let mut buf = into.lock().unwrap_or_else(|p| p.into_inner());
+                    let room = MAX_STRAY_BYTES.saturating_sub(buf.len());
+                    buf.extend_from_slice(&chunk[..n.min(room)]);
+                }
+            }
         }
     });
+}
+
+/// Empties a stray-output buffer into text.
+fn take_text(stray: &Mutex<Vec<u8>>) -> String {
+    let bytes = std::mem::take(&mut *stray.lock().unwrap_or_else(|p| p.into_inner()));
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// What an instance's exit status says, in words.
@@ -276,12 +374,20 @@ pub struct StartFailure {
 struct Spawned {
     child: Child,
     io: Io,
-    stray: Arc<Mutex<String>>,
+    stray: Arc<Mutex<Vec<u8>>>,
     /// What it wrote while starting.
     log: String,
 }
 
 impl StartFailure {
+    fn without_cgroups(message: String, since: Instant) -> Self {
+        StartFailure {
+            message,
+            init_ms: since.elapsed().as_secs_f64() * 1000.0,
+            mem_bytes: 0,
+        }
+    }
+
     fn new(message: String, since: Instant, cgroups: &Cgroups) -> Self {
         StartFailure {
             message,
@@ -315,7 +421,11 @@ impl Standby {
         }
         let started = Instant::now();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let cgroups = Cgroups::create(sandbox, id, spec.memory_mb, sandbox.config.max_processes);
+        let cgroups =
+            match Cgroups::create(sandbox, id, spec.memory_mb, sandbox.config.max_processes) {
+                Ok(c) => c,
+                Err(message) => return Some(Err(StartFailure::without_cgroups(message, started))),
+            };
         Some(match Instance::spawn(spec, sandbox, &cgroups).await {
             Ok(spawned) => Ok(Standby {
                 id,
@@ -353,12 +463,11 @@ impl Standby {
             cgroups,
             uses_launcher,
         } = self;
-        if let Io::Pipe { stdin, stdout } = &mut io {
-            let sent =
-                stdin.write_all(protocol::INIT_LINE).await.is_ok() && stdin.flush().await.is_ok();
+        if let Io::Socket { writer, reader } = &mut io {
+            let sent = writer.write_all(protocol::INIT_LINE).await.is_ok();
             let ready = await_init(
                 &mut child,
-                stdout,
+                reader,
                 &stray,
                 &cgroups,
                 uses_launcher,
@@ -395,8 +504,8 @@ impl Standby {
 #[allow(clippy::too_many_arguments)]
 async fn await_init(
     child: &mut Child,
-    stdout: &mut BufReader<ChildStdout>,
-    stray: &Mutex<String>,
+    reader: &mut BufReader<OwnedReadHalf>,
+    stray: &Mutex<Vec<u8>>,
     cgroups: &Cgroups,
     uses_launcher: bool,
     timeout: Duration,
@@ -405,15 +514,11 @@ async fn await_init(
 ) -> Result<(), String> {
     let waited = tokio::time::timeout(timeout, async {
         loop {
-            let Some(line) = read_line(stdout).await else {
-                return Err(None);
+            let line = match read_line(reader).await {
+                Line::Text(line) => line,
+                Line::End | Line::TooLong => return Err(None),
             };
-            let (text, msg) = protocol::split_line(&line);
-            if !text.is_empty() {
-                append_capped(log, text);
-                append_capped(log, "\n");
-            }
-            if let Some(Ok(Message::Init(m))) = msg.map(serde_json::from_str::<Message>) {
+            if let Ok(Message::Init(m)) = serde_json::from_str::<Message>(&line) {
                 append_capped(log, &m.log);
                 if m.kind == want {
                     return Ok(());
@@ -425,11 +530,19 @@ async fn await_init(
         }
     })
     .await;
+    // What reached stdout/stderr while starting belongs to the start's log.
+    let stray_text = take_text;
     match waited {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(())) => {
+            tokio::task::yield_now().await;
+            let text = stray_text(stray);
+            append_capped(log, &text);
+            Ok(())
+        }
         Ok(Err(Some(error))) => {
             let _ = child.start_kill();
-            Err(format!("{log}{error}"))
+            let text = stray_text(stray);
+            Err(format!("{log}{text}{error}"))
         }
         Ok(Err(None)) => {
             let status = tokio::time::timeout(Duration::from_secs(2), child.wait())
@@ -437,7 +550,7 @@ async fn await_init(
                 .ok()
                 .and_then(Result::ok);
             tokio::time::sleep(Duration::from_millis(20)).await;
-            let stray = stray.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let stray = stray_text(stray);
             let why = if cgroups.oom_kills() > 0 {
                 "the memory limit was exceeded".to_string()
             } else {
@@ -463,7 +576,8 @@ impl Instance {
     pub async fn start(spec: &InstanceSpec, sandbox: &Sandbox) -> Result<Instance, StartFailure> {
         let started = Instant::now();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let cgroups = Cgroups::create(sandbox, id, spec.memory_mb, sandbox.config.max_processes);
+        let cgroups = Cgroups::create(sandbox, id, spec.memory_mb, sandbox.config.max_processes)
+            .map_err(|message| StartFailure::without_cgroups(message, started))?;
         let uses_launcher = sandbox.launcher.is_some();
         let spawned = match Self::spawn(spec, sandbox, &cgroups).await {
             Ok(s) => s,
@@ -533,7 +647,10 @@ impl Instance {
         if spec.launch == Launch::Custom {
             let bootstrap = spec.code_dir.join("bootstrap");
             use std::os::unix::fs::PermissionsExt;
-            match std::fs::metadata(&bootstrap) {
+            // Not followed if it is a link: the server is root, and the link is the tenant's.
+            // A link is left for exec inside the sandbox to resolve.
+            match std::fs::symlink_metadata(&bootstrap) {
+                Ok(m) if m.file_type().is_symlink() => {}
                 Ok(m) if m.permissions().mode() & 0o111 != 0 => {}
                 Ok(_) => return Err("the package's `bootstrap` is not executable".into()),
                 Err(_) => {
@@ -544,34 +661,53 @@ impl Instance {
             }
         }
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut cmd = sandbox.command(
+        let custom = custom_api.is_some();
+        let (mut cmd, plan) = sandbox.command(
             &program,
             &arg_refs,
             &spec.code_dir,
-            &spec.hide,
             &spec.extra_ro,
             &cgroups.dirs(),
+            &env,
+            custom,
         );
-        cmd.env_clear()
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+        // The protocol's socket is the instance's stdin (the launcher reads its plan from it
+        // first); stdout and stderr are pipes read only as log.
+        let (host_end, instance_end) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
+        host_end
+            .set_nonblocking(true)
+            .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
+        let host_end = tokio::net::UnixStream::from_std(host_end)
+            .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
+        if !(custom && plan.is_none()) {
+            cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(instance_end)));
+        }
+        cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-        let stray = Arc::new(Mutex::new(String::new()));
-        let stdin = child.stdin.take().expect("stdin was piped");
+        let spawned = cmd.spawn();
+        // The command holds the instance's end of the socket: closed here, so the server sees
+        // the end of the stream as soon as the instance is gone.
+        drop(cmd);
+        let mut child = spawned.map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        let (reader, mut writer) = host_end.into_split();
+        if let Some(plan) = plan {
+            writer
+                .write_all(&plan)
+                .await
+                .map_err(|e| format!("cannot hand the sandbox its plan: {e}"))?;
+        }
+        let stray = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().expect("stdout was piped");
         let stderr = child.stderr.take().expect("stderr was piped");
         spawn_drain(stderr, Arc::clone(&stray));
+        spawn_drain(stdout, Arc::clone(&stray));
         let uses_launcher = sandbox.launcher.is_some();
 
         let (io, log) = match custom_api {
             Some(api) => {
-                spawn_drain(stdout, Arc::clone(&stray));
-                drop(stdin);
+                drop((reader, writer));
                 tokio::select! {
                     ready = tokio::time::timeout(spec.init_timeout, api.ready()) => {
                         if ready.is_err() {
@@ -580,19 +716,19 @@ impl Instance {
                         }
                     }
                     status = child.wait() => {
-                        let log = stray.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        let log = take_text(&stray);
                         return Err(format!("bootstrap ended before it was ready: {}\n{log}", describe_exit(status.ok(), uses_launcher)));
                     }
                 }
-                let log = std::mem::take(&mut *stray.lock().unwrap_or_else(|p| p.into_inner()));
-                (Io::Custom(api), log)
+                (Io::Custom(api), take_text(&stray))
             }
             None => {
-                let mut stdout = BufReader::new(stdout);
+                let mut reader = BufReader::new(reader);
                 let mut log = String::new();
                 await_init(
                     &mut child,
-                    &mut stdout,
+                    &mut reader,
                     &stray,
                     cgroups,
                     uses_launcher,
@@ -601,7 +737,7 @@ impl Instance {
                     &mut log,
                 )
                 .await?;
-                (Io::Pipe { stdin, stdout }, log)
+                (Io::Socket { writer, reader }, log)
             }
         };
         Ok(Spawned {
@@ -613,7 +749,7 @@ impl Instance {
     }
 
     fn take_stray(&self) -> String {
-        std::mem::take(&mut *self.stray.lock().unwrap_or_else(|p| p.into_inner()))
+        take_text(&self.stray)
     }
 
     fn peak_memory(&self) -> u64 {
@@ -655,9 +791,10 @@ impl Instance {
     ) -> Run {
         self.reset_peak();
         let _ = self.take_stray();
+        self.cgroups.thaw();
         let started = Instant::now();
-        let outcome = match &mut self.io {
-            Io::Pipe { stdin, stdout } => {
+        let outcome: Result<Answer, Option<Failure>> = match &mut self.io {
+            Io::Socket { writer, reader } => {
                 let req = protocol::Request {
                     id: request_id,
                     event,
@@ -667,34 +804,30 @@ impl Instance {
                 let mut line = serde_json::to_vec(&req).expect("a request always serializes");
                 line.push(b'\n');
                 let exchange = async {
-                    if stdin.write_all(&line).await.is_err() || stdin.flush().await.is_err() {
-                        return (None, String::new());
+                    if writer.write_all(&line).await.is_err() {
+                        return Err(None);
                     }
-                    let mut stray = String::new();
                     loop {
-                        let Some(line) = read_line(stdout).await else {
-                            return (None, stray);
-                        };
-                        let (text, msg) = protocol::split_line(&line);
-                        if !text.is_empty() {
-                            append_capped(&mut stray, text);
-                            append_capped(&mut stray, "\n");
-                        }
-                        if let Some(Ok(Message::Answer(a))) =
-                            msg.map(serde_json::from_str::<Message>)
-                            && a.id == request_id
-                        {
-                            return (Some(a), stray);
+                        match read_line(reader).await {
+                            Line::Text(text) => {
+                                if let Ok(Message::Answer(a)) =
+                                    serde_json::from_str::<Message>(&text)
+                                    && a.id == request_id
+                                {
+                                    return Ok(Answer::Given(a));
+                                }
+                            }
+                            Line::TooLong => return Ok(Answer::TooLong),
+                            Line::End => return Err(None),
                         }
                     }
                 };
                 tokio::select! {
                     r = tokio::time::timeout(timeout, exchange) => match r {
-                        Ok((Some(a), stray)) => Ok((a, stray)),
-                        Ok((None, stray)) => Err((None, stray)),
-                        Err(_) => Err((Some(Failure::Timeout), String::new())),
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(Some(Failure::Timeout)),
                     },
-                    () = cancel.notified() => Err((Some(Failure::Terminated), String::new())),
+                    () = cancel.notified() => Err(Some(Failure::Terminated)),
                 }
             }
             Io::Custom(api) => {
@@ -703,51 +836,50 @@ impl Instance {
                 let exchange = api.invoke(request_id, body, deadline_ms, timeout);
                 tokio::select! {
                     r = tokio::time::timeout(timeout, exchange) => match r {
-                        Ok(Some(result)) => Ok((protocol::Answer {
+                        Ok(Some(result)) => Ok(Answer::Given(protocol::Answer {
                             id: request_id.to_string(),
                             ok: result.is_ok(),
                             result: result.clone().unwrap_or_default(),
                             error: result.err().unwrap_or_default(),
                             log: String::new(),
-                            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
                             fatal: false,
-                        }, String::new())),
-                        Ok(None) => Err((None, String::new())),
-                        Err(_) => Err((Some(Failure::Timeout), String::new())),
+                        })),
+                        Ok(None) => Err(None),
+                        Err(_) => Err(Some(Failure::Timeout)),
                     },
                     status = self.child.wait() => {
                         let _ = status;
-                        Err((None, String::new()))
+                        Err(None)
                     }
-                    () = cancel.notified() => Err((Some(Failure::Terminated), String::new())),
+                    () = cancel.notified() => Err(Some(Failure::Terminated)),
                 }
             }
         };
-        let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // The platform's figure, never the instance's: the wall clock around the exchange.
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let too_big = |bytes: Option<usize>| match bytes {
+            Some(n) => format!("The function's response is {n} bytes, over the 6 MB limit."),
+            None => "The function's response is over the 6 MB limit.".to_string(),
+        };
         match outcome {
-            Ok((answer, stray)) => {
+            Ok(Answer::Given(answer)) => {
                 // Output that reached stderr/stdout outside the runtime's capture.
                 tokio::task::yield_now().await;
-                let mut log = stray;
-                log.push_str(&answer.log);
-                log.push_str(&self.take_stray());
                 let mem_bytes = self.peak_memory();
-                let too_big = answer.ok && answer.result.len() > MAX_RESPONSE_BYTES;
-                let result = if too_big {
-                    Err(format!(
-                        "The function's response is {} bytes, over the 6 MB limit.",
-                        answer.result.len()
-                    ))
+                let mut log = String::new();
+                append_capped(&mut log, &answer.log);
+                append_capped(&mut log, &self.take_stray());
+                let result = if answer.ok && answer.result.len() > MAX_RESPONSE_BYTES {
+                    Err(too_big(Some(answer.result.len())))
                 } else if answer.ok {
                     Ok(answer.result)
                 } else {
                     Err(answer.error)
                 };
-                let duration_ms = if answer.duration_ms > 0.0 {
-                    answer.duration_ms
-                } else {
-                    wall_ms
-                };
+                let reusable = !answer.fatal;
+                if reusable {
+                    self.cgroups.freeze();
+                }
                 self.last_used = Instant::now();
                 Run {
                     result,
@@ -755,10 +887,23 @@ impl Instance {
                     log,
                     duration_ms,
                     mem_bytes,
-                    reusable: !answer.fatal,
+                    reusable,
                 }
             }
-            Err((failure, stray)) => {
+            Ok(Answer::TooLong) => {
+                let mem_bytes = self.peak_memory();
+                let _ = self.child.start_kill();
+                let log = self.take_stray();
+                Run {
+                    result: Err(too_big(None)),
+                    failure: None,
+                    log,
+                    duration_ms,
+                    mem_bytes,
+                    reusable: false,
+                }
+            }
+            Err(failure) => {
                 let mem_bytes = self.peak_memory();
                 if failure.is_none() {
                     // The instance went away on its own: let it finish dying, so its exit
@@ -772,8 +917,7 @@ impl Instance {
                     .ok()
                     .and_then(Result::ok);
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                let mut log = stray;
-                log.push_str(&self.take_stray());
+                let log = self.take_stray();
                 let failure = match failure {
                     Some(f) => f,
                     // Each instance has its own memory cgroup, and an OOM kill ends it: any
@@ -791,7 +935,7 @@ impl Instance {
                     result: Err(message),
                     failure: Some(failure),
                     log,
-                    duration_ms: wall_ms,
+                    duration_ms,
                     mem_bytes,
                     reusable: false,
                 }

@@ -258,7 +258,8 @@ impl Engine {
         if Path::new("/root").is_dir() {
             hide.push("/root".into());
         }
-        let sandbox = Sandbox::start(sandbox);
+        // Fails closed: a sandbox that cannot isolate stops the server (see sandbox.rs).
+        let sandbox = Sandbox::start(sandbox, &hide[0]).map_err(std::io::Error::other)?;
         let runtime_dir = std::fs::canonicalize(runtime_dir)?;
         let engine = Arc::new_cyclic(|me| Engine {
             config,
@@ -480,9 +481,10 @@ impl Engine {
             self.runtime_dir.clone()
         };
         if sandboxed && let Launch::Interpreter { program, .. } = &launch {
-            // An interpreter inside a hidden folder (pyenv's under /root) is shown again.
+            // An interpreter outside the system folders (pyenv's under /root) is shown at its
+            // own path, read-only.
             if let Some(prefix) = program.parent().and_then(Path::parent)
-                && self.hide.iter().any(|h| prefix.starts_with(h))
+                && !sandbox::in_system_dirs(prefix)
             {
                 extra_ro.push((prefix.to_path_buf(), prefix.to_path_buf()));
             }

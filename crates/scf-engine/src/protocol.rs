@@ -1,16 +1,12 @@
 //! The host<->instance protocol of the Python and Node.js runtimes.
 //!
-//! Host to instance: one JSON object a line on the instance's stdin ([`Request`]).
-//! Instance to host: lines on its stdout that start with [`MARKER`] and carry a JSON
-//! [`Message`]; every other byte on stdout is the function's own stray output (a subprocess, C
-//! code writing to fd 1) and is kept as log. A marker cannot be typed by accident (it starts
-//! with the ASCII record separator), so user output can never forge an answer. JSON lines over
-//! pipes are the cheapest transport measured on this machine (~10 µs a round trip).
+//! One JSON object a line, both ways, over a Unix socket pair that is the instance's stdin and
+//! nothing else: host to instance [`Request`] (and [`INIT_LINE`]), instance to host
+//! [`Message`]. The instance's stdout and stderr are pipes the host only ever keeps as log, so
+//! nothing a function prints, or a subprocess writes, can be taken for an answer. Lines over
+//! a socket cost about what they did over pipes (~10 µs a round trip on this machine).
 
 use serde::{Deserialize, Serialize};
-
-/// Starts every protocol line the instance writes.
-pub const MARKER: &str = "\u{1e}SCF ";
 
 /// Host to instance: load the handler now (the answer is "ready" or "init_error").
 pub const INIT_LINE: &[u8] = b"{\"type\":\"init\"}\n";
@@ -66,20 +62,9 @@ pub struct Answer {
     pub error: String,
     #[serde(default)]
     pub log: String,
-    /// The handler's own wall time, measured inside the instance.
-    #[serde(default)]
-    pub duration_ms: f64,
     /// The instance cannot serve again (the function called exit).
     #[serde(default)]
     pub fatal: bool,
-}
-
-/// Splits a line from the instance into stray output and a protocol message, if any.
-pub fn split_line(line: &str) -> (&str, Option<&str>) {
-    match line.find(MARKER) {
-        Some(i) => (&line[..i], Some(&line[i + MARKER.len()..])),
-        None => (line, None),
-    }
 }
 
 #[cfg(test)]
@@ -87,10 +72,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_messages_and_stray_output() {
-        let (stray, msg) = split_line("hello\u{1e}SCF {\"type\":\"ready\",\"log\":\"\"}");
-        assert_eq!(stray, "hello");
-        let m: Message = serde_json::from_str(msg.expect("a message")).expect("json");
+    fn parses_messages() {
+        let m: Message = serde_json::from_str("{\"type\":\"ready\",\"log\":\"\"}").expect("json");
         assert!(matches!(
             m,
             Message::Init(InitMessage {
@@ -98,8 +81,7 @@ mod tests {
                 ..
             })
         ));
-        let (stray, msg) = split_line("just output");
-        assert_eq!((stray, msg), ("just output", None));
+        // A figure the instance adds is ignored: the host measures.
         let a: Message = serde_json::from_str(
             r#"{"id":"r1","ok":false,"error":"boom","log":"x","duration_ms":1.5}"#,
         )
@@ -108,8 +90,8 @@ mod tests {
             panic!("an answer")
         };
         assert_eq!(
-            (a.id.as_str(), a.ok, a.error.as_str(), a.duration_ms),
-            ("r1", false, "boom", 1.5)
+            (a.id.as_str(), a.ok, a.error.as_str()),
+            ("r1", false, "boom")
         );
     }
 }

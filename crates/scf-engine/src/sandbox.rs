@@ -3,9 +3,18 @@
 //!
 //! The launcher (crate scf-sandbox, the only place with `unsafe`) is a tiny binary that the
 //! server posix_spawns: forking the grown server for every instance would copy its page tables
-//! (measured: 0.5 ms becomes 17 ms). It joins the instance's cgroups, unshares namespaces,
-//! mounts the code read-only at `/var/user`, hides the data dir, caps `/tmp`, sets rlimits and
-//! drops to an unprivileged user, then runs the runtime.
+//! (measured: 0.5 ms becomes 17 ms). It joins the instance's cgroups (memory, pids, freezer),
+//! unshares namespaces, builds a root of the instance's own (the system's programs and
+//! libraries and a few `/etc` files read-only, the code read-only at `/var/user`, the runtime
+//! shims at `/var/runtime`, private size-capped `/tmp`, `/var/tmp`, `/dev/shm`, `/run/lock`, a
+//! minimal `/dev`, its own `/proc`), sets rlimits, drops to an unprivileged user, sets
+//! `no_new_privs`, installs a seccomp filter, and only then applies the function's environment
+//! with the final `execve`. See docs/SECURITY.md.
+//!
+//! Fail closed: with `[sandbox] enabled = true` (the default), a launcher that is missing, a
+//! probe that fails, or any mechanism above that this machine lacks stops the server at
+//! start-up with the reason and the fix. Running unsandboxed takes `enabled = false`, and is
+//! warned about at every start.
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -14,6 +23,57 @@ use std::path::{Path, PathBuf};
 pub const USER_CODE_ROOT: &str = "/var/user";
 /// Where the runtime shims appear inside the sandbox.
 pub const RUNTIME_ROOT: &str = "/var/runtime";
+
+/// Size of `/var/tmp` and `/dev/shm` in every instance (tmpfs: what is written there counts
+/// against the instance's memory cgroup too).
+const SMALL_TMPFS: &str = "64m";
+
+/// The host's folders shown read-only in every instance (those that exist).
+const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32"];
+/// The `/etc` entries shown read-only in every instance (those that exist): users and groups,
+/// name resolution, the dynamic loader's cache, time zone, TLS roots, MIME types.
+const ETC_FILES: &[&str] = &[
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+    "/etc/host.conf",
+    "/etc/gai.conf",
+    "/etc/services",
+    "/etc/protocols",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/timezone",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/alternatives",
+    "/etc/mime.types",
+    "/etc/os-release",
+];
+
+/// The launcher's `--plan-stdin` format (crate scf-sandbox, `cli::read_plan`): a 4-byte
+/// little-endian length, then the arguments separated by NUL bytes.
+pub fn encode_plan(args: &[std::ffi::OsString]) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut body = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            body.push(0);
+        }
+        body.extend_from_slice(a.as_bytes());
+    }
+    let mut out = (body.len() as u32).to_le_bytes().to_vec();
+    out.extend(body);
+    out
+}
+
+/// Whether `program` is inside the system folders every instance sees.
+pub fn in_system_dirs(program: &Path) -> bool {
+    SYSTEM_DIRS.iter().any(|d| program.starts_with(d))
+}
 
 /// Sandbox settings from the `[sandbox]` table of the config.
 #[derive(Debug, Clone, Deserialize)]
@@ -59,7 +119,12 @@ pub struct Probe {
     pub namespaces: std::collections::BTreeMap<String, bool>,
     pub cgroup_v1_memory: Option<PathBuf>,
     pub cgroup_v1_pids: Option<PathBuf>,
+    pub cgroup_v1_freezer: Option<PathBuf>,
     pub cgroup_v2: Option<PathBuf>,
+    #[serde(default)]
+    pub seccomp: bool,
+    #[serde(default)]
+    pub no_new_privs: bool,
     #[serde(default)]
     pub cgroup_v2_memory: bool,
     #[serde(default)]
@@ -76,23 +141,22 @@ pub struct Sandbox {
     /// Parent of the instances' memory cgroups (v1), created by the server.
     pub memory_root: Option<PathBuf>,
     pub pids_root: Option<PathBuf>,
+    /// Parent of the instances' freezer cgroups (v1): idle instances are frozen.
+    pub freezer_root: Option<PathBuf>,
 }
 
-/// Removes the empty cgroups an earlier scfd left under `base` (a killed server cannot clean
-/// up). A cgroup still holding processes refuses `rmdir` and stays.
-fn remove_stale_cgroups(base: &Path, ours: &str) {
-    let Ok(entries) = std::fs::read_dir(base) else {
+/// Removes what a killed earlier run of this same server (same data dir) left under `mine`: the
+/// instances' empty cgroups. A cgroup still holding processes refuses `rmdir` and stays (it is
+/// frozen processes of the earlier run at worst, which the kernel keeps charging to it). Other
+/// servers' cgroups (other `scfd-*` folders) are never touched: they may be alive.
+fn remove_stale_cgroups(mine: &Path) {
+    let Ok(entries) = std::fs::read_dir(mine) else {
         return;
     };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with("scfd-") || name == ours {
-            continue;
-        }
-        if let Ok(children) = std::fs::read_dir(e.path()) {
-            for c in children.flatten().filter(|c| c.path().is_dir()) {
-                let _ = std::fs::remove_dir(c.path());
-            }
+    for e in entries.flatten().filter(|e| e.path().is_dir()) {
+        let state = e.path().join("freezer.state");
+        if state.exists() {
+            let _ = std::fs::write(&state, "THAWED");
         }
         let _ = std::fs::remove_dir(e.path());
     }
@@ -102,90 +166,139 @@ fn has(probe: &Probe, ns: &str) -> bool {
     probe.namespaces.get(ns).copied().unwrap_or(false)
 }
 
+/// The name of this server's cgroup folders: one per data dir, so that two servers on one host
+/// (each has its own data dir) never share or remove each other's.
+fn cgroup_tag(data_dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    format!("scfd-{:016x}", h.finish())
+}
+
+/// How to fix a sandbox that cannot start, said at the end of every such error.
+const FIX: &str = "Fix that, or set `enabled = false` in the `[sandbox]` table of the config \
+to run every function unsandboxed, as the server's user (only for code you trust).";
+
 impl Sandbox {
     /// Finds the launcher, probes, prepares the cgroup parents, and logs what is active.
-    pub fn start(config: SandboxConfig) -> Sandbox {
-        let launcher = config.launcher.clone().or_else(|| {
-            let exe = std::env::current_exe().ok()?;
-            let p = exe.parent()?.join("scf-sandbox");
-            p.exists().then_some(p)
-        });
-        let (launcher, probe) = match (config.enabled, launcher) {
-            (false, _) => {
-                tracing::warn!(
-                    "sandbox disabled by the config: instances run as the server's user with no limits but the timeout"
-                );
-                (None, Probe::default())
-            }
-            (true, None) => {
-                tracing::warn!(
-                    "sandbox launcher scf-sandbox not found next to scfd: instances run unsandboxed"
-                );
-                (None, Probe::default())
-            }
-            (true, Some(l)) => match std::process::Command::new(&l)
-                .arg("--probe")
-                .env_clear()
-                .output()
-            {
-                Ok(out) if out.status.success() => {
-                    match serde_json::from_slice::<Probe>(&out.stdout) {
-                        Ok(p) => (Some(l), p),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "scf-sandbox --probe answered nonsense: instances run unsandboxed");
-                            (None, Probe::default())
-                        }
-                    }
-                }
-                other => {
-                    tracing::warn!(outcome = ?other.map(|o| o.status), "scf-sandbox --probe failed: instances run unsandboxed");
-                    (None, Probe::default())
-                }
-            },
-        };
-        let tag = format!("scfd-{}", std::process::id());
-        let make_root = |base: &Option<PathBuf>| -> Option<PathBuf> {
-            let base = base.as_ref()?;
-            remove_stale_cgroups(base, &tag);
-            let dir = base.join(&tag);
-            match std::fs::create_dir_all(&dir) {
-                Ok(()) => Some(dir),
-                Err(e) => {
-                    tracing::warn!(dir = %dir.display(), error = %e, "cannot create a cgroup");
-                    None
-                }
-            }
-        };
-        // The code and the runtime shims are mounted at SCF's paths; their mount points must
-        // exist on the host (the launcher only creates mount points inside its own tmpfs).
-        let mut launcher = launcher;
-        if launcher.is_some() && has(&probe, "mount") {
-            for dir in [USER_CODE_ROOT, RUNTIME_ROOT] {
-                if let Err(e) = std::fs::create_dir_all(dir) {
-                    tracing::warn!(dir, error = %e, "cannot create a mount point: instances run unsandboxed");
-                    launcher = None;
-                }
-            }
+    /// Fails closed: with the sandbox enabled, anything it needs that is missing is an error
+    /// (the server then refuses to start), never a silent downgrade.
+    pub fn start(config: SandboxConfig, data_dir: &Path) -> Result<Sandbox, String> {
+        if !config.enabled {
+            tracing::warn!(
+                "sandbox disabled by the config ([sandbox] enabled = false): every function runs \
+                 as the server's user, unisolated, with no limits but the timeout"
+            );
+            return Ok(Sandbox {
+                config,
+                launcher: None,
+                probe: Probe::default(),
+                memory_root: None,
+                pids_root: None,
+                freezer_root: None,
+            });
         }
-        let memory_root = if launcher.is_some() {
-            make_root(&probe.cgroup_v1_memory)
-        } else {
-            None
+        let launcher = match config.launcher.clone() {
+            Some(l) => l,
+            None => std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|d| d.join("scf-sandbox")))
+                .ok_or_else(|| format!("cannot locate the scfd binary's folder. {FIX}"))?,
         };
-        let pids_root = if launcher.is_some() {
-            make_root(&probe.cgroup_v1_pids)
-        } else {
-            None
+        if !launcher.is_file() {
+            return Err(format!(
+                "the sandbox launcher {} does not exist (it is built next to scfd by \
+                 `cargo build --release -p scfd --bins`; `[sandbox] launcher` names another). {FIX}",
+                launcher.display()
+            ));
+        }
+        let out = std::process::Command::new(&launcher)
+            .arg("--probe")
+            .env_clear()
+            .output()
+            .map_err(|e| format!("cannot run {} --probe: {e}. {FIX}", launcher.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} --probe failed ({}): {}. {FIX}",
+                launcher.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let probe: Probe = serde_json::from_slice(&out.stdout).map_err(|e| {
+            format!(
+                "{} --probe answered nonsense ({e}). {FIX}",
+                launcher.display()
+            )
+        })?;
+        if probe.uid != 0 {
+            return Err(format!(
+                "the sandbox needs root: it runs each instance as uid {} in namespaces and \
+                 cgroups of its own, which uid {} cannot set up. Run scfd as root. {FIX}",
+                config.uid, probe.uid
+            ));
+        }
+        let missing: Vec<String> = ["pid", "mount", "ipc", "uts"]
+            .into_iter()
+            .filter(|n| !has(&probe, n))
+            .map(|n| {
+                let why = probe
+                    .errors
+                    .get(n)
+                    .map(String::as_str)
+                    .unwrap_or("unavailable");
+                format!("{n} namespace: {why}")
+            })
+            .chain(
+                [
+                    ("cgroup_v1_memory", probe.cgroup_v1_memory.is_none()),
+                    ("cgroup_v1_pids", probe.cgroup_v1_pids.is_none()),
+                    ("cgroup_v1_freezer", probe.cgroup_v1_freezer.is_none()),
+                    ("seccomp", !probe.seccomp),
+                    ("no_new_privs", !probe.no_new_privs),
+                ]
+                .into_iter()
+                .filter(|(_, missing)| *missing)
+                .map(|(k, _)| {
+                    let why = probe
+                        .errors
+                        .get(k)
+                        .map(String::as_str)
+                        .unwrap_or("unavailable");
+                    format!("{k}: {why}")
+                }),
+            )
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "the sandbox cannot isolate instances on this machine: {}. {FIX}",
+                missing.join("; ")
+            ));
+        }
+        let tag = cgroup_tag(data_dir);
+        let make_root = |base: &Option<PathBuf>| -> Result<Option<PathBuf>, String> {
+            let Some(base) = base.as_ref() else {
+                return Ok(None);
+            };
+            let dir = base.join(&tag);
+            remove_stale_cgroups(&dir);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create the cgroup {}: {e}. {FIX}", dir.display()))?;
+            Ok(Some(dir))
         };
+        let memory_root = make_root(&probe.cgroup_v1_memory)?;
+        let pids_root = make_root(&probe.cgroup_v1_pids)?;
+        let freezer_root = make_root(&probe.cgroup_v1_freezer)?;
         let sandbox = Sandbox {
             config,
-            launcher,
+            launcher: Some(launcher),
             probe,
             memory_root,
             pids_root,
+            freezer_root,
         };
         sandbox.report();
-        sandbox
+        Ok(sandbox)
     }
 
     fn report(&self) {
@@ -208,78 +321,114 @@ impl Sandbox {
         }
     }
 
-    /// The command that starts `program args` for one instance whose code is `code_dir`.
-    /// `cgroups` are the instance's own cgroup directories (already created, limits written).
-    /// `extra_ro` are `(source, target)` folders shown read-only (the runtime shims, an
-    /// interpreter under a hidden folder).
+    /// The command that starts `program args` for one instance whose code is `code_dir`, with
+    /// exactly the environment `env`, and the plan to write to its stdin first (`None`: none,
+    /// without the launcher). `cgroups` are the instance's own cgroup directories (already
+    /// created, limits written). `extra_ro` are `(source, target)` folders shown read-only (the
+    /// runtime shims, an interpreter outside the system folders). `stdin_null`: the program
+    /// gets `/dev/null` as stdin (the custom runtime, which talks HTTP).
+    ///
+    /// The launcher itself starts with an empty environment and the single argument
+    /// `--plan-stdin`: everything else, the function's environment included, travels in the
+    /// plan and takes effect at its final `execve`.
+    #[allow(clippy::too_many_arguments)]
     pub fn command(
         &self,
         program: &Path,
         args: &[&str],
         code_dir: &Path,
-        hide: &[PathBuf],
         extra_ro: &[(PathBuf, PathBuf)],
         cgroups: &[PathBuf],
-    ) -> tokio::process::Command {
+        env: &[(String, String)],
+        stdin_null: bool,
+    ) -> (tokio::process::Command, Option<Vec<u8>>) {
         let Some(launcher) = &self.launcher else {
             let mut c = tokio::process::Command::new(program);
-            c.args(args).current_dir(code_dir);
-            return c;
+            c.args(args)
+                .current_dir(code_dir)
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            if stdin_null {
+                c.stdin(std::process::Stdio::null());
+            }
+            return (c, None);
         };
-        let mut c = tokio::process::Command::new(launcher);
+        let mut plan: Vec<std::ffi::OsString> = Vec::with_capacity(64);
+        let mut arg = |a: &str, v: String| {
+            plan.push(a.into());
+            plan.push(v.into());
+        };
         for cg in cgroups {
-            c.arg("--cgroup").arg(cg);
+            arg("--cgroup", cg.display().to_string());
         }
-        let mut ns: Vec<&str> = ["pid", "mount", "ipc", "uts"]
-            .into_iter()
-            .filter(|n| has(&self.probe, n))
-            .collect();
+        let mut ns = vec!["pid", "mount", "ipc", "uts"];
         if self.config.isolate_network && has(&self.probe, "net") {
             ns.push("net");
         }
-        let mounts = ns.contains(&"mount");
-        if !ns.is_empty() {
-            c.arg("--unshare").arg(ns.join(","));
+        arg("--unshare", ns.join(","));
+        for (src, dst) in self.system_binds() {
+            arg("--bind-ro", format!("{}:{}", src.display(), dst.display()));
         }
-        let code_root = if mounts {
-            // The private /tmp covers whatever the host has under /tmp already.
-            for h in hide.iter().filter(|h| !h.starts_with("/tmp")) {
-                c.arg("--hide").arg(h);
-            }
-            c.arg("--bind-ro")
-                .arg(format!("{}:/var/user", code_dir.display()));
-            for (src, dst) in extra_ro {
-                c.arg("--bind-ro")
-                    .arg(format!("{}:{}", src.display(), dst.display()));
-            }
-            c.arg("--tmpfs")
-                .arg(format!("/tmp:{}", self.config.tmp_size));
-            PathBuf::from(USER_CODE_ROOT)
-        } else {
-            code_dir.to_path_buf()
-        };
-        c.arg("--rlimit")
-            .arg(format!("nofile={}", self.config.max_open_files));
+        arg(
+            "--bind-ro",
+            format!("{}:{USER_CODE_ROOT}", code_dir.display()),
+        );
+        for (src, dst) in extra_ro {
+            arg("--bind-ro", format!("{}:{}", src.display(), dst.display()));
+        }
+        for (dir, size) in [
+            ("/tmp", self.config.tmp_size.as_str()),
+            ("/var/tmp", SMALL_TMPFS),
+            ("/dev/shm", SMALL_TMPFS),
+            ("/run/lock", "1m"),
+        ] {
+            arg("--tmpfs", format!("{dir}:{size}"));
+        }
+        arg("--rlimit", format!("nofile={}", self.config.max_open_files));
         if self.pids_root.is_none() {
             // RLIMIT_NPROC counts every process of the (shared) sandbox user, so it is only the
             // fallback when there is no per-instance pids cgroup.
-            c.arg("--rlimit")
-                .arg(format!("nproc={}", self.config.max_processes));
+            arg("--rlimit", format!("nproc={}", self.config.max_processes));
         }
-        c.arg("--rlimit").arg("core=0");
-        c.arg("--uid")
-            .arg(self.config.uid.to_string())
-            .arg("--gid")
-            .arg(self.config.gid.to_string());
-        c.arg("--no-new-privs");
-        c.arg("--chdir").arg(&code_root);
-        c.arg("--").arg(program).args(args);
-        c
+        arg("--rlimit", "core=0".into());
+        arg("--uid", self.config.uid.to_string());
+        arg("--gid", self.config.gid.to_string());
+        arg("--chdir", USER_CODE_ROOT.into());
+        for (k, v) in env {
+            arg("--env", format!("{k}={v}"));
+        }
+        for flag in ["--new-root", "--no-new-privs", "--seccomp"] {
+            plan.push(flag.into());
+        }
+        if stdin_null {
+            plan.push("--stdin-null".into());
+        }
+        plan.push("--".into());
+        plan.push(program.into());
+        plan.extend(args.iter().map(Into::into));
+
+        let mut c = tokio::process::Command::new(launcher);
+        c.arg0("scf-sandbox")
+            .arg("--plan-stdin")
+            .env_clear()
+            .current_dir("/");
+        (c, Some(encode_plan(&plan)))
+    }
+
+    /// The host's folders and `/etc` files every instance sees (read-only): the system's
+    /// programs and libraries, and what they need to resolve users, names and certificates.
+    fn system_binds(&self) -> impl Iterator<Item = (PathBuf, PathBuf)> + '_ {
+        SYSTEM_DIRS
+            .iter()
+            .chain(ETC_FILES)
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .map(|p| (p.clone(), p))
     }
 
     /// Where the function's code appears to the instance.
     pub fn code_root(&self, code_dir: &Path) -> PathBuf {
-        if self.launcher.is_some() && has(&self.probe, "mount") {
+        if self.launcher.is_some() {
             PathBuf::from(USER_CODE_ROOT)
         } else {
             code_dir.to_path_buf()

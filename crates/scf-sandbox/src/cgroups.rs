@@ -24,6 +24,7 @@ struct CgroupMount {
 pub struct OwnCgroups {
     pub v1_memory: Option<PathBuf>,
     pub v1_pids: Option<PathBuf>,
+    pub v1_freezer: Option<PathBuf>,
     pub v2: Option<PathBuf>,
 }
 
@@ -51,7 +52,7 @@ fn locate(mountinfo: &str, membership: &str) -> OwnCgroups {
                 .find_map(|m| resolve(m, path));
             continue;
         }
-        for wanted in ["memory", "pids"] {
+        for wanted in ["memory", "pids", "freezer"] {
             if !controllers.split(',').any(|c| c == wanted) {
                 continue;
             }
@@ -65,7 +66,8 @@ fn locate(mountinfo: &str, membership: &str) -> OwnCgroups {
                 .find_map(|m| resolve(m, path));
             match wanted {
                 "memory" => own.v1_memory = dir,
-                _ => own.v1_pids = dir,
+                "pids" => own.v1_pids = dir,
+                _ => own.v1_freezer = dir,
             }
         }
     }
@@ -159,6 +161,7 @@ mod tests {
             OwnCgroups {
                 v1_memory: Some("/sys/fs/cgroup/memory/process_api/3312d2e2".into()),
                 v1_pids: Some("/sys/fs/cgroup/pids".into()),
+                v1_freezer: None,
                 v2: Some("/sys/fs/cgroup/unified".into()),
             }
         );

@@ -9,8 +9,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub const USAGE: &str = "usage: scf-sandbox [--cgroup DIR]... [--unshare user,pid,mount,ipc,uts,net] \
-[--hide DIR]... [--bind-ro SRC:DST]... [--tmpfs DIR:SIZE]... [--uid N] [--gid N] \
-[--rlimit NAME=SOFT[:HARD]]... [--chdir DIR] [--no-new-privs] -- PROGRAM [ARGS...]\n       \
+[--new-root] [--hide DIR]... [--bind-ro SRC:DST]... [--tmpfs DIR:SIZE]... [--uid N] [--gid N] \
+[--rlimit NAME=SOFT[:HARD]]... [--chdir DIR] [--no-new-privs] [--seccomp] [--env KEY=VALUE]... \
+[--stdin-null] -- PROGRAM [ARGS...]\n       \
+scf-sandbox --plan-stdin   (the same arguments, read from stdin: a 4-byte little-endian length, \
+then the arguments separated by NUL bytes)\n       \
 scf-sandbox --probe";
 
 /// What the launcher was asked to do.
@@ -18,7 +21,7 @@ scf-sandbox --probe";
 pub enum Command {
     /// Report which mechanisms work here, as JSON on stdout.
     Probe,
-    Launch(Plan),
+    Launch(Box<Plan>),
 }
 
 /// The namespaces named by `--unshare`.
@@ -82,6 +85,16 @@ pub struct Plan {
     pub rlimits: Vec<Rlimit>,
     pub chdir: Option<PathBuf>,
     pub no_new_privs: bool,
+    /// Build a fresh root (a tmpfs holding only the binds, tmpfs and a minimal `/dev` and
+    /// `/proc`) and `pivot_root` into it: `--bind-ro` and `--tmpfs` targets are then paths
+    /// inside that root, and nothing else of the host is reachable.
+    pub new_root: bool,
+    /// Install the seccomp filter (see `seccomp`) right before `execve`.
+    pub seccomp: bool,
+    /// PROGRAM's whole environment, applied only by the final `execve`; `None` = inherit ours.
+    pub env: Option<Vec<OsString>>,
+    /// Give PROGRAM `/dev/null` as stdin instead of ours.
+    pub stdin_null: bool,
     /// PROGRAM followed by its ARGS; never empty.
     pub program: Vec<OsString>,
 }
@@ -98,6 +111,53 @@ impl std::fmt::Display for UsageError {
 
 fn usage(msg: impl Into<String>) -> UsageError {
     UsageError(msg.into())
+}
+
+/// Longest plan accepted on stdin.
+const MAX_PLAN_BYTES: usize = 1 << 20;
+
+/// Reads the arguments of `--plan-stdin` from fd 0: a 4-byte little-endian length, then that
+/// many bytes of NUL-separated arguments. Exactly those bytes are read, nothing more: what
+/// follows on stdin belongs to PROGRAM. The plan travels this way, not in argv, so that
+/// `/proc/1/cmdline` inside the sandbox (the mini-init is a fork of this process) shows no
+/// host path and no environment.
+pub fn read_plan(input: &mut impl std::io::Read) -> Result<Vec<OsString>, UsageError> {
+    let mut header = [0u8; 4];
+    input
+        .read_exact(&mut header)
+        .map_err(|e| usage(format!("--plan-stdin: cannot read the length: {e}")))?;
+    let len = u32::from_le_bytes(header) as usize;
+    if len > MAX_PLAN_BYTES {
+        return Err(usage(format!(
+            "--plan-stdin: a plan of {len} bytes is too long"
+        )));
+    }
+    let mut body = vec![0u8; len];
+    input
+        .read_exact(&mut body)
+        .map_err(|e| usage(format!("--plan-stdin: cannot read the plan: {e}")))?;
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(body
+        .split(|&b| b == 0)
+        .map(|a| OsString::from(OsStr::from_bytes(a)))
+        .collect())
+}
+
+/// Encodes `args` the way [`read_plan`] reads them (the server has its own copy).
+#[cfg(test)]
+pub fn encode_plan<S: AsRef<OsStr>>(args: &[S]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            body.push(0);
+        }
+        body.extend_from_slice(a.as_ref().as_bytes());
+    }
+    let mut out = (body.len() as u32).to_le_bytes().to_vec();
+    out.extend(body);
+    out
 }
 
 /// Parses the arguments after `argv[0]`.
@@ -120,14 +180,20 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 }
                 return Ok(Command::Probe);
             }
-            "--no-new-privs" => {
-                if plan.no_new_privs {
-                    return Err(usage("--no-new-privs given twice"));
+            "--no-new-privs" | "--new-root" | "--seccomp" | "--stdin-null" => {
+                let flag = match opt {
+                    "--no-new-privs" => &mut plan.no_new_privs,
+                    "--new-root" => &mut plan.new_root,
+                    "--seccomp" => &mut plan.seccomp,
+                    _ => &mut plan.stdin_null,
+                };
+                if *flag {
+                    return Err(usage(format!("{opt} given twice")));
                 }
-                plan.no_new_privs = true;
+                *flag = true;
             }
             "--cgroup" | "--unshare" | "--hide" | "--bind-ro" | "--tmpfs" | "--uid" | "--gid"
-            | "--rlimit" | "--chdir" => {
+            | "--rlimit" | "--chdir" | "--env" => {
                 let value = args
                     .next()
                     .ok_or_else(|| usage(format!("{opt} needs a value")))?;
@@ -164,6 +230,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                         }
                         plan.rlimits.push(limit);
                     }
+                    "--env" => {
+                        if !value.as_bytes().contains(&b'=') || value.as_bytes()[0] == b'=' {
+                            return Err(usage(format!("--env: {value:?} is not KEY=VALUE")));
+                        }
+                        plan.env.get_or_insert_with(Vec::new).push(value);
+                    }
                     _ => set_once(opt, &mut plan.chdir, absolute(opt, &value)?)?,
                 }
             }
@@ -174,13 +246,19 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     if plan.program.is_empty() || plan.program[0].is_empty() {
         return Err(usage("missing PROGRAM after `--`"));
     }
-    let needs_mount = !plan.hides.is_empty() || !plan.binds.is_empty() || !plan.tmpfs.is_empty();
+    let needs_mount =
+        !plan.hides.is_empty() || !plan.binds.is_empty() || !plan.tmpfs.is_empty() || plan.new_root;
     if needs_mount && !plan.namespaces.mount {
         return Err(usage(
-            "--hide, --bind-ro and --tmpfs need `--unshare mount` (they would change the host's mounts)",
+            "--new-root, --hide, --bind-ro and --tmpfs need `--unshare mount` (they would change the host's mounts)",
         ));
     }
-    Ok(Command::Launch(plan))
+    if plan.new_root && !plan.namespaces.pid {
+        return Err(usage(
+            "--new-root needs `--unshare pid` (its /proc shows the instance's own processes only)",
+        ));
+    }
+    Ok(Command::Launch(Box::new(plan)))
 }
 
 fn set_once<T>(opt: &str, slot: &mut Option<T>, value: T) -> Result<(), UsageError> {
@@ -317,7 +395,7 @@ mod tests {
 
     fn plan(list: &[&str]) -> Plan {
         match parse(args(list)) {
-            Ok(Command::Launch(plan)) => plan,
+            Ok(Command::Launch(plan)) => *plan,
             other => panic!("expected a plan, got {other:?}"),
         }
     }
@@ -459,6 +537,31 @@ mod tests {
         ] {
             error(bad);
         }
+    }
+
+    #[test]
+    fn plan_round_trips_through_stdin() {
+        let args = [
+            "--env",
+            "A=1",
+            "--new-root",
+            "--unshare",
+            "pid,mount",
+            "--",
+            "/bin/true",
+        ];
+        let bytes = encode_plan(&args);
+        let mut reader = &bytes[..];
+        let read = read_plan(&mut reader).expect("plan");
+        assert_eq!(read, args.iter().map(OsString::from).collect::<Vec<_>>());
+        let p = plan(&args);
+        assert!(p.new_root);
+        assert_eq!(p.env, Some(vec![OsString::from("A=1")]));
+        // Truncated, or too long.
+        assert!(read_plan(&mut &bytes[..bytes.len() - 1]).is_err());
+        assert!(read_plan(&mut &[0xff, 0xff, 0xff, 0x7f][..]).is_err());
+        error(&["--env", "NOEQUALS", "--", "/bin/true"]);
+        error(&["--unshare", "mount", "--new-root", "--", "/bin/true"]);
     }
 
     #[test]

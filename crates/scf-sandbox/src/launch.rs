@@ -31,8 +31,8 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{
-    ForkResult, Gid, Pid, Uid, chdir, dup2_stdin, dup2_stdout, execv, execvp, getcwd, getpgrp,
-    getpid, getppid, setgid, setgroups, setsid, setuid,
+    ForkResult, Gid, Pid, Uid, chdir, dup2_stdin, dup2_stdout, execv, execve, execvp, execvpe,
+    getcwd, getpgrp, getpid, getppid, setgid, setgroups, setsid, setuid,
 };
 
 use crate::cli::{Limit, Plan, RlimitName};
@@ -341,12 +341,23 @@ fn become_program(plan: &Plan, entered: Entered, do_mounts: bool) -> Result<Infa
         }
     }
 
-    if plan.no_new_privs {
+    if plan.stdin_null {
+        let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+            .context(|| "open /dev/null")?;
+        dup2_stdin(&null).context(|| "dup2(/dev/null, 0)")?;
+    }
+
+    // A seccomp filter needs no_new_privs once the process is unprivileged.
+    if plan.no_new_privs || plan.seccomp {
         prctl::set_no_new_privs().context(|| "prctl(PR_SET_NO_NEW_PRIVS)")?;
     }
     // A change of euid/egid clears the parent-death signal; set it again.
     prctl::set_pdeathsig(Signal::SIGKILL).context(|| "prctl(PR_SET_PDEATHSIG)")?;
     restore_default_sigpipe().context(|| "reset SIGPIPE")?;
+    // Last: from here on the filter applies to every call, exec included.
+    if plan.seccomp {
+        crate::seccomp::install().map_err(Failure::setup)?;
+    }
 
     Err(exec(plan))
 }
@@ -362,8 +373,8 @@ fn resource(name: RlimitName) -> Resource {
     }
 }
 
-/// `execv`, or `execvp` when PROGRAM has no `/`. The environment passes
-/// through unchanged (the server already cleared and set it).
+/// `execv`, or `execvp` when PROGRAM has no `/`; with `--env`, `execve`/`execvpe` with exactly
+/// that environment, which so takes effect only now.
 fn exec(plan: &Plan) -> Failure {
     let argv: Result<Vec<CString>, _> = plan
         .program
@@ -374,10 +385,18 @@ fn exec(plan: &Plan) -> Failure {
         return Failure::setup("PROGRAM or an argument contains a NUL byte");
     };
     let program = &argv[0];
-    let result = if program.as_bytes().contains(&b'/') {
-        execv(program, &argv)
-    } else {
-        execvp(program, &argv)
+    let env: Option<Result<Vec<CString>, _>> = plan
+        .env
+        .as_ref()
+        .map(|env| env.iter().map(|e| CString::new(e.as_bytes())).collect());
+    let result = match (env, program.as_bytes().contains(&b'/')) {
+        (Some(Err(_)), _) => {
+            return Failure::setup("an --env value contains a NUL byte");
+        }
+        (Some(Ok(env)), true) => execve(program, &argv, &env),
+        (Some(Ok(env)), false) => execvpe(program, &argv, &env),
+        (None, true) => execv(program, &argv),
+        (None, false) => execvp(program, &argv),
     };
     let Err(errno) = result;
     let shown = plan.program[0].to_string_lossy();

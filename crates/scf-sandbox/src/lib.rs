@@ -5,8 +5,16 @@
 //!
 //! ```text
 //! scf-sandbox [OPTIONS] -- PROGRAM [ARGS...]
+//! scf-sandbox --plan-stdin          (the same arguments, length-prefixed on stdin)
 //! scf-sandbox --probe
 //! ```
+//!
+//! The server uses `--plan-stdin` and starts the launcher with an empty environment: the
+//! launcher runs as root until its last step, so nothing a tenant controls (its environment
+//! variables, which could name `LD_PRELOAD`) may reach it before then; the function's
+//! environment is applied only by the final `execve`, after the user, the mounts, the
+//! rlimits, `no_new_privs` and the seccomp filter are in place. And a plan read from stdin
+//! does not show in `/proc/1/cmdline` inside the sandbox.
 //!
 //! A separate tiny binary because spawning it is cheap (posix_spawn of a small
 //! image) where forking the large server to run setup code in `pre_exec` is
@@ -18,6 +26,7 @@
 //! - `launch`       the sequence: session, cgroups, namespaces, fork/supervise, exec
 //! - `namespaces`   `unshare` (+ user namespace and id maps when not root)
 //! - `mounts`       `--hide`, `--tmpfs`, `--bind-ro`, fresh `/proc`
+//! - `seccomp`      the syscall filter installed right before `execve`
 //! - `probe`        `--probe`: what works here, as JSON
 //! - `cgroups`      finding our own cgroup directories (for the probe)
 //! - `failure`      exit codes 125/126/127 and stderr messages
@@ -34,15 +43,37 @@ mod launch;
 mod mounts;
 mod namespaces;
 mod probe;
+mod seccomp;
 mod unsafe_calls;
 
 use failure::SETUP_FAILED;
+use std::os::fd::AsFd;
 
 /// Runs the launcher with the process's arguments and returns its exit code. The `scf-sandbox`
 /// binary is built by the scfd package (`crates/scfd/src/bin/scf-sandbox.rs`), so that
 /// `cargo build -p scfd` always ships the launcher next to the server.
 pub fn run() -> i32 {
-    match cli::parse(std::env::args_os().skip(1)) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let args = if args.len() == 1 && args[0] == "--plan-stdin" {
+        // Unbuffered on purpose: not one byte past the plan may be taken from stdin.
+        let mut stdin = std::fs::File::from(match std::io::stdin().as_fd().try_clone_to_owned() {
+            Ok(fd) => fd,
+            Err(e) => {
+                eprintln!("scf-sandbox: --plan-stdin: {e}");
+                return SETUP_FAILED;
+            }
+        });
+        match cli::read_plan(&mut stdin) {
+            Ok(args) => args,
+            Err(e) => {
+                eprintln!("scf-sandbox: {e}");
+                return SETUP_FAILED;
+            }
+        }
+    } else {
+        args
+    };
+    match cli::parse(args) {
         Err(e) => {
             eprintln!("scf-sandbox: {e}\n{}", cli::USAGE);
             SETUP_FAILED

@@ -1,6 +1,14 @@
 //! The filesystem view inside a fresh mount namespace: `--hide`, `--tmpfs`,
 //! `--bind-ro`, and a `/proc` that matches the new PID namespace.
 //!
+//! With `--new-root` the instance gets a root of its own instead of the host's with parts
+//! hidden: a small tmpfs (read-only once built) holding only the `--tmpfs` and `--bind-ro`
+//! targets, a `/dev` with `null`, `zero`, `full`, `random`, `urandom` and `tty` bound from the
+//! host plus the usual `/dev/fd` links, and a fresh `/proc`; the launcher `pivot_root`s into
+//! it and detaches the host's tree, so no path leads back to it. The tree is staged on a tmpfs
+//! mounted over `/tmp` of the new mount namespace (a directory every host has).
+//!
+//! Without `--new-root`:
 //! Order: make every mount private (so nothing propagates back to the host),
 //! open every bind source, then all hides, then all tmpfs, then all read-only binds in the order
 //! given, then the hides are remounted read-only. Hides stay writable until
@@ -9,14 +17,15 @@
 //! `/root`").
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{OFlag, open};
-use nix::mount::{MsFlags, mount};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag, fstat};
 use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::unistd::{chdir, pivot_root};
 
 use crate::cli::Plan;
 use crate::failure::{Context, Failure};
@@ -35,6 +44,9 @@ const HIDE_DATA: &str = "mode=711,size=64k";
 pub fn apply(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
     mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_PRIVATE, NONE)
         .context(|| "make / private (mount --make-rprivate /)")?;
+    if plan.new_root {
+        return new_root(plan, fresh_proc);
+    }
 
     // Every bind source is opened before anything is hidden: a source below a
     // hidden dir (a pyenv interpreter inside a hidden /root) is unreachable
@@ -200,4 +212,164 @@ fn ensure_mount_point(path: &Path, dir: bool, ours: &[&Path]) -> Result<(), Fail
             .context(|| format!("create mount point {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Where `--new-root` builds the root before moving into it.
+const STAGING: &str = "/tmp";
+/// The device nodes a function gets, bound from the host's `/dev`.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// The links every `/dev` has.
+const DEV_LINKS: [(&str, &str); 4] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
+/// `dst` (absolute, inside the new root) as a path in the staging tree.
+fn staged(dst: &Path) -> PathBuf {
+    Path::new(STAGING).join(dst.strip_prefix("/").unwrap_or(dst))
+}
+
+/// Binds the file or directory open as `source` on `dst` (created as needed inside `ours`),
+/// read-only.
+fn bind_ro(
+    source: &OwnedFd,
+    dst: &Path,
+    ours: &[&Path],
+    what: &dyn Fn() -> String,
+) -> Result<(), Failure> {
+    let mode = fstat(source)
+        .context(|| format!("{}: stat source", what()))?
+        .st_mode;
+    let src_is_dir = SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR;
+    ensure_mount_point(dst, src_is_dir, ours)?;
+    let by_fd = format!("/proc/self/fd/{}", source.as_raw_fd());
+    mount(Some(by_fd.as_str()), dst, NONE, MsFlags::MS_BIND, NONE)
+        .context(|| format!("{}: bind", what()))?;
+    let kept = statvfs(dst)
+        .map(|st| locked_flags(st.flags()))
+        .context(|| format!("{}: statvfs", what()))?;
+    let flags =
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | kept;
+    mount(NONE, dst, NONE, flags, NONE).context(|| format!("{}: remount read-only", what()))
+}
+
+fn new_root(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
+    // Every source is opened while the host's tree is still there.
+    let mut sources = Vec::with_capacity(plan.binds.len());
+    for bind in &plan.binds {
+        let fd = open(&bind.src, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .context(|| format!("--bind-ro {}: open source", bind.src.display()))?;
+        sources.push(fd);
+    }
+    let mut devices = Vec::with_capacity(DEVICES.len());
+    for dev in DEVICES {
+        let path = format!("/dev/{dev}");
+        let fd = open(
+            path.as_str(),
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .context(|| format!("open {path}"))?;
+        devices.push((dev, fd));
+    }
+
+    let staging = Path::new(STAGING);
+    mount(
+        Some("scf-root"),
+        staging,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=755,size=1m"),
+    )
+    .context(|| "--new-root: mount the root tmpfs")?;
+    let ours: [&Path; 1] = [staging];
+
+    let dev = staged(Path::new("/dev"));
+    ensure_mount_point(&dev, true, &ours)?;
+    mount(
+        Some("scf-dev"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=755,size=64k"),
+    )
+    .context(|| "--new-root: mount /dev")?;
+    for (name, fd) in &devices {
+        bind_ro_device(fd, &dev.join(name), &ours)?;
+    }
+    for (link, target) in DEV_LINKS {
+        std::os::unix::fs::symlink(target, dev.join(link))
+            .context(|| format!("--new-root: link /dev/{link}"))?;
+    }
+
+    for tmpfs in &plan.tmpfs {
+        let dir = staged(&tmpfs.dir);
+        ensure_mount_point(&dir, true, &ours)?;
+        let data = format!("mode=1777,size={}", tmpfs.size);
+        mount(
+            Some("scf-tmp"),
+            &dir,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(data.as_str()),
+        )
+        .context(|| format!("--tmpfs {}: mount tmpfs ({data})", tmpfs.dir.display()))?;
+    }
+
+    for (bind, source) in plan.binds.iter().zip(&sources) {
+        let what = || format!("--bind-ro {}:{}", bind.src.display(), bind.dst.display());
+        bind_ro(source, &staged(&bind.dst), &ours, &what)?;
+    }
+
+    let proc_dir = staged(Path::new("/proc"));
+    ensure_mount_point(&proc_dir, true, &ours)?;
+    if fresh_proc {
+        mount(
+            Some("proc"),
+            &proc_dir,
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            NONE,
+        )
+        .context(|| "mount a fresh /proc")?;
+    }
+
+    // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the
+    // new root alone, with no directory needed for the old one.
+    chdir(staging).context(|| "--new-root: chdir")?;
+    pivot_root(".", ".").context(|| "--new-root: pivot_root")?;
+    umount2(".", MntFlags::MNT_DETACH).context(|| "--new-root: detach the host's root")?;
+    chdir("/").context(|| "--new-root: chdir /")?;
+    for (dir, extra) in [("/", MsFlags::MS_NODEV), ("/dev", MsFlags::MS_NOEXEC)] {
+        mount(
+            NONE,
+            dir,
+            NONE,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | extra,
+            NONE,
+        )
+        .context(|| format!("--new-root: remount {dir} read-only"))?;
+    }
+    Ok(())
+}
+
+/// A device node bound like [`bind_ro`] but kept writable (writing to `/dev/null` is its use).
+fn bind_ro_device(source: &OwnedFd, dst: &Path, ours: &[&Path]) -> Result<(), Failure> {
+    ensure_mount_point(dst, false, ours)?;
+    let by_fd = format!("/proc/self/fd/{}", source.as_raw_fd());
+    mount(Some(by_fd.as_str()), dst, NONE, MsFlags::MS_BIND, NONE)
+        .context(|| format!("bind {}", dst.display()))?;
+    let kept = statvfs(dst)
+        .map(|st| locked_flags(st.flags()))
+        .context(|| format!("statvfs {}", dst.display()))?;
+    mount(
+        NONE,
+        dst,
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | kept,
+        NONE,
+    )
+    .context(|| format!("remount {}", dst.display()))
 }

@@ -65,7 +65,27 @@ pub fn run() -> i32 {
         own.v1_pids,
         "no cgroup v1 pids hierarchy is mounted",
     );
+    cgroup_entry(
+        "cgroup_v1_freezer",
+        own.v1_freezer,
+        "no cgroup v1 freezer hierarchy is mounted",
+    );
     cgroup_entry("cgroup_v2", own.v2, "no cgroup v2 hierarchy is mounted");
+    let seccomp = in_child(|| {
+        prctl::set_no_new_privs().map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
+        crate::seccomp::install()?;
+        // The filter is in force: a denied call fails, an allowed one still works.
+        match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS) {
+            Err(nix::errno::Errno::EPERM) => Ok(()),
+            other => Err(format!(
+                "unshare under the filter gave {other:?}, not EPERM"
+            )),
+        }
+    });
+    if let Err(reason) = &seccomp {
+        errors.push(("seccomp".to_string(), reason.clone()));
+    }
+    let _ = write!(json, ",\"seccomp\":{}", seccomp.is_ok());
     let _ = write!(
         json,
         ",\"cgroup_v2_memory\":{}",

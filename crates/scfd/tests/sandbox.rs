@@ -819,3 +819,114 @@ fn signal_dispositions_pass_through() {
         assert_eq!(stdout(&out), stdout(&direct), "with {extra:?}");
     }
 }
+
+/// The launcher's plan as `--plan-stdin` reads it: a 4-byte little-endian length, then the
+/// arguments separated by NUL bytes.
+fn encode_plan(args: &[&str]) -> Vec<u8> {
+    let body = args.join("\0").into_bytes();
+    let mut out = (body.len() as u32).to_le_bytes().to_vec();
+    out.extend(body);
+    out
+}
+
+#[test]
+fn plan_on_stdin_builds_a_new_root_with_a_clean_environment_and_seccomp() {
+    if !have_namespaces(&["pid", "mount"]) {
+        return;
+    }
+    let dir = temp_dir();
+    let code = dir.path().join("code");
+    std::fs::create_dir(&code).expect("code dir");
+    std::fs::write(code.join("marker"), "code").expect("write");
+    let code_bind = format!("{}:/var/user", code.display());
+    let script = r#"
+import ctypes, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+denied = {}
+for name, nr in [("unshare", 272), ("keyctl", 250), ("mount", 165)]:
+    r = libc.syscall(nr, 0x10000000 if name == "unshare" else 0, 0, 0, 0, 0)
+    denied[name] = (r, ctypes.get_errno())
+print(json.dumps({
+    "root": sorted(os.listdir("/")),
+    "dev": sorted(os.listdir("/dev")),
+    "code": open("/var/user/marker").read(),
+    "env": dict(os.environ),
+    "cmdline": open("/proc/1/cmdline").read(),
+    "uid": os.getuid(),
+    "denied": denied,
+    "stdin": os.read(0, 100).decode(),
+}))
+"#;
+    let plan = encode_plan(&[
+        "--unshare",
+        "pid,mount,ipc,uts",
+        "--new-root",
+        "--bind-ro",
+        "/usr:/usr",
+        "--bind-ro",
+        "/lib:/lib",
+        "--bind-ro",
+        "/lib64:/lib64",
+        "--bind-ro",
+        &code_bind,
+        "--tmpfs",
+        "/tmp:8m",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--seccomp",
+        "--env",
+        "ONLY=this",
+        "--",
+        PYTHON,
+        "-c",
+        script,
+    ]);
+    let mut child = Command::new(SANDBOX)
+        .arg("--plan-stdin")
+        .env_clear()
+        .env("LD_PRELOAD", "/nonexistent.so")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // The plan, then what the program itself reads from stdin: not one byte of it may be
+    // taken by the launcher.
+    stdin.write_all(&plan).expect("plan");
+    stdin.write_all(b"after the plan").expect("rest");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let root: Vec<&str> = seen["root"]
+        .as_array()
+        .expect("root")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(root, ["dev", "lib", "lib64", "proc", "tmp", "usr", "var"]);
+    assert!(
+        seen["dev"]
+            .as_array()
+            .expect("dev")
+            .iter()
+            .any(|d| d == "null")
+    );
+    assert_eq!(seen["code"], "code");
+    // Exactly the plan's environment (Python adds LC_CTYPE itself on a C locale).
+    assert_eq!(seen["env"]["ONLY"], "this");
+    assert!(seen["env"].get("LD_PRELOAD").is_none(), "{}", seen["env"]);
+    // PID 1 (the mini-init) shows the launcher's argv: no host path, no plan.
+    let cmdline = seen["cmdline"].as_str().expect("cmdline");
+    assert!(!cmdline.contains(path_arg(dir.path())), "{cmdline}");
+    assert!(!cmdline.contains("ONLY"), "{cmdline}");
+    assert_eq!(seen["uid"], 65534);
+    for call in ["unshare", "keyctl", "mount"] {
+        assert_eq!(seen["denied"][call][0], -1, "{call}: {}", seen["denied"]);
+        assert_eq!(seen["denied"][call][1], 1, "{call} must fail with EPERM");
+    }
+    assert_eq!(seen["stdin"], "after the plan");
+}

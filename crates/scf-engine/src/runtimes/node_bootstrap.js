@@ -1,20 +1,24 @@
 // scfd's Node.js runtime: loads the handler once, then serves invocations one at a time.
 //
-// Protocol (scf-engine's protocol.rs): requests arrive on stdin, one JSON object a line; answers
-// leave on stdout as lines starting with the marker "\x1eSCF ". console output and
-// process.stdout/stderr writes during an invocation are captured and sent with the answer.
+// Protocol (scf-engine's protocol.rs): one JSON object a line, both ways, over the Unix socket
+// the host gives as stdin (fd 0); stdout and stderr are only ever log to the host, so nothing
+// a function prints can be taken for an answer. console output and process.stdout/stderr
+// writes during an invocation are captured and sent with the answer.
 "use strict";
+const net = require("net");
 const path = require("path");
 const readline = require("readline");
 const util = require("util");
 
-const MARKER = "\x1eSCF ";
 const LOG_CAP = 64 * 1024;
-const realStdoutWrite = process.stdout.write.bind(process.stdout);
+// SCF's cap on a synchronous response, checked here so an oversized result fails at once (the
+// host checks again).
+const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 const realStderrWrite = process.stderr.write.bind(process.stderr);
+const proto = new net.Socket({ fd: 0, readable: true, writable: true });
 
 function send(obj) {
-  realStdoutWrite(MARKER + JSON.stringify(obj) + "\n");
+  proto.write(JSON.stringify(obj) + "\n");
 }
 
 let capture = null;
@@ -115,29 +119,43 @@ function init() {
 
 async function main() {
   let fn = null;
-  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  const rl = readline.createInterface({ input: proto, terminal: false });
   send({ type: "standby" });
   const queue = [];
   let busy = false;
   const next = async () => {
     if (busy || queue.length === 0) return;
     busy = true;
-    const req = JSON.parse(queue.shift());
+    const line = queue.shift();
+    let req;
+    try {
+      req = JSON.parse(line);
+    } catch (e) {
+      const found = /^\{"id":"([^"\\]*)"/.exec(line);
+      if (!found) throw e;
+      send({ id: found[1], ok: false, error: `The event cannot be decoded: ${e.name}: ${e.message}` });
+      busy = false;
+      next();
+      return;
+    }
     const deadline = req.deadline_ms || Date.now() + 3000;
     const context = Object.assign({}, req.context || {});
     context.getRemainingTimeInMillis = () => Math.max(0, deadline - Date.now());
     context.callbackWaitsForEmptyEventLoop = true;
     startCapture();
-    const began = process.hrtime.bigint();
     let answer;
     try {
       const value = await invoke(fn, req.event, context);
       const body = value === undefined ? "null" : JSON.stringify(value);
-      answer = { id: req.id, ok: true, result: body === undefined ? "null" : body };
+      const result = body === undefined ? "null" : body;
+      const size = Buffer.byteLength(result, "utf8");
+      answer =
+        size > MAX_RESPONSE_BYTES
+          ? { id: req.id, ok: false, error: `The function's response is ${size} bytes, over the 6 MB limit.` }
+          : { id: req.id, ok: true, result };
     } catch (e) {
       answer = { id: req.id, ok: false, error: formatError(e) };
     }
-    answer.duration_ms = Number(process.hrtime.bigint() - began) / 1e6;
     answer.log = stopCapture();
     send(answer);
     busy = false;

@@ -1,10 +1,10 @@
 # scfd's Python runtime: loads the handler once, then serves invocations one at a time.
 #
-# Protocol (see scf-engine's protocol.rs): requests arrive on stdin, one JSON object a line;
-# answers leave on stdout as lines that start with the marker "\x1eSCF " followed by JSON, so
-# that anything else a function writes to the real stdout (a subprocess, C code) can never be
-# mistaken for an answer: the host keeps such lines as log. print() and sys.stderr inside the
-# handler are captured per invocation and sent with the answer.
+# Protocol (see scf-engine's protocol.rs): one JSON object a line, both ways, over the Unix
+# socket the host gives as stdin. It is moved off fd 0 at once (fd 0 becomes /dev/null), so
+# the handler and its subprocesses never inherit it; the real stdout and stderr are only ever
+# log to the host, so nothing a function writes there can be taken for an answer. print() and
+# sys.stderr inside the handler are captured per invocation and sent with the answer.
 #
 # Start-up has two steps, so that the host can start an instance ahead of need (a spare) and
 # run the function's own initialization only when a request comes: the runtime says
@@ -13,20 +13,31 @@
 import io
 import json
 import os
+import re
+import socket
 import sys
 import time
 
-MARKER = "\x1eSCF "
 LOG_CAP = 64 * 1024
+# SCF's cap on a synchronous response; checked here so an oversized result fails at once
+# (the host checks again: nothing the instance says is trusted).
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 
-_proto_out = sys.stdout
-_proto_in = sys.stdin
+_proto = socket.socket(fileno=os.dup(0))  # os.dup: not inherited by subprocesses
+_null = os.open(os.devnull, os.O_RDWR)
+os.dup2(_null, 0)
+os.close(_null)
+_proto_in = _proto.makefile("r", encoding="utf-8", newline="\n")
+_proto_out = _proto.makefile("w", encoding="utf-8")
 sys.stdin = open(os.devnull)
 
 
 def send(obj):
-    _proto_out.write(MARKER + json.dumps(obj, ensure_ascii=False) + "\n")
+    _proto_out.write(json.dumps(obj, ensure_ascii=False) + "\n")
     _proto_out.flush()
+
+
+_ID = re.compile(r'^\{"id":"([^"\\]*)"')
 
 
 class Capture(io.TextIOBase):
@@ -111,34 +122,44 @@ def main():
     for line in _proto_in:
         if not line.strip():
             continue
-        req = json.loads(line)
+        try:
+            req = json.loads(line)
+        except (RecursionError, ValueError) as exc:
+            # The host sent it; the id comes first, so it is still readable.
+            found = _ID.match(line)
+            if found is None:
+                raise
+            send({"id": found.group(1), "ok": False,
+                  "error": "The event cannot be decoded: %s: %s" % (type(exc).__name__, exc)})
+            continue
         context = Context(req.get("context") or {})
         context._deadline_ms = req.get("deadline_ms", time.time() * 1000 + 3000)
         capture = Capture()
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = capture
-        began = time.perf_counter()
         try:
             result = func(req.get("event"), context)
-            elapsed = (time.perf_counter() - began) * 1000.0
             sys.stdout, sys.stderr = saved
             try:
                 body = json.dumps(result, ensure_ascii=False)
             except (TypeError, ValueError) as exc:
                 send({"id": req["id"], "ok": False, "error": "%s: %s" % (type(exc).__name__, exc),
-                      "log": capture.text(), "duration_ms": elapsed})
+                      "log": capture.text()})
                 continue
-            send({"id": req["id"], "ok": True, "result": body, "log": capture.text(), "duration_ms": elapsed})
+            size = len(body.encode("utf-8", "surrogatepass"))
+            if size > MAX_RESPONSE_BYTES:
+                send({"id": req["id"], "ok": False, "log": capture.text(),
+                      "error": "The function's response is %d bytes, over the 6 MB limit." % size})
+                continue
+            send({"id": req["id"], "ok": True, "result": body, "log": capture.text()})
         except SystemExit as exc:
             sys.stdout, sys.stderr = saved
             send({"id": req["id"], "ok": False, "error": "The function called exit(%s)" % (exc.code,),
-                  "log": capture.text(), "duration_ms": (time.perf_counter() - began) * 1000.0, "fatal": True})
+                  "log": capture.text(), "fatal": True})
             return 1
         except BaseException as exc:  # noqa: BLE001 - the handler's failure is reported, not raised
-            elapsed = (time.perf_counter() - began) * 1000.0
             sys.stdout, sys.stderr = saved
-            send({"id": req["id"], "ok": False, "error": format_exception(exc, 1), "log": capture.text(),
-                  "duration_ms": elapsed})
+            send({"id": req["id"], "ok": False, "error": format_exception(exc, 1), "log": capture.text()})
     return 0
 
 
