@@ -930,3 +930,78 @@ print(json.dumps({
     }
     assert_eq!(seen["stdin"], "after the plan");
 }
+
+#[test]
+fn a_preload_in_the_function_environment_never_runs_as_root() {
+    if !have_namespaces(&["pid", "mount"]) {
+        return;
+    }
+    // The tenant's payload: a library whose constructor says on stderr which euid it ran
+    // with. Were the launcher (root until its last step) to honour the function's LD_PRELOAD,
+    // `preloaded as uid 0` would appear.
+    let dir = temp_dir();
+    let src = dir.path().join("evil.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n#include <unistd.h>\n\
+         __attribute__((constructor)) static void mark(void) {\n\
+           fprintf(stderr, \"preloaded as uid %d\\n\", (int)geteuid());\n}\n",
+    )
+    .expect("write");
+    let lib = dir.path().join("evil.so");
+    let built = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .output()
+        .expect("gcc");
+    assert!(built.status.success(), "{}", stderr(&built));
+    // The payload is shown to the program at its host path, so
+    // the preload does work once the program runs: that it ran proves the payload, and
+    // where it ran (never as root) is what is tested.
+    let tmp_bind = format!("{0}:{0}", dir.path().display());
+    let preload = format!("LD_PRELOAD={}", lib.display());
+    let plan = encode_plan(&[
+        "--unshare",
+        "pid,mount",
+        "--new-root",
+        "--bind-ro",
+        "/usr:/usr",
+        "--bind-ro",
+        "/lib:/lib",
+        "--bind-ro",
+        "/lib64:/lib64",
+        "--tmpfs",
+        "/tmp:8m",
+        "--bind-ro",
+        &tmp_bind,
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--seccomp",
+        "--env",
+        &preload,
+        "--",
+        "/usr/bin/true",
+    ]);
+    let mut child = Command::new(SANDBOX)
+        .arg("--plan-stdin")
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&plan)
+        .expect("plan");
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    let said = stderr(&out);
+    assert!(said.contains("preloaded as uid 65534"), "stderr: {said}");
+    assert!(!said.contains("preloaded as uid 0"), "stderr: {said}");
+}
