@@ -41,8 +41,6 @@ pub struct InstanceSpec {
     pub env: Vec<(String, String)>,
     pub memory_mb: u64,
     pub init_timeout: Duration,
-    /// Folders the instance must not see (the data dir, other homes).
-    pub hide: Vec<PathBuf>,
     /// `(source, target)` folders shown read-only: the runtime shims, an interpreter.
     pub extra_ro: Vec<(PathBuf, PathBuf)>,
     /// Where the runtime shims are, as the instance sees them.

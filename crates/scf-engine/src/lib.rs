@@ -221,7 +221,6 @@ pub struct Engine {
     interpreters: Interpreters,
     sandbox: Sandbox,
     runtime_dir: PathBuf,
-    hide: Vec<PathBuf>,
     pools: Mutex<HashMap<String, Arc<Pool>>>,
     slots: Mutex<Slots>,
     /// Notified whenever a slot is given back.
@@ -254,19 +253,14 @@ impl Engine {
         std::fs::write(runtime_dir.join("python_bootstrap.py"), PYTHON_BOOTSTRAP)?;
         std::fs::write(runtime_dir.join("node_bootstrap.js"), NODE_BOOTSTRAP)?;
         let data_dir = std::fs::canonicalize(data_dir)?;
-        let mut hide = vec![data_dir];
-        if Path::new("/root").is_dir() {
-            hide.push("/root".into());
-        }
         // Fails closed: a sandbox that cannot isolate stops the server (see sandbox.rs).
-        let sandbox = Sandbox::start(sandbox, &hide[0]).map_err(std::io::Error::other)?;
+        let sandbox = Sandbox::start(sandbox, &data_dir).map_err(std::io::Error::other)?;
         let runtime_dir = std::fs::canonicalize(runtime_dir)?;
         let engine = Arc::new_cyclic(|me| Engine {
             config,
             interpreters,
             sandbox,
             runtime_dir,
-            hide,
             pools: Mutex::new(HashMap::new()),
             slots: Mutex::new(Slots::default()),
             freed: Notify::new(),
@@ -498,7 +492,6 @@ impl Engine {
             env,
             memory_mb: spec.memory_mb,
             init_timeout: spec.init_timeout,
-            hide: self.hide.clone(),
             extra_ro,
             runtime_dir,
         })
