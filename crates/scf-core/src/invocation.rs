@@ -15,7 +15,7 @@ use scf_store::{AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, Requ
 use scf_types::{ApiError, ErrorCode};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -526,23 +526,35 @@ const MAX_IN_FLIGHT: usize = 256;
 
 /// An event the engine cannot start at once (its account at its share of the server, its
 /// function at its reserved concurrency, the server full) goes back to the queue as the same
-/// attempt, due again after this. It holds no lease and no place in the engine meanwhile, so
-/// other accounts' events and other nodes are not held up behind it.
+/// attempt, due again after this times the refusals its account had in a row (at most
+/// [`MAX_TURNS_APART`] times): it holds no lease and no place in the engine meanwhile, so other
+/// accounts' events and other nodes are not held up behind it, and a long backlog comes back
+/// spread out rather than all at once (the queue is claimed in due order, whatever the account).
 const NOT_ITS_TURN: Duration = Duration::from_millis(250);
+const MAX_TURNS_APART: u32 = 16;
+
+/// What the dispatcher knows of the events it claimed.
+#[derive(Default)]
+struct Turns {
+    /// Claimed and not yet handed to the engine.
+    starting: AtomicUsize,
+    /// Refusals in a row per account (app id), since one of its events last started.
+    refused: Mutex<HashMap<u64, u32>>,
+}
 
 /// Counts an event claimed but not yet handed to the engine, until dropped.
-struct Starting(Arc<AtomicUsize>);
+struct Starting(Arc<Turns>);
 
 impl Starting {
-    fn new(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Starting(Arc::clone(count))
+    fn new(turns: &Arc<Turns>) -> Self {
+        turns.starting.fetch_add(1, Ordering::Relaxed);
+        Starting(Arc::clone(turns))
     }
 }
 
 impl Drop for Starting {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.starting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -554,7 +566,7 @@ impl Drop for Starting {
 /// only at once; one it cannot start goes back to the queue ([`NOT_ITS_TURN`]).
 pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
-    let starting: Arc<AtomicUsize> = Arc::default();
+    let turns: Arc<Turns> = Arc::default();
     // The events this node runs, whose leases it renews.
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
     tokio::spawn(renew_leases(svc.clone(), Arc::clone(&in_flight)));
@@ -563,7 +575,7 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
         let room = s
             .engine
             .free_slots()
-            .saturating_sub(starting.load(Ordering::Relaxed));
+            .saturating_sub(turns.starting.load(Ordering::Relaxed));
         let free = slots.available_permits().min(CLAIM_BATCH).min(room);
         if free == 0 {
             let engine = Arc::clone(&s.engine);
@@ -606,7 +618,7 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
             let in_flight = Arc::clone(&in_flight);
             lock(&in_flight).insert(e.request_id.clone());
             let id = e.request_id.clone();
-            let starting = Starting::new(&starting);
+            let starting = Starting::new(&turns);
             tokio::spawn(async move {
                 // Its lease is renewed until the run ends, also if it panics.
                 let _done = Finally::new(move || {
@@ -775,6 +787,7 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
     let ctx = context(&e.request_id, &t, &key.scope, &uin);
     // The engine takes its slot (or refuses) on the first poll of `invoke`: from here the
     // dispatcher counts it there.
+    let turns = Arc::clone(&starting.0);
     drop(starting);
     let outcome = svc
         .engine
@@ -783,13 +796,20 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
     // Not its turn (a reservation of 0 instances never has one: that spends a retry below).
     if outcome.as_ref().err() == Some(&EngineError::Concurrency) && spec.max_concurrency != Some(0)
     {
+        let refused = {
+            let mut refused = lock(&turns.refused);
+            let n = refused.entry(key.scope.app_id).or_default();
+            *n = (*n + 1).min(MAX_TURNS_APART);
+            *n
+        };
         e.status = AsyncStatus::Queued;
         // The claim counted an attempt that did not run.
         e.attempts -= 1;
-        e.next_run_ms = now_ms() + NOT_ITS_TURN.as_millis() as i64;
+        e.next_run_ms = now_ms() + (NOT_ITS_TURN * refused).as_millis() as i64;
         persist(svc, &record, &e).await;
         return;
     }
+    lock(&turns.refused).remove(&key.scope.app_id);
 
     // TerminateAsyncEvent may have ended it meanwhile: that verdict stands.
     if let Ok(Some(now)) = svc.store.get_async(&key.scope, &e.request_id).await
