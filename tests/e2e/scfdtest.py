@@ -426,6 +426,17 @@ def make_zip(files: dict[str, bytes | str], compression: int = zipfile.ZIP_DEFLA
     return buf.getvalue()
 
 
+def exec_zip(files: dict[str, str]) -> bytes:
+    """A zip whose `bootstrap` entry is executable (a custom runtime's package)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
+            zf.writestr(info, text)
+    return buf.getvalue()
+
+
 def hello_zip(extra: str = "") -> bytes:
     return make_zip({"index.py": HELLO_PY + extra})
 
@@ -681,13 +692,14 @@ def tamper_sign(url):
     return urlunparse(u._replace(query=urlencode(out)))
 
 
-def poll(fn: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Call fn until it returns something truthy; return it (fail on timeout)."""
+def poll(fn: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
+         what: str = "condition") -> Any:
+    """Call fn until it returns something truthy; return it (fail on timeout, naming `what`)."""
     deadline = time.monotonic() + timeout
     while True:
         v = fn()
         if v:
             return v
         if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
+            pytest.fail(f"{what} not met within {timeout}s")
         time.sleep(interval)

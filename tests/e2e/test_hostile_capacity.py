@@ -8,7 +8,6 @@ process (the sandbox launcher and the runtime it starts)."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from invoketest import deploy, engine_config, invoke, invoke_async, ok, py_zip, wait_final
-from scfdtest import ACCOUNT_A, ACCOUNT_B, b64
+from scfdtest import ACCOUNT_A, ACCOUNT_B, b64, poll
 
 # GetFunction polls, updates and invokes go as fast as the test can send them.
 NO_RATES = {"default": 0, "Invoke": 0, "GetRequestStatus": 0, "GetAsyncEventStatus": 0}
@@ -60,17 +59,6 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def wait_for(what: str, cond, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        last = cond()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
-
-
 def test_queued_async_flood_of_one_account_leaves_others_running(make_server):
     # 8 slots; each account's share is half of them (the default).
     s = make_server(engine_config(engine={"max_instances": 8}, rate_limits=NO_RATES))
@@ -80,7 +68,7 @@ def test_queued_async_flood_of_one_account_leaves_others_running(make_server):
     for _ in range(120):
         invoke_async(a, flood, {"sleep": 3})
     # A runs its share and no more; the rest of its events wait in the queue.
-    wait_for("A runs its share", lambda: gauges(s).get("scf_instances_busy") == 4)
+    poll(lambda: gauges(s).get("scf_instances_busy") == 4, timeout=5, what="A runs its share")
     err = a.expect("LimitExceeded.Quota", "Invoke", {"FunctionName": flood})
     assert "limit" in str(err).lower(), err
     # B's sync Invokes all run, though 116 of A's events were queued before them.
@@ -136,11 +124,11 @@ def test_delete_function_stops_its_instances_at_once(make_server):
                           range(2)):
             ok(r)
     # Two warm instances and the spare a growing pool keeps.
-    wait_for("a spare", lambda: gauges(s).get("scf_instances_spare") == 1)
+    poll(lambda: gauges(s).get("scf_instances_spare") == 1, timeout=5, what="a spare")
     assert gauges(s)["scf_instances_warm"] == 2
     before = descendants(s.proc.pid)
     assert before, "instances run under the scfd process"
     a.call("DeleteFunction", FunctionName=name)
     g = gauges(s)
     assert (g["scf_instances_warm"], g["scf_instances_spare"]) == (0, 0), g
-    wait_for("the instances' processes end", lambda: not descendants(s.proc.pid) & before, timeout=2)
+    poll(lambda: not descendants(s.proc.pid) & before, timeout=2, what="the instances' processes end")

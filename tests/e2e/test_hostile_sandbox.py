@@ -22,7 +22,7 @@ import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
 from invoketest import deploy, engine_config, failed, invoke, ok, request_status, ret_json
-from scfdtest import ACCOUNT_A, ACCOUNT_B, REPO_ROOT, Server, free_port, scfd_bin, uniq
+from scfdtest import ACCOUNT_A, ACCOUNT_B, REPO_ROOT, Server, exec_zip, free_port, scfd_bin, uniq
 
 SANDBOX = {"enabled": True, "isolate_network": False, "uid": 65534, "gid": 65534, "tmp_size": "512m"}
 # Not under /tmp: a function's private /tmp would hide a data dir there for the wrong reason.
@@ -61,19 +61,6 @@ def _new_server(started: list[Server], config: str, start: bool = True) -> Serve
     if start:
         s.start()
     return s
-
-
-def _exec_zip(files: dict[str, str]) -> bytes:
-    """A zip whose `bootstrap` entry is executable."""
-    import io
-    import zipfile
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
-            zf.writestr(info, text)
-    return buf.getvalue()
 
 
 def _invoke_timed(api, name, event=None, **kw):
@@ -637,7 +624,7 @@ def test_spoofed_custom_runtime_cannot_answer_other_tenant(sbx):
     127.0.0.x with the port of the victim's idle long-poll and is admitted: it takes the next
     invocation's event (the secret) and answers "pwned"."""
     api_a, api_b = sbx.client(ACCOUNT_A), sbx.client(ACCOUNT_B)
-    victim = deploy(api_a, _exec_zip({"bootstrap": VICTIM_BOOTSTRAP}), runtime="CustomRuntime", timeout=3)
+    victim = deploy(api_a, exec_zip({"bootstrap": VICTIM_BOOTSTRAP}), runtime="CustomRuntime", timeout=3)
     secret = uniq("secret")
     assert ret_json(ok(invoke(api_a, victim, {"secret": secret, "n": -1}))) == {"secret": secret, "n": -1}
     attacker = deploy(api_b, ATTACKER_PY, timeout=20)

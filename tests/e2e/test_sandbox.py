@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from invoketest import deploy, engine_config, invoke, ok, ret_json
-from scfdtest import REPO_ROOT, Server, scfd_bin, uniq
+from scfdtest import REPO_ROOT, Server, exec_zip, scfd_bin, uniq
 
 PROBE_PY = '''import json, os
 def main_handler(event, context):
@@ -204,19 +204,6 @@ def main_handler(event, context):
 '''
 
 
-def _exec_zip(files: dict[str, str]) -> bytes:
-    """A zip whose `bootstrap` entry is executable."""
-    import io
-    import zipfile
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
-            zf.writestr(info, text)
-    return buf.getvalue()
-
-
 def test_functions_cannot_use_another_instances_runtime_api(sbx):
     """Every custom-runtime instance's API listens on the shared loopback; only processes of
     that instance may use it. A function that finds them all gets 403 from each, never an event."""
@@ -228,7 +215,7 @@ def test_functions_cannot_use_another_instances_runtime_api(sbx):
         "while true; do EV=$(curl -s $API/runtime/invocation/next); "
         "curl -s -X POST -d \"$EV\" $API/runtime/invocation/response >/dev/null; done\n"
     )
-    victim = deploy(api, _exec_zip({"bootstrap": bootstrap}), runtime="CustomRuntime")
+    victim = deploy(api, exec_zip({"bootstrap": bootstrap}), runtime="CustomRuntime")
     first = ok(invoke(api, victim, {"secret": 1}))  # warm now: its API is listening
     assert ret_json(first) == {"secret": 1}
     prober = deploy(api, API_PROBE_PY, runtime="Python3.11", timeout=30)

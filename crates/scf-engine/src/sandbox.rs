@@ -55,11 +55,19 @@ const ETC_FILES: &[&str] = &[
 ];
 
 /// The launcher's `--plan-stdin` format (crate scf-sandbox, `cli::read_plan`): a 4-byte
-/// little-endian length, then the arguments separated by NUL bytes.
-pub fn encode_plan(args: &[std::ffi::OsString]) -> Vec<u8> {
+/// little-endian length, then the arguments separated by NUL bytes. An argument holding a NUL
+/// is refused: it would split into arguments of its own, and an environment value such as
+/// `x\0--bind-ro\0/:/host` would become launcher options.
+pub fn encode_plan(args: &[std::ffi::OsString]) -> Result<Vec<u8>, String> {
     use std::os::unix::ffi::OsStrExt;
     let mut body = Vec::new();
     for (i, a) in args.iter().enumerate() {
+        if a.as_bytes().contains(&0) {
+            return Err(format!(
+                "the instance cannot start: {:?} holds a NUL byte",
+                a.to_string_lossy()
+            ));
+        }
         if i > 0 {
             body.push(0);
         }
@@ -67,7 +75,7 @@ pub fn encode_plan(args: &[std::ffi::OsString]) -> Vec<u8> {
     }
     let mut out = (body.len() as u32).to_le_bytes().to_vec();
     out.extend(body);
-    out
+    Ok(out)
 }
 
 /// Whether `program` is inside the system folders every instance sees.
@@ -131,6 +139,15 @@ pub struct Probe {
     pub errors: std::collections::BTreeMap<String, String>,
 }
 
+impl Probe {
+    /// Why `mechanism` is unavailable, as the probe said.
+    fn reason(&self, mechanism: &str) -> &str {
+        self.errors
+            .get(mechanism)
+            .map_or("unavailable", String::as_str)
+    }
+}
+
 /// The isolation in force.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -143,6 +160,9 @@ pub struct Sandbox {
     pub pids_root: Option<PathBuf>,
     /// Parent of the instances' freezer cgroups (v1): idle instances are frozen.
     pub freezer_root: Option<PathBuf>,
+    /// Those of [`SYSTEM_DIRS`] and [`ETC_FILES`] this host has, shown read-only in every
+    /// instance at the same path (looked up once, not at every start).
+    system_binds: Vec<PathBuf>,
 }
 
 /// Removes what a killed earlier run of this same server (same data dir) left under `mine`: the
@@ -196,6 +216,7 @@ impl Sandbox {
                 memory_root: None,
                 pids_root: None,
                 freezer_root: None,
+                system_binds: Vec::new(),
             });
         }
         let launcher = match config.launcher.clone() {
@@ -241,14 +262,7 @@ impl Sandbox {
         let missing: Vec<String> = ["pid", "mount", "ipc", "uts"]
             .into_iter()
             .filter(|n| !has(&probe, n))
-            .map(|n| {
-                let why = probe
-                    .errors
-                    .get(n)
-                    .map(String::as_str)
-                    .unwrap_or("unavailable");
-                format!("{n} namespace: {why}")
-            })
+            .map(|n| format!("{n} namespace: {}", probe.reason(n)))
             .chain(
                 [
                     ("cgroup_v1_memory", probe.cgroup_v1_memory.is_none()),
@@ -259,14 +273,7 @@ impl Sandbox {
                 ]
                 .into_iter()
                 .filter(|(_, missing)| *missing)
-                .map(|(k, _)| {
-                    let why = probe
-                        .errors
-                        .get(k)
-                        .map(String::as_str)
-                        .unwrap_or("unavailable");
-                    format!("{k}: {why}")
-                }),
+                .map(|(k, _)| format!("{k}: {}", probe.reason(k))),
             )
             .collect();
         if !missing.is_empty() {
@@ -296,6 +303,12 @@ impl Sandbox {
             memory_root,
             pids_root,
             freezer_root,
+            system_binds: SYSTEM_DIRS
+                .iter()
+                .chain(ETC_FILES)
+                .map(PathBuf::from)
+                .filter(|p| p.exists())
+                .collect(),
         };
         sandbox.report();
         Ok(sandbox)
@@ -341,7 +354,7 @@ impl Sandbox {
         cgroups: &[PathBuf],
         env: &[(String, String)],
         stdin_null: bool,
-    ) -> (tokio::process::Command, Option<Vec<u8>>) {
+    ) -> Result<(tokio::process::Command, Option<Vec<u8>>), String> {
         let Some(launcher) = &self.launcher else {
             let mut c = tokio::process::Command::new(program);
             c.args(args)
@@ -351,7 +364,7 @@ impl Sandbox {
             if stdin_null {
                 c.stdin(std::process::Stdio::null());
             }
-            return (c, None);
+            return Ok((c, None));
         };
         let mut plan: Vec<std::ffi::OsString> = Vec::with_capacity(64);
         let mut arg = |a: &str, v: String| {
@@ -366,8 +379,8 @@ impl Sandbox {
             ns.push("net");
         }
         arg("--unshare", ns.join(","));
-        for (src, dst) in self.system_binds() {
-            arg("--bind-ro", format!("{}:{}", src.display(), dst.display()));
+        for path in &self.system_binds {
+            arg("--bind-ro", format!("{0}:{0}", path.display()));
         }
         arg(
             "--bind-ro",
@@ -412,18 +425,7 @@ impl Sandbox {
             .arg("--plan-stdin")
             .env_clear()
             .current_dir("/");
-        (c, Some(encode_plan(&plan)))
-    }
-
-    /// The host's folders and `/etc` files every instance sees (read-only): the system's
-    /// programs and libraries, and what they need to resolve users, names and certificates.
-    fn system_binds(&self) -> impl Iterator<Item = (PathBuf, PathBuf)> + '_ {
-        SYSTEM_DIRS
-            .iter()
-            .chain(ETC_FILES)
-            .map(PathBuf::from)
-            .filter(|p| p.exists())
-            .map(|p| (p.clone(), p))
+        Ok((c, Some(encode_plan(&plan)?)))
     }
 
     /// Where the function's code appears to the instance.
@@ -433,5 +435,23 @@ impl Sandbox {
         } else {
             code_dir.to_path_buf()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_plan;
+    use std::ffi::OsString;
+
+    #[test]
+    fn a_nul_byte_cannot_smuggle_launcher_options_into_the_plan() {
+        let plan =
+            |args: &[&str]| encode_plan(&args.iter().map(OsString::from).collect::<Vec<_>>());
+        let good = plan(&["--env", "A=1", "--", "/bin/true"]).expect("encodes");
+        assert_eq!(&good[..4], &(good.len() as u32 - 4).to_le_bytes());
+        assert_eq!(&good[4..], b"--env\0A=1\0--\0/bin/true");
+        let err =
+            plan(&["--env", "A=x\0--bind-ro\0/:/host", "--", "/bin/true"]).expect_err("refused");
+        assert!(err.contains("NUL"), "{err}");
     }
 }

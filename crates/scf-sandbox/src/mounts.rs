@@ -44,18 +44,17 @@ const HIDE_DATA: &str = "mode=711,size=64k";
 pub fn apply(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
     mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_PRIVATE, NONE)
         .context(|| "make / private (mount --make-rprivate /)")?;
-    if plan.new_root {
-        return new_root(plan, fresh_proc);
-    }
-
-    // Every bind source is opened before anything is hidden: a source below a
-    // hidden dir (a pyenv interpreter inside a hidden /root) is unreachable
-    // by path afterwards, but its descriptor still names it.
+    // Every bind source is opened before anything is hidden or the root moves: a
+    // source below a hidden dir (a pyenv interpreter inside a hidden /root) is
+    // unreachable by path afterwards, but its descriptor still names it.
     let mut sources = Vec::with_capacity(plan.binds.len());
     for bind in &plan.binds {
         let fd = open(&bind.src, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
             .context(|| format!("--bind-ro {}: open source", bind.src.display()))?;
         sources.push(fd);
+    }
+    if plan.new_root {
+        return new_root(plan, &sources, fresh_proc);
     }
 
     // Directories we mounted a tmpfs on: mount points missing below them may
@@ -91,33 +90,7 @@ pub fn apply(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
 
     for (bind, source) in plan.binds.iter().zip(&sources) {
         let what = || format!("--bind-ro {}:{}", bind.src.display(), bind.dst.display());
-        let mode = fstat(source)
-            .context(|| format!("{}: stat source", what()))?
-            .st_mode;
-        let src_is_dir = SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR;
-        ensure_mount_point(&bind.dst, src_is_dir, &ours)?;
-        // The magic link resolves to exactly the opened file, whatever is
-        // mounted over its path by now. Not MS_REC: a recursive bind would
-        // bring submounts along, and the read-only remount below only
-        // applies to the top one.
-        let by_fd = format!("/proc/self/fd/{}", source.as_raw_fd());
-        mount(
-            Some(by_fd.as_str()),
-            &bind.dst,
-            NONE,
-            MsFlags::MS_BIND,
-            NONE,
-        )
-        .context(|| format!("{}: bind", what()))?;
-        // A bind mount copies the source mount's flags; nosuid/nodev/noexec
-        // and the atime flags must be repeated in the remount or the kernel
-        // refuses it inside a user namespace (they are "locked").
-        let kept = statvfs(&bind.dst)
-            .map(|st| locked_flags(st.flags()))
-            .context(|| format!("{}: statvfs", what()))?;
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept;
-        mount(NONE, &bind.dst, NONE, flags, NONE)
-            .context(|| format!("{}: remount read-only", what()))?;
+        bind_at(source, &bind.dst, &ours, MsFlags::MS_RDONLY, &what)?;
     }
 
     for dir in &plan.hides {
@@ -231,12 +204,14 @@ fn staged(dst: &Path) -> PathBuf {
     Path::new(STAGING).join(dst.strip_prefix("/").unwrap_or(dst))
 }
 
-/// Binds the file or directory open as `source` on `dst` (created as needed inside `ours`),
-/// read-only.
-fn bind_ro(
+/// Binds the file or directory open as `source` on `dst` (its mount point created as needed
+/// inside `ours`), then remounts the bind with `flags` (`MS_RDONLY` for code and system
+/// folders) on top of the flags the source's mount has.
+fn bind_at(
     source: &OwnedFd,
     dst: &Path,
     ours: &[&Path],
+    flags: MsFlags,
     what: &dyn Fn() -> String,
 ) -> Result<(), Failure> {
     let mode = fstat(source)
@@ -244,25 +219,30 @@ fn bind_ro(
         .st_mode;
     let src_is_dir = SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR;
     ensure_mount_point(dst, src_is_dir, ours)?;
+    // The magic link resolves to exactly the opened file, whatever is mounted over its path
+    // by now. Not MS_REC: a recursive bind would bring submounts along, and the remount below
+    // only applies to the top one.
     let by_fd = format!("/proc/self/fd/{}", source.as_raw_fd());
     mount(Some(by_fd.as_str()), dst, NONE, MsFlags::MS_BIND, NONE)
         .context(|| format!("{}: bind", what()))?;
+    // A bind mount copies the source mount's flags; nosuid/nodev/noexec and the atime flags
+    // must be repeated in the remount or the kernel refuses it inside a user namespace (they
+    // are "locked").
     let kept = statvfs(dst)
         .map(|st| locked_flags(st.flags()))
         .context(|| format!("{}: statvfs", what()))?;
-    let flags =
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | kept;
-    mount(NONE, dst, NONE, flags, NONE).context(|| format!("{}: remount read-only", what()))
+    mount(
+        NONE,
+        dst,
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | kept,
+        NONE,
+    )
+    .context(|| format!("{}: remount", what()))
 }
 
-fn new_root(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
-    // Every source is opened while the host's tree is still there.
-    let mut sources = Vec::with_capacity(plan.binds.len());
-    for bind in &plan.binds {
-        let fd = open(&bind.src, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-            .context(|| format!("--bind-ro {}: open source", bind.src.display()))?;
-        sources.push(fd);
-    }
+fn new_root(plan: &Plan, sources: &[OwnedFd], fresh_proc: bool) -> Result<(), Failure> {
+    // Opened, like the sources, while the host's tree is still there.
     let mut devices = Vec::with_capacity(DEVICES.len());
     for dev in DEVICES {
         let path = format!("/dev/{dev}");
@@ -297,7 +277,15 @@ fn new_root(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
     )
     .context(|| "--new-root: mount /dev")?;
     for (name, fd) in &devices {
-        bind_ro_device(fd, &dev.join(name), &ours)?;
+        let dst = dev.join(name);
+        // Writable: writing to /dev/null is its use.
+        bind_at(
+            fd,
+            &dst,
+            &ours,
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            &|| format!("/dev/{name}"),
+        )?;
     }
     for (link, target) in DEV_LINKS {
         std::os::unix::fs::symlink(target, dev.join(link))
@@ -318,9 +306,10 @@ fn new_root(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
         .context(|| format!("--tmpfs {}: mount tmpfs ({data})", tmpfs.dir.display()))?;
     }
 
-    for (bind, source) in plan.binds.iter().zip(&sources) {
+    for (bind, source) in plan.binds.iter().zip(sources) {
         let what = || format!("--bind-ro {}:{}", bind.src.display(), bind.dst.display());
-        bind_ro(source, &staged(&bind.dst), &ours, &what)?;
+        let read_only = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
+        bind_at(source, &staged(&bind.dst), &ours, read_only, &what)?;
     }
 
     let proc_dir = staged(Path::new("/proc"));
@@ -353,23 +342,4 @@ fn new_root(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
         .context(|| format!("--new-root: remount {dir} read-only"))?;
     }
     Ok(())
-}
-
-/// A device node bound like [`bind_ro`] but kept writable (writing to `/dev/null` is its use).
-fn bind_ro_device(source: &OwnedFd, dst: &Path, ours: &[&Path]) -> Result<(), Failure> {
-    ensure_mount_point(dst, false, ours)?;
-    let by_fd = format!("/proc/self/fd/{}", source.as_raw_fd());
-    mount(Some(by_fd.as_str()), dst, NONE, MsFlags::MS_BIND, NONE)
-        .context(|| format!("bind {}", dst.display()))?;
-    let kept = statvfs(dst)
-        .map(|st| locked_flags(st.flags()))
-        .context(|| format!("statvfs {}", dst.display()))?;
-    mount(
-        NONE,
-        dst,
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | kept,
-        NONE,
-    )
-    .context(|| format!("remount {}", dst.display()))
 }

@@ -820,13 +820,27 @@ fn signal_dispositions_pass_through() {
     }
 }
 
-/// The launcher's plan as `--plan-stdin` reads it: a 4-byte little-endian length, then the
-/// arguments separated by NUL bytes.
-fn encode_plan(args: &[&str]) -> Vec<u8> {
+/// Runs the launcher as the server does: `--plan-stdin`, an environment holding only `env`,
+/// and on stdin the plan (a 4-byte little-endian length, then `args` separated by NUL bytes)
+/// followed by `then`, which belongs to the program.
+fn run_plan(args: &[&str], env: &[(&str, &str)], then: &[u8]) -> Output {
     let body = args.join("\0").into_bytes();
-    let mut out = (body.len() as u32).to_le_bytes().to_vec();
-    out.extend(body);
-    out
+    let mut input = (body.len() as u32).to_le_bytes().to_vec();
+    input.extend(body);
+    input.extend_from_slice(then);
+    let mut child = Command::new(SANDBOX)
+        .arg("--plan-stdin")
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn scf-sandbox");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(&input).expect("write the plan");
+    drop(stdin);
+    child.wait_with_output().expect("wait")
 }
 
 #[test]
@@ -857,48 +871,39 @@ print(json.dumps({
     "stdin": os.read(0, 100).decode(),
 }))
 "#;
-    let plan = encode_plan(&[
-        "--unshare",
-        "pid,mount,ipc,uts",
-        "--new-root",
-        "--bind-ro",
-        "/usr:/usr",
-        "--bind-ro",
-        "/lib:/lib",
-        "--bind-ro",
-        "/lib64:/lib64",
-        "--bind-ro",
-        &code_bind,
-        "--tmpfs",
-        "/tmp:8m",
-        "--uid",
-        "65534",
-        "--gid",
-        "65534",
-        "--seccomp",
-        "--env",
-        "ONLY=this",
-        "--",
-        PYTHON,
-        "-c",
-        script,
-    ]);
-    let mut child = Command::new(SANDBOX)
-        .arg("--plan-stdin")
-        .env_clear()
-        .env("LD_PRELOAD", "/nonexistent.so")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdin = child.stdin.take().expect("stdin");
     // The plan, then what the program itself reads from stdin: not one byte of it may be
-    // taken by the launcher.
-    stdin.write_all(&plan).expect("plan");
-    stdin.write_all(b"after the plan").expect("rest");
-    drop(stdin);
-    let out = child.wait_with_output().expect("wait");
+    // taken by the launcher. LD_PRELOAD in the launcher's own environment is what a careless
+    // server would pass on.
+    let out = run_plan(
+        &[
+            "--unshare",
+            "pid,mount,ipc,uts",
+            "--new-root",
+            "--bind-ro",
+            "/usr:/usr",
+            "--bind-ro",
+            "/lib:/lib",
+            "--bind-ro",
+            "/lib64:/lib64",
+            "--bind-ro",
+            &code_bind,
+            "--tmpfs",
+            "/tmp:8m",
+            "--uid",
+            "65534",
+            "--gid",
+            "65534",
+            "--seccomp",
+            "--env",
+            "ONLY=this",
+            "--",
+            PYTHON,
+            "-c",
+            script,
+        ],
+        &[("LD_PRELOAD", "/nonexistent.so")],
+        b"after the plan",
+    );
     assert_code(&out, 0);
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let root: Vec<&str> = seen["root"]
@@ -961,45 +966,34 @@ fn a_preload_in_the_function_environment_never_runs_as_root() {
     // where it ran (never as root) is what is tested.
     let tmp_bind = format!("{0}:{0}", dir.path().display());
     let preload = format!("LD_PRELOAD={}", lib.display());
-    let plan = encode_plan(&[
-        "--unshare",
-        "pid,mount",
-        "--new-root",
-        "--bind-ro",
-        "/usr:/usr",
-        "--bind-ro",
-        "/lib:/lib",
-        "--bind-ro",
-        "/lib64:/lib64",
-        "--tmpfs",
-        "/tmp:8m",
-        "--bind-ro",
-        &tmp_bind,
-        "--uid",
-        "65534",
-        "--gid",
-        "65534",
-        "--seccomp",
-        "--env",
-        &preload,
-        "--",
-        "/usr/bin/true",
-    ]);
-    let mut child = Command::new(SANDBOX)
-        .arg("--plan-stdin")
-        .env_clear()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&plan)
-        .expect("plan");
-    let out = child.wait_with_output().expect("wait");
+    let out = run_plan(
+        &[
+            "--unshare",
+            "pid,mount",
+            "--new-root",
+            "--bind-ro",
+            "/usr:/usr",
+            "--bind-ro",
+            "/lib:/lib",
+            "--bind-ro",
+            "/lib64:/lib64",
+            "--tmpfs",
+            "/tmp:8m",
+            "--bind-ro",
+            &tmp_bind,
+            "--uid",
+            "65534",
+            "--gid",
+            "65534",
+            "--seccomp",
+            "--env",
+            &preload,
+            "--",
+            "/usr/bin/true",
+        ],
+        &[],
+        b"",
+    );
     assert_code(&out, 0);
     let said = stderr(&out);
     assert!(said.contains("preloaded as uid 65534"), "stderr: {said}");

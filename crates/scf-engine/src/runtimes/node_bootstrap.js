@@ -156,8 +156,14 @@ async function main() {
     } catch (e) {
       answer = { id: req.id, ok: false, error: formatError(e) };
     }
-    answer.log = stopCapture();
-    send(answer);
+    const log = stopCapture();
+    if (answer.ok) {
+      // The result goes in place, as the JSON it already is: not escaped into a string.
+      proto.write(`{"id":${JSON.stringify(answer.id)},"ok":true,"log":${JSON.stringify(log)},"result":${answer.result}}\n`);
+    } else {
+      answer.log = log;
+      send(answer);
+    }
     busy = false;
     next();
   };

@@ -151,7 +151,16 @@ def main():
                 send({"id": req["id"], "ok": False, "log": capture.text(),
                       "error": "The function's response is %d bytes, over the 6 MB limit." % size})
                 continue
-            send({"id": req["id"], "ok": True, "result": body, "log": capture.text()})
+            # json.dumps writes NaN and Infinity, which JSON has not: such a result (or one
+            # merely holding the words) goes escaped, the slow way, so the line stays JSON.
+            if "NaN" not in body and "Infinity" not in body:
+                # The result goes in place, as the JSON it already is: not escaped into a string.
+                _proto_out.write('{"id":%s,"ok":true,"log":%s,"result":%s}\n' % (
+                    json.dumps(req["id"]), json.dumps(capture.text(), ensure_ascii=False), body))
+                _proto_out.flush()
+            else:
+                # NaN or Infinity (json.dumps writes them; JSON has no such numbers): escaped.
+                send({"id": req["id"], "ok": True, "result_text": body, "log": capture.text()})
         except SystemExit as exc:
             sys.stdout, sys.stderr = saved
             send({"id": req["id"], "ok": False, "error": "The function called exit(%s)" % (exc.code,),
