@@ -183,7 +183,8 @@ def test_valid_timeout(api, timeout):
     assert api.get_function(name)["Timeout"] == timeout
 
 
-@pytest.mark.parametrize("key", ["SCF_RUNTIME", "TENCENTCLOUD_REGION", "_HANDLER"])
+@pytest.mark.parametrize("key", ["SCF_RUNTIME", "TENCENTCLOUD_REGION", "_HANDLER",
+                                 "LD_PRELOAD", "LD_AUDIT", "GLIBC_TUNABLES"])
 def test_reserved_environment_names(api, key):
     env = {"Variables": [{"Key": "OK", "Value": "1"}, {"Key": key, "Value": "x"}]}
     api.expect_create_refused("InvalidParameterValue.EnvironmentSystemProtect",
@@ -315,6 +316,10 @@ def test_update_function_configuration_in_namespace(api):
     ({"Timeout": 0}, "LimitExceeded.Timeout"),
     ({"Description": "d" * 1001}, "InvalidParameterValue.Description"),
     ({"Environment": {"Variables": [{"Key": "SCF_RUNTIME", "Value": "x"}]}},
+     "InvalidParameterValue.EnvironmentSystemProtect"),
+    ({"Environment": {"Variables": [{"Key": "LD_PRELOAD", "Value": "/tmp/evil.so"}]}},
+     "InvalidParameterValue.EnvironmentSystemProtect"),
+    ({"Environment": {"Variables": [{"Key": "GLIBC_TUNABLES", "Value": "glibc.malloc.check=3"}]}},
      "InvalidParameterValue.EnvironmentSystemProtect"),
     ({"Environment": {"Variables": [{"Key": "BIG", "Value": "x" * 4200}]}},
      "InvalidParameterValue.EnvironmentExceededLimit"),

@@ -61,13 +61,18 @@ const RESERVED_ENV: &[&str] = &[
     "NODE_PATH",
     "PATH",
     "LD_LIBRARY_PATH",
+    // Tunes glibc in every process that starts with it (the loader reads it before main).
+    "GLIBC_TUNABLES",
     "LANG",
     "TZ",
     "HOME",
 ];
 
-/// Reserved prefixes: anything SCF might add later under them is the platform's too.
-const RESERVED_ENV_PREFIXES: &[&str] = &["SCF_", "TENCENTCLOUD_", "_SCF"];
+/// Reserved prefixes: anything SCF might add later under them is the platform's too. `LD_`:
+/// the dynamic loader's variables (`LD_PRELOAD`, `LD_AUDIT`, ...) load code into a process
+/// before its own; the sandbox applies a function's environment only to the runtime, as the
+/// sandbox user, but the loader is the platform's to configure, not the tenant's.
+const RESERVED_ENV_PREFIXES: &[&str] = &["SCF_", "TENCENTCLOUD_", "_SCF", "LD_"];
 
 /// SCF's cap on a function's environment (reference §9): the variables as `KEY=VALUE` pairs.
 pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
@@ -422,6 +427,10 @@ mod tests {
             "_HANDLER",
             "SCF_ANYTHING",
             "PYTHONPATH",
+            "LD_PRELOAD",
+            "LD_AUDIT",
+            "LD_BIND_NOW",
+            "GLIBC_TUNABLES",
         ] {
             assert_eq!(
                 code(environment(&v(&[(reserved, "x")]))),
