@@ -24,6 +24,10 @@ pub struct Limits {
     pub update_zip_file_bytes: u64,
     /// A package's total uncompressed size (SCF: 500 MB per version).
     pub unpacked_bytes: u64,
+    /// All of an account's packages, unpacked: those of its functions and of their published
+    /// versions, each distinct package once. SCF states no such cap; on a shared disk one is
+    /// needed. 0 = none.
+    pub account_unpacked_bytes: u64,
     /// Entries in one zip: SCF states none; 20,000 covers a node_modules tree and stops
     /// inode bombs.
     pub zip_entries: usize,
@@ -39,6 +43,7 @@ impl Default for Limits {
             zip_file_bytes: 50 << 20,
             update_zip_file_bytes: 20 << 20,
             unpacked_bytes: 500 << 20,
+            account_unpacked_bytes: 5 << 30,
             zip_entries: 20_000,
             code_url_ttl_seconds: 3600,
         }

@@ -2,14 +2,33 @@
 //!
 //! [`inspect`] reads the whole archive once, decompressing every entry into a counting sink:
 //! declared sizes in a zip can lie, so the only honest bomb check is to count real bytes, and
-//! stop at the cap. It refuses entries that would land outside the function's folder (`../x`,
-//! absolute paths, symlinks whose target leaves the folder), more entries than allowed, and
-//! packages over the size caps. [`extract`] then unpacks the same bytes, so it can only meet
-//! what `inspect` accepted; it still refuses to follow anything outside its folder.
+//! stop at the cap. It also replays the archive's entries onto a model of the tree they would
+//! build, so a package is refused at the API (`InvalidParameterValue.ZipFile`) when:
+//! - an entry's name is absolute, holds `..` or a NUL, or is empty;
+//! - an entry would be written through a symlink the archive made (`link/x`, whether the link
+//!   comes before or after the entry), or through a file (`file/x`), or names a path twice;
+//! - a symlink's target could leave the folder. The rule is lexical and strict: the target is
+//!   relative, its `..` components all come first, and there are no more of them than the
+//!   link's folder is deep. Each link then points inside the folder *from where it really
+//!   sits* (its folders are real folders: nothing is written through a link), so following
+//!   links, one after another, never leaves it either. `u1 -> u0/..` is refused even though
+//!   `u0` might be a folder, because after a link `..` means something else.
+//!
+//! [`extract`] then unpacks the same bytes without trusting any of that: every folder on the
+//! way to an entry is opened one name at a time with `openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS)` (`O_NOFOLLOW` single names where the kernel lacks `openat2`), files
+//! are created with `O_EXCL`, and symlinks are only ever created, never followed. Whatever the
+//! archive holds, nothing lands outside `dest`.
 
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
 use scf_types::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 /// The caps a package must fit.
@@ -61,35 +80,66 @@ fn inside_path(name: &str) -> Option<PathBuf> {
     (!out.as_os_str().is_empty()).then_some(out)
 }
 
-/// Whether a symlink at `entry` pointing to `target` stays inside the folder.
+/// Whether a symlink at `entry` pointing to `target` stays inside the folder, by the rule in
+/// the module's docs: relative, every `..` first, no more of them than the link's folder is deep.
 fn link_stays_inside(entry: &Path, target: &str) -> bool {
-    if target.is_empty() || target.starts_with('/') {
+    if target.is_empty() || target.starts_with('/') || target.contains('\0') {
         return false;
     }
-    let mut depth: Vec<&std::ffi::OsStr> = entry
-        .parent()
-        .map(|p| {
-            p.components()
-                .filter_map(|c| match c {
-                    Component::Normal(n) => Some(n),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let depth = entry.components().count().saturating_sub(1);
+    let (mut ups, mut below) = (0, false);
     for part in Path::new(target).components() {
         match part {
-            Component::Normal(n) => depth.push(n),
+            Component::Normal(_) => below = true,
             Component::CurDir => {}
-            Component::ParentDir => {
-                if depth.pop().is_none() {
-                    return false;
-                }
-            }
+            Component::ParentDir if !below && ups < depth => ups += 1,
             _ => return false,
         }
     }
     true
+}
+
+/// What a path of the package is, as the entries so far would build it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Node {
+    Folder,
+    File,
+    Link,
+}
+
+/// The tree the archive's entries build, replayed in their order.
+#[derive(Default)]
+struct Tree(HashMap<PathBuf, Node>);
+
+impl Tree {
+    /// Adds `path` as `node`, or says why the archive cannot hold it.
+    fn place(&mut self, path: &Path, node: Node) -> Result<(), String> {
+        let mut at = PathBuf::new();
+        let parts: Vec<&OsStr> = path.iter().collect();
+        for part in &parts[..parts.len().saturating_sub(1)] {
+            at.push(part);
+            match self.0.get(&at) {
+                None => {
+                    self.0.insert(at.clone(), Node::Folder);
+                }
+                Some(Node::Folder) => {}
+                Some(Node::Link) => {
+                    return Err(format!("goes through the symlink `{}`", at.display()));
+                }
+                Some(Node::File) => {
+                    return Err(format!("goes through the file `{}`", at.display()));
+                }
+            }
+        }
+        match (self.0.get(path), node) {
+            (None, _) => {
+                self.0.insert(path.to_path_buf(), node);
+                Ok(())
+            }
+            (Some(Node::Folder), Node::Folder) => Ok(()),
+            (Some(_), _) => Err("names a path another entry already holds".into()),
+        }
+    }
 }
 
 /// A writer that counts bytes and fails once past a cap.
@@ -132,10 +182,16 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
             limits.max_entries
         )));
     }
+    if archive.has_duplicate_names() {
+        // The reader would show only one of them; which one a different unzip takes is anyone's
+        // guess.
+        return Err(refuse("The zip file names the same path twice."));
+    }
     let mut sink = Capped {
         written: 0,
         cap: limits.max_unpacked_bytes,
     };
+    let mut tree = Tree::default();
     for i in 0..archive.len() {
         let mut file = archive
             .by_index(i)
@@ -153,7 +209,19 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
                 "The zip entry `{name}` points outside the code folder."
             )));
         };
-        if is_symlink(&file) {
+        let node = if is_symlink(&file) {
+            Node::Link
+        } else if file.is_dir() {
+            Node::Folder
+        } else {
+            Node::File
+        };
+        if let Err(why) = tree.place(&path, node) {
+            return Err(refuse(format!(
+                "The zip entry `{name}` {why}; a package can only write inside its own folder."
+            )));
+        }
+        if node == Node::Link {
             let mut target = String::new();
             (&mut file)
                 .take(MAX_LINK_TARGET)
@@ -161,7 +229,9 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
                 .map_err(|e| refuse(format!("The symlink `{name}` cannot be read: {e}")))?;
             if !link_stays_inside(&path, &target) {
                 return Err(refuse(format!(
-                    "The symlink `{name}` points to `{target}`, outside the code folder."
+                    "The symlink `{name}` points to `{target}`, which may leave the code folder \
+                     (a link's target must be relative, with any `..` first and no deeper than \
+                     the link's own folder)."
                 )));
             }
             continue;
@@ -185,22 +255,60 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
     })
 }
 
+/// Opens the single name `name` in `dir`, never through or at a symlink and never above `dir`.
+fn open_beneath(dir: impl AsFd, name: &OsStr, flags: OFlag, mode: Mode) -> io::Result<OwnedFd> {
+    let flags = flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let how = OpenHow::new().flags(flags).mode(mode).resolve(
+        ResolveFlag::RESOLVE_BENEATH
+            | ResolveFlag::RESOLVE_NO_SYMLINKS
+            | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+    );
+    match nix::fcntl::openat2(dir.as_fd(), name, how) {
+        // Kernels before 5.6: `name` is one normal component and O_NOFOLLOW refuses a link.
+        Err(Errno::ENOSYS) => Ok(nix::fcntl::openat(dir, name, flags, mode)?),
+        other => Ok(other?),
+    }
+}
+
+/// Opens (creating as needed) the folder `rel` beneath `root`, one component at a time.
+fn open_folder(root: &OwnedFd, rel: &Path) -> io::Result<OwnedFd> {
+    let mut dir = root.try_clone()?;
+    for part in rel.iter() {
+        match nix::sys::stat::mkdirat(&dir, part, Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        dir = open_beneath(
+            &dir,
+            part,
+            OFlag::O_DIRECTORY | OFlag::O_RDONLY,
+            Mode::empty(),
+        )?;
+    }
+    Ok(dir)
+}
+
 /// Unpacks `bytes` (already accepted by [`inspect`]) into the empty folder `dest`.
 pub fn extract(bytes: &[u8], dest: &Path) -> io::Result<()> {
     let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).map_err(io::Error::other)?;
+    let root: OwnedFd = std::fs::File::open(dest)?.into();
+    // Entries of one folder usually come together: keep the last folder open.
+    let mut last: Option<(PathBuf, OwnedFd)> = None;
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).map_err(io::Error::other)?;
         let name = file.name().map_err(io::Error::other)?.into_owned();
         let rel = inside_path(&name)
             .ok_or_else(|| io::Error::other(format!("entry `{name}` escapes the folder")))?;
-        let out = dest.join(&rel);
         if file.is_dir() {
-            std::fs::create_dir_all(&out)?;
+            open_folder(&root, &rel)?;
             continue;
         }
-        if let Some(parent) = out.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let leaf = rel.file_name().unwrap_or_default();
+        let dir = match last.take() {
+            Some((p, fd)) if p == parent => fd,
+            _ => open_folder(&root, parent)?,
+        };
         if is_symlink(&file) {
             let mut target = String::new();
             (&mut file)
@@ -211,20 +319,20 @@ pub fn extract(bytes: &[u8], dest: &Path) -> io::Result<()> {
                     "symlink `{name}` escapes the folder"
                 )));
             }
-            std::os::unix::fs::symlink(&target, &out)?;
-            continue;
-        }
-        let mut f = std::fs::File::create(&out)?;
-        io::copy(&mut file, &mut f)?;
-        // Keep the owner's execute bit (a custom runtime's `bootstrap` needs it); everything
-        // is readable, nothing is writable by others.
-        let executable = file.unix_mode().is_some_and(|m| m & 0o100 != 0);
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(if executable {
-            0o755
+            nix::unistd::symlinkat(target.as_str(), &dir, leaf)?;
         } else {
-            0o644
-        }))?;
+            // Keep the owner's execute bit (a custom runtime's `bootstrap` needs it);
+            // everything is readable, nothing is writable by others.
+            let executable = file.unix_mode().is_some_and(|m| m & 0o100 != 0);
+            let mode = Mode::from_bits_truncate(if executable { 0o755 } else { 0o644 });
+            let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
+            let mut out = std::fs::File::from(open_beneath(&dir, leaf, flags, mode)?);
+            io::copy(&mut file, &mut out)?;
+            // The umask may have taken bits the mode asked for.
+            use std::os::unix::fs::PermissionsExt;
+            out.set_permissions(std::fs::Permissions::from_mode(mode.bits()))?;
+        }
+        last = Some((parent.to_path_buf(), dir));
     }
     Ok(())
 }
@@ -317,7 +425,155 @@ pub(crate) mod tests {
             );
         }
         assert!(link_stays_inside(Path::new("a/b/link"), "../c"));
+        assert!(link_stays_inside(Path::new("a/b/link"), "../../c/d"));
+        assert!(link_stays_inside(Path::new("link"), "."));
         assert!(!link_stays_inside(Path::new("link"), ".."));
+        assert!(!link_stays_inside(Path::new("a/link"), "b/../.."));
+        assert!(!link_stays_inside(Path::new("a/b/link"), "c/.."));
+        assert!(!link_stays_inside(Path::new("a/link"), ""));
+    }
+
+    /// The issue's chain: `u0 -> .`, `u1 -> u0/..`, ... then a file entry through the last
+    /// link. Each link looks harmless on its own; `u12/...` resolves twelve folders up.
+    fn link_chain(depth: usize, payload: &str) -> Vec<(String, Vec<u8>)> {
+        let mut entries = vec![("u0@".to_string(), b".".to_vec())];
+        for i in 1..=depth {
+            entries.push((format!("u{i}@"), format!("u{}/..", i - 1).into_bytes()));
+        }
+        entries.push((format!("u{depth}/{payload}"), b"pwned".to_vec()));
+        entries
+    }
+
+    fn refs(entries: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+        entries
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.as_slice()))
+            .collect()
+    }
+
+    const MANY: ZipLimits = ZipLimits {
+        max_entries: 100,
+        ..LIMITS
+    };
+
+    #[test]
+    fn refuses_every_way_to_write_through_a_link() {
+        let chain = link_chain(12, "marker");
+        let variants: Vec<Vec<(String, Vec<u8>)>> = vec![
+            chain.clone(),
+            // A harmless-looking link, then a file through it.
+            vec![
+                ("l@".into(), b"sub".to_vec()),
+                ("l/x".into(), b"x".to_vec()),
+            ],
+            // The file first, then a link replacing its folder.
+            vec![("d/x".into(), b"x".to_vec()), ("d@".into(), b".".to_vec())],
+            // A link to a link to a folder, then a file through the second.
+            vec![
+                ("a/b@".into(), b"..".to_vec()),
+                ("c@".into(), b"a/b".to_vec()),
+                ("c/x".into(), b"x".to_vec()),
+            ],
+            // A folder entry through a link.
+            vec![("l@".into(), b".".to_vec()), ("l/sub/".into(), vec![])],
+            // A file used as a folder.
+            vec![("f".into(), b"x".to_vec()), ("f/x".into(), b"x".to_vec())],
+        ];
+        for entries in variants {
+            let z = make_zip(&refs(&entries));
+            let err = inspect(&z, &MANY).expect_err("refused");
+            assert_eq!(
+                err.code,
+                ErrorCode::InvalidParameterValueZipFile,
+                "{entries:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_name_held_twice() {
+        // ZipWriter refuses duplicates, so write two names and make them one in the bytes
+        // (the central directory and the local headers both).
+        let mut z = make_zip(&[("dup-name-1@", b"."), ("dup-name-2", b"x")]);
+        let (from, to) = (b"dup-name-2", b"dup-name-1");
+        let mut i = 0;
+        while let Some(at) = z[i..].windows(from.len()).position(|w| w == from) {
+            z[i + at..i + at + to.len()].copy_from_slice(to);
+            i += at + to.len();
+        }
+        let err = inspect(&z, &MANY).expect_err("refused");
+        assert_eq!(err.code, ErrorCode::InvalidParameterValueZipFile);
+        assert!(err.message.contains("twice"), "{}", err.message);
+    }
+
+    #[test]
+    fn extraction_alone_writes_nothing_outside_whatever_the_archive_holds() {
+        // `extract` must hold without `inspect`: unpack each hostile archive into a folder
+        // nested in a sandbox folder, and check that nothing appeared anywhere else in it.
+        let outer = tempfile::tempdir().expect("tmp");
+        let variants: Vec<Vec<(String, Vec<u8>)>> = vec![
+            link_chain(6, "marker"),
+            // A folder, then a link of the same name: the name is taken and nothing is replaced.
+            vec![
+                ("d/".into(), vec![]),
+                ("d@".into(), b"../..".to_vec()),
+                ("d/marker".into(), b"x".to_vec()),
+            ],
+            vec![
+                ("l@".into(), b"../..".to_vec()),
+                ("l/marker".into(), b"x".to_vec()),
+            ],
+            vec![
+                ("l@".into(), b"/".to_vec()),
+                ("l/tmp/marker".into(), b"x".to_vec()),
+            ],
+        ];
+        for (n, entries) in variants.iter().enumerate() {
+            let dest = outer.path().join(format!("a/b/c/d/e/f/g/dest{n}"));
+            std::fs::create_dir_all(&dest).expect("mkdir");
+            let z = make_zip(&refs(entries));
+            assert!(extract(&z, &dest).is_err(), "{entries:?}");
+        }
+        let mut found = vec![];
+        let mut stack = vec![outer.path().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+                let t = e.file_type().expect("type");
+                if t.is_dir() {
+                    stack.push(e.path());
+                } else if t.is_file() {
+                    found.push(e.path());
+                }
+            }
+        }
+        assert_eq!(
+            found,
+            Vec::<PathBuf>::new(),
+            "no file may have been written"
+        );
+        assert!(!Path::new("/tmp/marker").exists());
+    }
+
+    #[test]
+    fn links_inside_the_folder_still_work() {
+        let entries: Vec<(String, Vec<u8>)> = vec![
+            ("lib/v1/util.py".into(), b"X = 1\n".to_vec()),
+            ("lib/current@".into(), b"v1".to_vec()),
+            ("pkg/mod.py@".into(), b"../lib/current/util.py".to_vec()),
+            ("here@".into(), b".".to_vec()),
+        ];
+        let z = make_zip(&refs(&entries));
+        inspect(&z, &MANY).expect("accepted");
+        let dir = tempfile::tempdir().expect("tmp");
+        extract(&z, dir.path()).expect("extract");
+        assert_eq!(
+            std::fs::read(dir.path().join("pkg/mod.py")).expect("read"),
+            b"X = 1\n"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("here/lib/v1/util.py")).expect("read"),
+            b"X = 1\n"
+        );
     }
 
     #[test]

@@ -41,6 +41,7 @@ fn function(app_id: u64, namespace: &str, name: &str) -> FunctionRecord {
         tags: vec![],
         code_sha256: "aa".into(),
         code_size: 10,
+        unpacked_size: 20,
         status: "Creating".into(),
         status_desc: String::new(),
         status_reasons: vec![],

@@ -57,6 +57,9 @@ pub struct FunctionRecord {
     /// Hex SHA-256 of the zip, which names the stored package.
     pub code_sha256: String,
     pub code_size: u64,
+    /// The package's bytes once unpacked (0 in records written before scfd kept it).
+    #[serde(default)]
+    pub unpacked_size: u64,
     pub status: String,
     pub status_desc: String,
     pub status_reasons: Vec<StatusReason>,

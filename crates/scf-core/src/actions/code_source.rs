@@ -4,8 +4,10 @@
 use crate::service::Service;
 use crate::zip_guard::{self, Inspected};
 use base64::Engine as _;
+use scf_store::{FunctionKey, FunctionRecord, Scope};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The `Code` structure (reference §6), as far as scfd reads it.
@@ -107,6 +109,48 @@ pub async fn decode_and_inspect(
     })
     .await
     .map_err(crate::service::internal)?
+}
+
+/// Refuses a package that would take the account past `[limits] account_unpacked_bytes`: the
+/// sum, unpacked, of the distinct packages its functions and published versions use, with this
+/// one instead of the `$LATEST` code of `replacing`. Call it under the packages lock, so two
+/// uploads on this node cannot both fit the same room (two nodes of a cluster can, by one
+/// package at most each).
+pub async fn check_account_room(
+    svc: &Arc<Service>,
+    scope: &Scope,
+    replacing: Option<&FunctionKey>,
+    inspected: &Inspected,
+) -> Result<(), ApiError> {
+    let cap = svc.settings.limits.account_unpacked_bytes;
+    if cap == 0 {
+        return Ok(());
+    }
+    // Records from before scfd kept the unpacked size count with their zip's.
+    let size = |f: &FunctionRecord| f.unpacked_size.max(f.code_size);
+    let mut used: HashMap<String, u64> = HashMap::new();
+    for f in svc.store.list_functions(scope, None).await? {
+        for v in svc.store.list_versions(&f.key).await? {
+            used.insert(v.function.code_sha256.clone(), size(&v.function));
+        }
+        if replacing != Some(&f.key) {
+            used.insert(f.code_sha256.clone(), size(&f));
+        }
+    }
+    used.insert(inspected.sha256.clone(), inspected.unpacked_bytes);
+    let total: u64 = used.values().sum();
+    if total > cap {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterValueZipFile,
+            format!(
+                "This package unpacks to {} bytes; with it the account's code would take {total} \
+                 bytes, over its limit of {cap} bytes ([limits] account_unpacked_bytes). Delete \
+                 functions or versions it no longer needs.",
+                inspected.unpacked_bytes
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes the package durably (before the API acknowledges it): on this node's disk, and in

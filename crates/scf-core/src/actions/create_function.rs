@@ -122,6 +122,7 @@ pub async fn apply(
             .collect(),
         code_sha256: inspected.sha256.clone(),
         code_size: inspected.zip_bytes,
+        unpacked_size: inspected.unpacked_bytes,
         status: "Creating".into(),
         status_desc: String::new(),
         status_reasons: vec![],
@@ -132,6 +133,7 @@ pub async fn apply(
     };
     let created = {
         let _guard = svc.packages.lock.lock().await;
+        code_source::check_account_room(svc, &caller.scope, None, &inspected).await?;
         let bytes = code_source::store(svc, inspected.sha256.clone(), bytes).await?;
         svc.store
             .create_function(&record, svc.settings.limits.max_functions_per_namespace)

@@ -68,6 +68,7 @@ pub async fn apply(
         f.handler = handler.clone();
         f.code_sha256 = inspected.sha256.clone();
         f.code_size = inspected.zip_bytes;
+        f.unpacked_size = inspected.unpacked_bytes;
         f.status = "Updating".into();
         f.status_desc = String::new();
         f.status_reasons.clear();
@@ -81,6 +82,7 @@ pub async fn apply(
     apply(&mut f);
     let updated = {
         let _guard = svc.packages.lock.lock().await;
+        code_source::check_account_room(svc, &caller.scope, Some(&f.key), &inspected).await?;
         let bytes = code_source::store(svc, inspected.sha256.clone(), bytes).await?;
         let mut result = svc.store.update_function(&f).await;
         // The zip's inspection takes a while; the previous update's unpacking may have
