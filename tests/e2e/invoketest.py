@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
+from peerhost import peer_host
 from scfdtest import ACCOUNT_A, ACCOUNT_B, Account, Api, make_config, make_zip, uniq
 
 # The documented per-action rates (GetRequestStatus 20/s, ...) would throttle the polling the
@@ -224,7 +225,9 @@ def parse_bj(s: str) -> _dt.datetime:
 
 class HitServer:
     """Counts GET /<key> requests by key; GET /count/<key> answers the count so far. Functions
-    call it with urllib to prove they ran (and how often)."""
+    call it with urllib to prove they ran (and how often). It listens on the peer host
+    (peerhost.py): a sandboxed function reaches neither the host's loopback nor its address,
+    only the outside. `addr` is its "ip:port"."""
 
     def __init__(self):
         self.hits: Counter[str] = Counter()
@@ -248,8 +251,12 @@ class HitServer:
             def log_message(self, *a):  # quiet
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.httpd.server_address[1]
+        peer = peer_host()
+        self.httpd = http.server.ThreadingHTTPServer((peer.addr, 0), H, bind_and_activate=False)
+        self.httpd.socket.close()
+        self.httpd.socket = peer.listen()
+        self.httpd.server_address = self.httpd.socket.getsockname()
+        self.addr = "%s:%d" % self.httpd.server_address
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -269,11 +276,11 @@ class HitServer:
         self.httpd.server_close()
 
 
-# Python snippet a function uses to report: hit(port, key)
+# Python snippet a function uses to report: hit(addr, key), addr = HitServer.addr
 HIT_PY = '''
 import urllib.request
-def hit(port, key):
-    urllib.request.urlopen("http://127.0.0.1:%d/%s" % (port, key), timeout=5).read()
-def hits_so_far(port, key):
-    return int(urllib.request.urlopen("http://127.0.0.1:%d/count/%s" % (port, key), timeout=5).read())
+def hit(addr, key):
+    urllib.request.urlopen("http://%s/%s" % (addr, key), timeout=5).read()
+def hits_so_far(addr, key):
+    return int(urllib.request.urlopen("http://%s/count/%s" % (addr, key), timeout=5).read())
 '''

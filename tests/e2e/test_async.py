@@ -33,18 +33,18 @@ from invoketest import (
 RUN_PY = HIT_PY + '''
 import time
 def main_handler(event, context):
-    hit(event["port"], "start/" + event["tag"])
-    hit(event["port"], "rid/" + context["request_id"])
+    hit(event["hits"], "start/" + event["tag"])
+    hit(event["hits"], "rid/" + context["request_id"])
     if event.get("sleep"):
         time.sleep(event["sleep"])
-    hit(event["port"], "end/" + event["tag"])
+    hit(event["hits"], "end/" + event["tag"])
     if event.get("fail"):
         raise Exception("async failure " + event["tag"])
     return {"done": event["tag"]}
 '''
 
 def ev(hits, tag=None, **kw):
-    d = {"port": hits.port, "tag": tag or uuid.uuid4().hex[:12]}
+    d = {"hits": hits.addr, "tag": tag or uuid.uuid4().hex[:12]}
     d.update(kw)
     return d
 
@@ -117,8 +117,8 @@ def test_async_no_retry(eapi, hits):
 def test_async_retry_then_success(eapi, hits):
     code = HIT_PY + '''
 def main_handler(event, context):
-    hit(event["port"], "start/" + event["tag"])
-    if hits_so_far(event["port"], "start/" + event["tag"]) == 1:
+    hit(event["hits"], "start/" + event["tag"])
+    if hits_so_far(event["hits"], "start/" + event["tag"]) == 1:
         raise Exception("first run fails")
     return "second run ok"
 '''

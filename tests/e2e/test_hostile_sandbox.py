@@ -24,7 +24,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from invoketest import deploy, engine_config, failed, invoke, ok, request_status, ret_json
 from scfdtest import ACCOUNT_A, ACCOUNT_B, REPO_ROOT, Server, exec_zip, free_port, scfd_bin, uniq
 
-SANDBOX = {"enabled": True, "isolate_network": False, "uid": 65534, "gid": 65534, "tmp_size": "512m"}
+SANDBOX = {"enabled": True, "network": "outbound", "uid": 65534, "gid": 65534, "tmp_size": "512m"}
 # Not under /tmp: a function's private /tmp would hide a data dir there for the wrong reason.
 WORK_ROOT = REPO_ROOT / "target" / "e2e-hostile"
 
@@ -572,7 +572,8 @@ def main_handler(event, context):
     deadline = time.time() + event["seconds"]
     while time.time() < deadline:
         socks = loopback_tcp()
-        listening = {lp for st, lip, lp, rip, rp in socks if st == "0A" and lip == "0100007F"} & only
+        # every loopback listener in sight, and SCF's documented runtime API port
+        listening = ({lp for st, lip, lp, rip, rp in socks if st == "0A" and lip == "0100007F"} | {9001}) & only
         # established client sockets of others' instances to a loopback listener
         victims = [(lp, rp) for st, lip, lp, rip, rp in socks
                    if st == "01" and lip == "0100007F" and rip == "0100007F" and rp in listening]
@@ -619,18 +620,22 @@ def _loopback_listeners_of(pid: int) -> set[int]:
 
 
 def test_spoofed_custom_runtime_cannot_answer_other_tenant(sbx):
-    """Before: the runtime API admits a connection when some socket with the peer's source
-    PORT (any address) to the API port belongs to the instance's cgroup. An attacker binds
-    127.0.0.x with the port of the victim's idle long-poll and is admitted: it takes the next
-    invocation's event (the secret) and answers "pwned"."""
+    """Before (10e4d7d): the runtime API admits a connection when some socket with the peer's
+    source PORT (any address) to the API port belongs to the instance's cgroup. An attacker
+    binds 127.0.0.x with the port of the victim's idle long-poll and is admitted: it takes the
+    next invocation's event (the secret) and answers "pwned". Then (the 4-tuple check, on the
+    shared loopback) it found every runtime API in /proc/net/tcp and got 403 from each. Now each
+    API is on its instance's own loopback: the attacker, aiming at SCF's port 9001 and at
+    whatever it sees listening, connects to nothing at all."""
     api_a, api_b = sbx.client(ACCOUNT_A), sbx.client(ACCOUNT_B)
     victim = deploy(api_a, exec_zip({"bootstrap": VICTIM_BOOTSTRAP}), runtime="CustomRuntime", timeout=3)
     secret = uniq("secret")
     assert ret_json(ok(invoke(api_a, victim, {"secret": secret, "n": -1}))) == {"secret": secret, "n": -1}
     attacker = deploy(api_b, ATTACKER_PY, timeout=20)
-    # The attacker would find these itself (every loopback listener); the list only keeps it
-    # off the other services of a shared test machine (other engineers' scfd, PostgreSQL).
-    targets = sorted(_loopback_listeners_of(sbx.proc.pid) - {sbx.port})
+    # The attacker would find these itself (every loopback listener it sees, and SCF's runtime
+    # API port, 9001); the list only keeps it off the other services of a shared test machine
+    # (other engineers' scfd, PostgreSQL) should it share the host's loopback.
+    targets = sorted((_loopback_listeners_of(sbx.proc.pid) - {sbx.port}) | {9001})
     box: dict = {}
 
     def attack():
@@ -666,6 +671,10 @@ def test_spoofed_custom_runtime_cannot_answer_other_tenant(sbx):
                      f"{bad}; attacker saw {attack_report['statuses']}")
     assert secret not in json.dumps(attack_report), (
         f"account B's function read account A's events: {attack_report['stolen'][:2]}")
+    assert attack_report["tried"] > 0, attack_report
+    answered = {k: v for k, v in attack_report["statuses"].items() if not k.startswith("!")}
+    assert not answered, (f"account B's function reached a runtime API (HTTP statuses {answered}): "
+                          "another instance's API must be out of its network's reach")
 
 
 # --------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def sbx():
     # Not under /tmp: a function's private /tmp would hide a data dir there for the wrong reason.
     work = REPO_ROOT / "target" / "e2e-sandbox" / uniq("run")
     work.mkdir(parents=True)
-    s = Server(work, engine_config(sandbox={"enabled": True, "isolate_network": False, "uid": 65534,
+    s = Server(work, engine_config(sandbox={"enabled": True, "network": "outbound", "uid": 65534,
                                             "gid": 65534, "tmp_size": "512m"}))
     s.start()
     yield s
@@ -193,7 +193,8 @@ def listening_loopback_ports():
 
 def main_handler(event, context):
     seen = {}
-    for port in listening_loopback_ports():
+    # every listener it can see, and SCF's runtime API port
+    for port in sorted(set(listening_loopback_ports()) | {9001}):
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=0.5)
             c.request("GET", "/runtime/invocation/next")
@@ -205,8 +206,9 @@ def main_handler(event, context):
 
 
 def test_functions_cannot_use_another_instances_runtime_api(sbx):
-    """Every custom-runtime instance's API listens on the shared loopback; only processes of
-    that instance may use it. A function that finds them all gets 403 from each, never an event."""
+    """Every custom-runtime instance's API listens on the loopback of its own network
+    namespace: another function finds none to probe (not even at SCF's port 9001), let alone
+    an event. (On a shared loopback it found them all and got 403 from each.)"""
     api = sbx.client()
     bootstrap = (
         "#!/bin/bash\n"
@@ -220,8 +222,8 @@ def test_functions_cannot_use_another_instances_runtime_api(sbx):
     assert ret_json(first) == {"secret": 1}
     prober = deploy(api, API_PROBE_PY, runtime="Python3.11", timeout=30)
     seen = ret_json(ok(invoke(api, prober)))
-    assert 403 in seen.values(), f"no runtime API was found to probe: {seen}"
     assert 200 not in seen.values(), f"a runtime API answered a stranger: {seen}"
+    assert seen == {"9001": "ConnectionRefusedError"}, f"the prober reached a listener: {seen}"
     # The victim still serves its own invocations.
     again = ok(invoke(api, victim, {"secret": 2}))
     assert ret_json(again) == {"secret": 2}

@@ -3,6 +3,12 @@
 //! `POST /runtime/init/ready`, `GET /runtime/invocation/next` (long poll; headers `request_id`,
 //! `memory_limit_in_mb`, `time_limit_in_ms`), `POST /runtime/invocation/response` and
 //! `POST /runtime/invocation/error` (the first answer counts).
+//!
+//! Sandboxed, the API listens on port 9001 of the instance's own loopback: the launcher binds
+//! it inside the instance's network namespace and hands the listener over (see `network`), so
+//! no other instance can reach it at all. The peer check below stays as a second wall: only a
+//! process of the instance's cgroup is served. Unsandboxed, the API listens on a free port of
+//! the host's loopback, unchecked (nothing separates instances there anyway).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,6 +22,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+
+/// The runtime API's port inside a sandboxed instance's namespace (SCF's own).
+pub const RUNTIME_API_PORT: u16 = 9001;
+
+/// Whose connections the API serves: the processes of `cgroup`, their sockets looked up in
+/// `tcp_table` (the `/proc/PID/net/tcp` of a process in the instance's network namespace).
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub cgroup: PathBuf,
+    pub tcp_table: PathBuf,
+}
 
 /// One invocation waiting for the bootstrap to fetch it.
 struct Pending {
@@ -132,23 +149,23 @@ async fn error(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
     answer(&s, Err(String::from_utf8_lossy(&body).into_owned())).await
 }
 
-/// Whether the TCP connection from `peer` to `api` on loopback belongs to a process
-/// of the cgroup `cgroup`. Every instance shares the host's loopback (SCF lets functions use the
-/// network), so without this any function could long-poll another account's runtime API and
-/// read or answer its events. The check finds the client socket's inode in /proc/net/tcp and
-/// looks for it among the open files of the processes in the instance's cgroup. It runs once
-/// per connection (reading /proc/net/tcp walks the kernel's whole socket hash table: a few
-/// milliseconds on a large machine), and a connection keeps its peer for its whole life.
+/// Whether the TCP connection from `peer` to `api` on loopback belongs to a process of the
+/// owner's cgroup. Each sandboxed instance has a loopback of its own, so no other tenant's
+/// connection can arrive here; this is the second wall behind that one (on a shared loopback,
+/// any function could long-poll another account's runtime API and read or answer its events).
+/// The check finds the client socket's inode in the namespace's TCP table and looks for it
+/// among the open files of the processes in the instance's cgroup. It runs once per
+/// connection, and a connection keeps its peer for its whole life.
 ///
 /// The socket is found by its whole 4-tuple, addresses included: loopback is all of 127/8,
-/// so another tenant can bind 127.0.0.2 with the victim's source port, and a match on ports
-/// alone would find the victim's socket for the attacker's connection.
-fn peer_in_cgroup(peer: SocketAddr, api: SocketAddr, cgroup: &Path) -> bool {
-    let Some(inode) = socket_inode(peer, api) else {
+/// so a process could bind 127.0.0.2 with another's source port, and a match on ports alone
+/// would find the other's socket for that connection.
+fn peer_in_cgroup(peer: SocketAddr, api: SocketAddr, owner: &Owner) -> bool {
+    let Some(inode) = socket_inode(&owner.tcp_table, peer, api) else {
         return false;
     };
     let wanted = format!("socket:[{inode}]");
-    let Ok(procs) = std::fs::read_to_string(cgroup.join("cgroup.procs")) else {
+    let Ok(procs) = std::fs::read_to_string(owner.cgroup.join("cgroup.procs")) else {
         return false;
     };
     procs.lines().any(|pid| {
@@ -162,10 +179,10 @@ fn peer_in_cgroup(peer: SocketAddr, api: SocketAddr, cgroup: &Path) -> bool {
     })
 }
 
-/// The inode of the TCP socket `local -> remote`, from `/proc/net/tcp` (IPv4; the API only
-/// listens on 127.0.0.1).
-fn socket_inode(local: SocketAddr, remote: SocketAddr) -> Option<u64> {
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+/// The inode of the TCP socket `local -> remote`, from a `/proc/.../net/tcp` table (IPv4; the
+/// API only listens on 127.0.0.1).
+fn socket_inode(table: &Path, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    let table = std::fs::read_to_string(table).ok()?;
     socket_inode_in(&table, local, remote)
 }
 
@@ -186,15 +203,32 @@ fn socket_inode_in(table: &str, local: SocketAddr, remote: SocketAddr) -> Option
 }
 
 impl CustomApi {
-    /// `owner_cgroup`: the instance's cgroup, whose processes alone may use the API (`None`
-    /// without a sandbox, where nothing separates instances anyway).
-    pub async fn start(
+    /// Serves the API of an unsandboxed instance on a free port of the host's loopback.
+    pub async fn start(memory_mb: u64) -> std::io::Result<Arc<CustomApi>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::serve_on(listener, memory_mb, None)
+    }
+
+    /// Serves the API on `listener`, the one the launcher made in the instance's namespace;
+    /// only `owner`'s processes are answered.
+    pub fn serve(
+        listener: std::net::TcpListener,
         memory_mb: u64,
-        owner_cgroup: Option<PathBuf>,
+        owner: Owner,
+    ) -> std::io::Result<Arc<CustomApi>> {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        Self::serve_on(listener, memory_mb, Some(owner))
+    }
+
+    fn serve_on(
+        listener: tokio::net::TcpListener,
+        memory_mb: u64,
+        owner: Option<Owner>,
     ) -> std::io::Result<Arc<CustomApi>> {
         let (sender, receiver) = mpsc::channel(1);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
+        let api_addr = listener.local_addr()?;
+        let port = api_addr.port();
         let shared = Arc::new(Shared {
             memory_mb,
             ready: AtomicBool::new(false),
@@ -213,19 +247,14 @@ impl CustomApi {
             ))
             .with_state(Arc::clone(&shared));
         // Only a process in the instance's cgroup may talk to this API.
-        let owner = owner_cgroup;
         let server = tokio::spawn(async move {
             while let Ok((stream, peer)) = listener.accept().await {
                 let (app, owner) = (app.clone(), owner.clone());
                 tokio::spawn(async move {
                     let allowed = match owner {
                         None => true,
-                        Some(cgroup) => tokio::task::spawn_blocking(move || {
-                            peer_in_cgroup(
-                                peer,
-                                SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-                                &cgroup,
-                            )
+                        Some(owner) => tokio::task::spawn_blocking(move || {
+                            peer_in_cgroup(peer, api_addr, &owner)
                         })
                         .await
                         .unwrap_or(false),

@@ -10,6 +10,7 @@
 //! cap, and a protocol line longer than any valid answer fails the invocation at once.
 
 use crate::custom::CustomApi;
+use crate::network::{self, Outbound};
 use crate::protocol::{self, InitKind, Message};
 use crate::runtimes::{Language, Launch};
 use crate::sandbox::Sandbox;
@@ -327,6 +328,8 @@ pub struct Instance {
     io: Io,
     stray: Arc<Mutex<Vec<u8>>>,
     cgroups: Cgroups,
+    /// Its pasta, kept for as long as the instance lives and killed with it.
+    _outbound: Option<Outbound>,
     uses_launcher: bool,
     /// Wall time from spawn to ready.
     pub init_ms: f64,
@@ -452,6 +455,20 @@ struct Spawned {
     stray: Arc<Mutex<Vec<u8>>>,
     /// What it wrote while starting.
     log: String,
+    /// The pasta process of its outbound network, if it has one (killed with the instance).
+    outbound: Option<Outbound>,
+}
+
+/// Waits until the instance's outbound network is up, within `timeout`.
+async fn wait_outbound(outbound: &mut Outbound, timeout: Duration) -> Result<(), String> {
+    tokio::time::timeout(timeout, outbound.ready())
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "the instance's outbound network was not up within {} s (init timeout)",
+                timeout.as_secs()
+            ))
+        })
 }
 
 impl StartFailure {
@@ -534,10 +551,19 @@ impl Standby {
                     mut io,
                     stray,
                     mut log,
+                    mut outbound,
                 },
             cgroups,
             uses_launcher,
         } = self;
+        // The handler's module is the function's own code: it runs once the outbound network
+        // is up (started with the process, so usually long since).
+        if let Some(o) = outbound.as_mut()
+            && let Err(message) = wait_outbound(o, spec.init_timeout).await
+        {
+            let _ = child.start_kill();
+            return Err(StartFailure::new(message, since, &cgroups));
+        }
         if let Io::Socket { writer, reader } = &mut io {
             let sent = writer.write_all(protocol::INIT_LINE).await.is_ok();
             let ready = await_init(
@@ -566,6 +592,7 @@ impl Standby {
             io,
             stray,
             cgroups,
+            _outbound: outbound,
             uses_launcher,
             init_ms: since.elapsed().as_secs_f64() * 1000.0,
             init_log: log,
@@ -678,19 +705,27 @@ impl Instance {
     ) -> Result<Spawned, String> {
         let code_root = sandbox.code_root(&spec.code_dir);
         let mut env = spec.env.clone();
-        let custom_api = if spec.launch == Launch::Custom {
-            let api = CustomApi::start(
-                spec.memory_mb,
-                cgroups.pids.clone().or_else(|| cgroups.memory.clone()),
-            )
-            .await
-            .map_err(|e| format!("cannot serve the runtime API: {e}"))?;
+        let custom = spec.launch == Launch::Custom;
+        // What the launcher hands back: the instance's network namespace (for pasta) and the
+        // runtime API's listener inside it.
+        let handoff = sandbox.handoff(custom);
+        // Unsandboxed, the runtime API listens on the host's loopback, made here; sandboxed,
+        // inside the instance's namespace, on SCF's fixed port.
+        let mut custom_api = None;
+        if custom {
+            let port = if handoff.is_some() {
+                crate::custom::RUNTIME_API_PORT
+            } else {
+                let api = CustomApi::start(spec.memory_mb)
+                    .await
+                    .map_err(|e| format!("cannot serve the runtime API: {e}"))?;
+                let port = api.port();
+                custom_api = Some(api);
+                port
+            };
             env.push(("SCF_RUNTIME_API".into(), "127.0.0.1".into()));
-            env.push(("SCF_RUNTIME_API_PORT".into(), api.port().to_string()));
-            Some(api)
-        } else {
-            None
-        };
+            env.push(("SCF_RUNTIME_API_PORT".into(), port.to_string()));
+        }
         let (program, args): (PathBuf, Vec<String>) = match &spec.launch {
             Launch::Interpreter {
                 program,
@@ -737,7 +772,6 @@ impl Instance {
             }
         }
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let custom = custom_api.is_some();
         let (mut cmd, plan) = sandbox.command(
             &program,
             &arg_refs,
@@ -754,7 +788,7 @@ impl Instance {
         host_end
             .set_nonblocking(true)
             .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
-        let host_end = tokio::net::UnixStream::from_std(host_end)
+        let mut host_end = tokio::net::UnixStream::from_std(host_end)
             .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
         if !(custom && plan.is_none()) {
             cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(instance_end)));
@@ -767,9 +801,8 @@ impl Instance {
         // the end of the stream as soon as the instance is gone.
         drop(cmd);
         let mut child = spawned.map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-        let (reader, mut writer) = host_end.into_split();
         if let Some(plan) = plan {
-            writer
+            host_end
                 .write_all(&plan)
                 .await
                 .map_err(|e| format!("cannot hand the sandbox its plan: {e}"))?;
@@ -781,8 +814,67 @@ impl Instance {
         spawn_drain(stdout, Arc::clone(&stray));
         let uses_launcher = sandbox.launcher.is_some();
 
+        let mut outbound = None;
+        if let Some(want) = handoff {
+            let late = "the sandbox did not hand over the instance's network in time";
+            let received =
+                tokio::time::timeout(spec.init_timeout, network::receive(&host_end, want))
+                    .await
+                    .unwrap_or_else(|_| Err(late.into()));
+            let received = match received {
+                Ok(r) => r,
+                Err(message) => {
+                    let status = tokio::time::timeout(Duration::from_secs(2), child.wait())
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    return Err(format!(
+                        "{message} ({}).\n{}",
+                        describe_exit(status, uses_launcher),
+                        take_text(&stray)
+                    ));
+                }
+            };
+            if let (Some(netns), Some(launcher), Some(pasta)) =
+                (received.netns, &sandbox.launcher, &sandbox.pasta)
+            {
+                outbound = Some(Outbound::start(launcher, pasta, netns)?);
+            }
+            if let Some(listener) = received.listener {
+                let owner = crate::custom::Owner {
+                    cgroup: cgroups
+                        .pids
+                        .clone()
+                        .or_else(|| cgroups.memory.clone())
+                        .ok_or("the runtime API needs the instance's cgroup to check its peers")?,
+                    // The launcher is in the instance's network namespace.
+                    tcp_table: PathBuf::from(format!(
+                        "/proc/{}/net/tcp",
+                        child.id().ok_or("the sandbox is gone")?
+                    )),
+                };
+                custom_api = Some(
+                    CustomApi::serve(listener, spec.memory_mb, owner)
+                        .map_err(|e| format!("cannot serve the runtime API: {e}"))?,
+                );
+            }
+        }
+        let (reader, mut writer) = host_end.into_split();
+
         let (io, log) = match custom_api {
             Some(api) => {
+                if handoff.is_some_and(|h| h.wait_start) {
+                    // The bootstrap is the function's own code: it starts once its outbound
+                    // network is up.
+                    if let Some(o) = outbound.as_mut() {
+                        wait_outbound(o, spec.init_timeout).await?;
+                    }
+                    writer
+                        .write_all(b"G")
+                        .await
+                        .map_err(|e| format!("cannot start the bootstrap: {e}"))?;
+                }
                 drop((reader, writer));
                 tokio::select! {
                     ready = tokio::time::timeout(spec.init_timeout, api.ready()) => {
@@ -821,6 +913,7 @@ impl Instance {
             io,
             stray,
             log,
+            outbound,
         })
     }
 

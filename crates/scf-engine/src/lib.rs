@@ -11,6 +11,8 @@
 //! * [`custom`]: SCF's Custom Runtime HTTP API for `bootstrap` packages.
 //! * [`runtimes`]: which interpreters this machine has, and how each runtime starts.
 //! * [`sandbox`]: what isolation the machine allows (probed once) and the launcher command.
+//! * [`network`]: each sandboxed instance's own network namespace: what the launcher hands
+//!   back (the namespace, the runtime API's listener) and the `pasta` giving outbound network.
 //!
 //! # Concurrency
 //! An invocation takes a slot under three caps at once: its function's (its reserved
@@ -29,6 +31,7 @@
 
 pub mod custom;
 pub mod instance;
+pub mod network;
 pub mod protocol;
 pub mod runtimes;
 pub mod sandbox;

@@ -83,14 +83,57 @@ pub fn in_system_dirs(program: &Path) -> bool {
     SYSTEM_DIRS.iter().any(|d| program.starts_with(d))
 }
 
+/// What network a sandboxed instance has beyond its own loopback (`[sandbox] network`).
+/// Every sandboxed instance has a network namespace of its own either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Network {
+    /// Outbound connections through `pasta` (SCF functions have outbound network by default).
+    #[default]
+    Outbound,
+    /// Loopback only.
+    None,
+}
+
+impl<'de> Deserialize<'de> for Network {
+    /// `"outbound"` or `"none"`; also the `isolate_network = true/false` of earlier versions
+    /// (`true` was no network, `false` the host's, whose closest now is outbound).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Network;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#""outbound" or "none""#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Network, E> {
+                match v {
+                    "outbound" => Ok(Network::Outbound),
+                    "none" => Ok(Network::None),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_bool<E: serde::de::Error>(self, isolate: bool) -> Result<Network, E> {
+                Ok(if isolate {
+                    Network::None
+                } else {
+                    Network::Outbound
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// Sandbox settings from the `[sandbox]` table of the config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
     /// Run instances through the launcher at all.
     pub enabled: bool,
-    /// Give each instance its own network namespace (no network). SCF allows network, so off.
-    pub isolate_network: bool,
+    /// Outbound network or loopback only (`isolate_network` is its old name).
+    #[serde(alias = "isolate_network")]
+    pub network: Network,
+    /// The `pasta` binary that gives instances outbound network; default: `pasta` on PATH.
+    pub pasta: Option<PathBuf>,
     /// The unprivileged user instances run as.
     pub uid: u32,
     pub gid: u32,
@@ -107,7 +150,8 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             enabled: true,
-            isolate_network: false,
+            network: Network::Outbound,
+            pasta: None,
             uid: 65534,
             gid: 65534,
             tmp_size: "512m".into(),
@@ -116,6 +160,44 @@ impl Default for SandboxConfig {
             launcher: None,
         }
     }
+}
+
+/// What the launcher hands the server in one message on the instance's stdin (crate
+/// scf-sandbox, `network`): the descriptors, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handoff {
+    /// The instance's network namespace, for `pasta` (`network = "outbound"`).
+    pub netns: bool,
+    /// The custom runtime API's listener on the namespace's 127.0.0.1.
+    pub listener: bool,
+    /// The program waits for the server's go-ahead byte before `execve`: a custom runtime's
+    /// `bootstrap` is the function's own code, which must find its outbound network up.
+    pub wait_start: bool,
+}
+
+/// Finds `pasta` (`[sandbox] pasta`, else on PATH). Missing, the server does not start: an
+/// instance without the network its function expects would fail in ways far from the cause.
+fn find_pasta(configured: Option<&Path>) -> Result<PathBuf, String> {
+    let found = match configured {
+        Some(p) => p.is_file().then(|| p.to_path_buf()),
+        None => std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join("pasta"))
+                .find(|p| p.is_file())
+        }),
+    };
+    found.ok_or_else(|| {
+        format!(
+            "`[sandbox] network = \"outbound\"` (the default) gives instances outbound network \
+             through pasta, which {}. Install it (Debian: `apt-get install passt`), name it with \
+             `[sandbox] pasta = \"/path/to/pasta\"`, or set `network = \"none\"` in the \
+             `[sandbox]` table for loopback-only instances.",
+            match configured {
+                Some(p) => format!("is not at {}", p.display()),
+                None => "is not on PATH".to_string(),
+            }
+        )
+    })
 }
 
 /// The launcher's `--probe` answer.
@@ -160,6 +242,8 @@ pub struct Sandbox {
     pub pids_root: Option<PathBuf>,
     /// Parent of the instances' freezer cgroups (v1): idle instances are frozen.
     pub freezer_root: Option<PathBuf>,
+    /// The `pasta` that links instances to the outside (`network = "outbound"`).
+    pub pasta: Option<PathBuf>,
     /// Those of [`SYSTEM_DIRS`] and [`ETC_FILES`] this host has, shown read-only in every
     /// instance at the same path (looked up once, not at every start).
     system_binds: Vec<PathBuf>,
@@ -216,6 +300,7 @@ impl Sandbox {
                 memory_root: None,
                 pids_root: None,
                 freezer_root: None,
+                pasta: None,
                 system_binds: Vec::new(),
             });
         }
@@ -259,7 +344,7 @@ impl Sandbox {
                 config.uid, probe.uid
             ));
         }
-        let missing: Vec<String> = ["pid", "mount", "ipc", "uts"]
+        let missing: Vec<String> = ["pid", "mount", "ipc", "uts", "net"]
             .into_iter()
             .filter(|n| !has(&probe, n))
             .map(|n| format!("{n} namespace: {}", probe.reason(n)))
@@ -282,6 +367,10 @@ impl Sandbox {
                 missing.join("; ")
             ));
         }
+        let pasta = match config.network {
+            Network::None => None,
+            Network::Outbound => Some(find_pasta(config.pasta.as_deref())?),
+        };
         let tag = cgroup_tag(data_dir);
         let make_root = |base: &Option<PathBuf>| -> Result<Option<PathBuf>, String> {
             let Some(base) = base.as_ref() else {
@@ -303,6 +392,7 @@ impl Sandbox {
             memory_root,
             pids_root,
             freezer_root,
+            pasta,
             system_binds: SYSTEM_DIRS
                 .iter()
                 .chain(ETC_FILES)
@@ -326,7 +416,10 @@ impl Sandbox {
             memory_cgroup = %self.memory_root.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "unavailable: MemUsage from VmHWM, no memory limit".into()),
             pids_cgroup = %self.pids_root.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "unavailable".into()),
             user = self.config.uid,
-            network = if self.config.isolate_network && has(&self.probe, "net") { "isolated" } else { "allowed" },
+            network = %match &self.pasta {
+                Some(p) => format!("own namespace, outbound through {}", p.display()),
+                None => "own namespace, loopback only".into(),
+            },
             "sandbox active"
         );
         for (mechanism, reason) in &self.probe.errors {
@@ -338,12 +431,15 @@ impl Sandbox {
     /// exactly the environment `env`, and the plan to write to its stdin first (`None`: none,
     /// without the launcher). `cgroups` are the instance's own cgroup directories (already
     /// created, limits written). `extra_ro` are `(source, target)` folders shown read-only (the
-    /// runtime shims, an interpreter outside the system folders). `stdin_null`: the program
-    /// gets `/dev/null` as stdin (the custom runtime, which talks HTTP).
+    /// runtime shims, an interpreter outside the system folders). `custom`: a custom runtime,
+    /// which talks HTTP to its runtime API and gets `/dev/null` as stdin.
     ///
     /// The launcher itself starts with an empty environment and the single argument
     /// `--plan-stdin`: everything else, the function's environment included, travels in the
     /// plan and takes effect at its final `execve`.
+    ///
+    /// With the launcher, the instance has a network namespace of its own, and the launcher
+    /// hands the server what [`Sandbox::handoff`] says over the instance's stdin.
     #[allow(clippy::too_many_arguments)]
     pub fn command(
         &self,
@@ -353,15 +449,16 @@ impl Sandbox {
         extra_ro: &[(PathBuf, PathBuf)],
         cgroups: &[PathBuf],
         env: &[(String, String)],
-        stdin_null: bool,
+        custom: bool,
     ) -> Result<(tokio::process::Command, Option<Vec<u8>>), String> {
+        let handoff = self.handoff(custom);
         let Some(launcher) = &self.launcher else {
             let mut c = tokio::process::Command::new(program);
             c.args(args)
                 .current_dir(code_dir)
                 .env_clear()
                 .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            if stdin_null {
+            if custom {
                 c.stdin(std::process::Stdio::null());
             }
             return Ok((c, None));
@@ -374,11 +471,10 @@ impl Sandbox {
         for cg in cgroups {
             arg("--cgroup", cg.display().to_string());
         }
-        let mut ns = vec!["pid", "mount", "ipc", "uts"];
-        if self.config.isolate_network && has(&self.probe, "net") {
-            ns.push("net");
+        arg("--unshare", "pid,mount,ipc,uts,net".into());
+        if handoff.is_some_and(|h| h.listener) {
+            arg("--listen", crate::custom::RUNTIME_API_PORT.to_string());
         }
-        arg("--unshare", ns.join(","));
         for path in &self.system_binds {
             arg("--bind-ro", format!("{0}:{0}", path.display()));
         }
@@ -413,8 +509,16 @@ impl Sandbox {
         for flag in ["--new-root", "--no-new-privs", "--seccomp"] {
             plan.push(flag.into());
         }
-        if stdin_null {
+        if custom {
             plan.push("--stdin-null".into());
+        }
+        if let Some(h) = handoff {
+            if h.netns {
+                plan.push("--hand-netns".into());
+            }
+            if h.wait_start {
+                plan.push("--wait-start".into());
+            }
         }
         plan.push("--".into());
         plan.push(program.into());
@@ -426,6 +530,19 @@ impl Sandbox {
             .env_clear()
             .current_dir("/");
         Ok((c, Some(encode_plan(&plan)?)))
+    }
+
+    /// What the launcher hands back over the instance's stdin for an instance (`custom`: a
+    /// custom runtime, whose API listens inside the namespace); `None`: nothing (no launcher,
+    /// or loopback only without a runtime API).
+    pub fn handoff(&self, custom: bool) -> Option<Handoff> {
+        self.launcher.as_ref()?;
+        let outbound = self.pasta.is_some();
+        (outbound || custom).then_some(Handoff {
+            netns: outbound,
+            listener: custom,
+            wait_start: custom && outbound,
+        })
     }
 
     /// Where the function's code appears to the instance.

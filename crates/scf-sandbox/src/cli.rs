@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub const USAGE: &str = "usage: scf-sandbox [--cgroup DIR]... [--unshare user,pid,mount,ipc,uts,net] \
 [--new-root] [--hide DIR]... [--bind-ro SRC:DST]... [--tmpfs DIR:SIZE]... [--uid N] [--gid N] \
 [--rlimit NAME=SOFT[:HARD]]... [--chdir DIR] [--no-new-privs] [--seccomp] [--env KEY=VALUE]... \
-[--stdin-null] -- PROGRAM [ARGS...]\n       \
+[--stdin-null] [--listen PORT] [--hand-netns] [--wait-start] -- PROGRAM [ARGS...]\n       \
 scf-sandbox --plan-stdin   (the same arguments, read from stdin: a 4-byte little-endian length, \
 then the arguments separated by NUL bytes)\n       \
 scf-sandbox --probe";
@@ -95,6 +95,13 @@ pub struct Plan {
     pub env: Option<Vec<OsString>>,
     /// Give PROGRAM `/dev/null` as stdin instead of ours.
     pub stdin_null: bool,
+    /// Listen on 127.0.0.1:PORT in the new network namespace and hand the listener to the
+    /// server over stdin (see `network`).
+    pub listen: Option<u16>,
+    /// Hand the new network namespace to the server over stdin.
+    pub hand_netns: bool,
+    /// PROGRAM's process waits for one byte on stdin (the server's go-ahead) before `execve`.
+    pub wait_start: bool,
     /// PROGRAM followed by its ARGS; never empty.
     pub program: Vec<OsString>,
 }
@@ -180,11 +187,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 }
                 return Ok(Command::Probe);
             }
-            "--no-new-privs" | "--new-root" | "--seccomp" | "--stdin-null" => {
+            "--no-new-privs" | "--new-root" | "--seccomp" | "--stdin-null" | "--hand-netns"
+            | "--wait-start" => {
                 let flag = match opt {
                     "--no-new-privs" => &mut plan.no_new_privs,
                     "--new-root" => &mut plan.new_root,
                     "--seccomp" => &mut plan.seccomp,
+                    "--hand-netns" => &mut plan.hand_netns,
+                    "--wait-start" => &mut plan.wait_start,
                     _ => &mut plan.stdin_null,
                 };
                 if *flag {
@@ -193,7 +203,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 *flag = true;
             }
             "--cgroup" | "--unshare" | "--hide" | "--bind-ro" | "--tmpfs" | "--uid" | "--gid"
-            | "--rlimit" | "--chdir" | "--env" => {
+            | "--rlimit" | "--chdir" | "--env" | "--listen" => {
                 let value = args
                     .next()
                     .ok_or_else(|| usage(format!("{opt} needs a value")))?;
@@ -223,6 +233,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                     }
                     "--uid" => set_once(opt, &mut plan.uid, parse_id(opt, &value)?)?,
                     "--gid" => set_once(opt, &mut plan.gid, parse_id(opt, &value)?)?,
+                    "--listen" => {
+                        let port = value
+                            .to_str()
+                            .and_then(|s| s.parse::<u16>().ok())
+                            .filter(|&p| p != 0)
+                            .ok_or_else(|| usage(format!("--listen: {value:?} is not a port")))?;
+                        set_once(opt, &mut plan.listen, port)?;
+                    }
                     "--rlimit" => {
                         let limit = parse_rlimit(&value)?;
                         if plan.rlimits.iter().any(|r| r.name == limit.name) {
@@ -251,6 +269,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     if needs_mount && !plan.namespaces.mount {
         return Err(usage(
             "--new-root, --hide, --bind-ro and --tmpfs need `--unshare mount` (they would change the host's mounts)",
+        ));
+    }
+    if (plan.listen.is_some() || plan.hand_netns) && !plan.namespaces.net {
+        return Err(usage(
+            "--listen and --hand-netns need `--unshare net` (they hand over the instance's own namespace)",
         ));
     }
     if plan.new_root && !plan.namespaces.pid {
@@ -562,6 +585,36 @@ mod tests {
         assert!(read_plan(&mut &[0xff, 0xff, 0xff, 0x7f][..]).is_err());
         error(&["--env", "NOEQUALS", "--", "/bin/true"]);
         error(&["--unshare", "mount", "--new-root", "--", "/bin/true"]);
+    }
+
+    #[test]
+    fn network_handoff_needs_a_network_namespace() {
+        let p = plan(&[
+            "--unshare",
+            "net",
+            "--listen",
+            "9001",
+            "--hand-netns",
+            "--wait-start",
+            "--",
+            "/bin/true",
+        ]);
+        assert_eq!(p.listen, Some(9001));
+        assert!(p.hand_netns && p.wait_start);
+        error(&["--listen", "9001", "--", "/bin/true"]);
+        error(&["--hand-netns", "--", "/bin/true"]);
+        error(&["--unshare", "net", "--listen", "0", "--", "/bin/true"]);
+        error(&["--unshare", "net", "--listen", "x", "--", "/bin/true"]);
+        error(&[
+            "--unshare",
+            "net",
+            "--listen",
+            "1",
+            "--listen",
+            "2",
+            "--",
+            "/bin/true",
+        ]);
     }
 
     #[test]

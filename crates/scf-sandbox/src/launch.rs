@@ -10,11 +10,12 @@
 //!    `PR_SET_PDEATHSIG(SIGKILL)` so we die with the server.
 //! 2. Join every `--cgroup` (before forking: children inherit it, and the
 //!    migration cost is paid once).
-//! 3. `unshare` all namespaces in one call (+ user namespace when not root).
+//! 3. `unshare` all namespaces in one call (+ user namespace when not root); in a new network
+//!    namespace, `lo` up and the hand-over to the server (`network`).
 //! 4. With `pid`: block SIGTERM/SIGINT/SIGCHLD, fork, the parent supervises.
 //! 5. In the process that will exec: mounts, rlimits, credentials, chdir,
-//!    no_new_privs, PDEATHSIG again (a uid/gid change clears it), SIGPIPE
-//!    back to default (Rust's runtime ignores it), exec.
+//!    `--wait-start`'s go-ahead, no_new_privs, PDEATHSIG again (a uid/gid change clears it),
+//!    SIGPIPE back to default (Rust's runtime ignores it), exec.
 
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -39,6 +40,7 @@ use crate::cli::{Limit, Plan, RlimitName};
 use crate::failure::{CANNOT_EXECUTE, Context, Failure, NOT_FOUND, SETUP_FAILED};
 use crate::mounts;
 use crate::namespaces::{self, Entered};
+use crate::network;
 use crate::unsafe_calls::{exit_now, fork, install_noop_handler, restore_default_sigpipe};
 
 /// Runs the plan. Returns only on failure; on success the process has become
@@ -72,6 +74,9 @@ fn prepare_and_run(plan: &Plan) -> Result<Infallible, Failure> {
     }
 
     let entered = namespaces::enter(plan.namespaces)?;
+    if plan.namespaces.net {
+        network::prepare(plan)?;
+    }
 
     if !plan.namespaces.pid {
         become_program(plan, entered, true)?;
@@ -341,6 +346,9 @@ fn become_program(plan: &Plan, entered: Entered, do_mounts: bool) -> Result<Infa
         }
     }
 
+    if plan.wait_start {
+        network::wait_for_start()?;
+    }
     if plan.stdin_null {
         let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
             .context(|| "open /dev/null")?;

@@ -26,11 +26,12 @@
 //! - `launch`       the sequence: session, cgroups, namespaces, fork/supervise, exec
 //! - `namespaces`   `unshare` (+ user namespace and id maps when not root)
 //! - `mounts`       `--hide`, `--tmpfs`, `--bind-ro`, fresh `/proc`
+//! - `network`      a new network namespace: `lo` up, `--listen`/`--hand-netns` handed over, `--wait-start`
 //! - `seccomp`      the syscall filter installed right before `execve`
 //! - `probe`        `--probe`: what works here, as JSON
 //! - `cgroups`      finding our own cgroup directories (for the probe)
 //! - `failure`      exit codes 125/126/127 and stderr messages
-//! - `unsafe_calls` the only `unsafe`: `fork`, `_exit`, SIGPIPE back to default, the mini-init's no-op handlers
+//! - `unsafe_calls` the only `unsafe`: `fork`, `_exit`, SIGPIPE back to default, no-op handlers, `lo` up
 //!
 //! Never writes to stdout except the `--probe` report: stdout belongs to the
 //! instance. Exit codes: PROGRAM's own (or 128 + signal with a PID
@@ -42,6 +43,7 @@ mod failure;
 mod launch;
 mod mounts;
 mod namespaces;
+mod network;
 mod probe;
 mod seccomp;
 mod unsafe_calls;

@@ -157,7 +157,13 @@ fn try_namespace(name: &str) -> Result<(), String> {
             .map_err(|e| format!("mount tmpfs: {e}"))
         }
         "uts" => sethostname("scf-probe").map_err(|e| format!("sethostname: {e}")),
-        _ => Ok(()),
+        // As an instance uses it: its own loopback, up, with a listener on it.
+        _ => {
+            crate::unsafe_calls::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
+            std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+                .map(drop)
+                .map_err(|e| format!("listen on 127.0.0.1 in the new namespace: {e}"))
+        }
     }
 }
 

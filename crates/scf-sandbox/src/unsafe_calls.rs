@@ -1,4 +1,4 @@
-//! The crate's only `unsafe` code: the four calls nix cannot offer safely.
+//! The crate's only `unsafe` code: the five calls nix cannot offer safely.
 //!
 //! Everything else goes through nix's safe wrappers.
 
@@ -50,4 +50,39 @@ pub fn install_noop_handler(sig: Signal) -> nix::Result<()> {
     // SAFETY: the handler is an empty `extern "C"` function: it touches no
     // state, so it is async-signal-safe whenever it might run.
     unsafe { sigaction(sig, &action) }.map(drop)
+}
+
+/// Brings up the loopback interface of the calling process's network namespace; a new one
+/// starts with `lo` down, so even 127.0.0.1 would be unreachable. One `SIOCGIFFLAGS` and one
+/// `SIOCSIFFLAGS` ioctl: the smallest way (netlink would need a message builder for one flag).
+#[allow(unsafe_code)]
+pub fn loopback_up() -> std::io::Result<()> {
+    use nix::libc;
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    use std::os::fd::AsRawFd;
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: `ifreq` is plain data (a name array and a union of integers, addresses and a
+    // pointer); all zeroes is a valid value of each.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: the request reads `ifr_name` and writes `ifru_flags` of `req`, which we own and
+    // which outlives the call; `sock` is an open socket.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the kernel has just written `ifru_flags`, an integer: any bit pattern is valid.
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    req.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
+    // SAFETY: as above; the request only reads `req`.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

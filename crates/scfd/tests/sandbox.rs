@@ -999,3 +999,166 @@ fn a_preload_in_the_function_environment_never_runs_as_root() {
     assert!(said.contains("preloaded as uid 65534"), "stderr: {said}");
     assert!(!said.contains("preloaded as uid 0"), "stderr: {said}");
 }
+
+/// Starts the launcher with its plan on stdin the way the server does: stdin is one end of a
+/// Unix socket pair, the other end is returned (the plan already written on it).
+fn spawn_plan_on_socket(args: &[&str]) -> (Child, std::os::unix::net::UnixStream) {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+    let body = args.join("\0").into_bytes();
+    let mut input = (body.len() as u32).to_le_bytes().to_vec();
+    input.extend(body);
+    let child = Command::new(SANDBOX)
+        .arg("--plan-stdin")
+        .env_clear()
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn scf-sandbox");
+    (&ours).write_all(&input).expect("write the plan");
+    ours.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    (child, ours)
+}
+
+/// Receives the launcher's hand-over: the byte and the descriptors.
+fn receive_handoff(
+    socket: &std::os::unix::net::UnixStream,
+) -> (Vec<u8>, Vec<std::os::fd::OwnedFd>) {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    use std::mem::MaybeUninit;
+    let mut byte = [0u8; 1];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let msg = rustix::net::recvmsg(
+        socket,
+        &mut [std::io::IoSliceMut::new(&mut byte)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )
+    .expect("recvmsg");
+    let mut fds = Vec::new();
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(received) = m {
+            fds.extend(received);
+        }
+    }
+    (byte[..msg.bytes].to_vec(), fds)
+}
+
+/// The inode of a namespace file (two handles on one namespace have the same).
+fn ns_inode(fd: impl std::os::fd::AsFd) -> u64 {
+    rustix::fs::fstat(fd).expect("fstat").st_ino
+}
+
+#[test]
+fn a_new_network_namespace_has_its_own_loopback_up() {
+    if !have_namespaces(&["net"]) {
+        return;
+    }
+    // A listener on the host's loopback, which the program must not reach.
+    let host = std::net::TcpListener::bind("127.0.0.1:0").expect("host listener");
+    let host_port = host.local_addr().expect("addr").port();
+    let script = r#"
+import json, socket, sys
+out = {"interfaces": [name for _, name in socket.if_nameindex()]}
+# lo is up: a listener on 127.0.0.1 inside is reachable (with lo down, connect fails ENETUNREACH)
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+try:
+    socket.create_connection(l.getsockname(), timeout=2).close(); out["own_loopback"] = "reached"
+except OSError as e:
+    out["own_loopback"] = type(e).__name__
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2).close(); out["host_port"] = "reached"
+except OSError as e:
+    out["host_port"] = type(e).__name__
+with open("/proc/self/net/tcp") as f:
+    out["tcp_rows"] = len(f.read().splitlines()) - 1
+print(json.dumps(out))
+"#;
+    let out = run(&[
+        "--unshare",
+        "net",
+        "--",
+        PYTHON,
+        "-c",
+        script,
+        &host_port.to_string(),
+    ]);
+    assert_code(&out, 0);
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(seen["interfaces"], serde_json::json!(["lo"]), "{seen}");
+    assert_eq!(seen["own_loopback"], "reached", "lo must be up: {seen}");
+    assert_eq!(
+        seen["host_port"], "ConnectionRefusedError",
+        "the host's loopback must be out of reach: {seen}"
+    );
+    // Its own listener, and the one connection to it (both ends): nothing of the host's.
+    assert_eq!(seen["tcp_rows"], 3, "{seen}");
+    drop(host);
+}
+
+#[test]
+fn the_runtime_api_listener_and_the_namespace_are_handed_over_on_stdin() {
+    if !have_namespaces(&["pid", "mount", "net"]) {
+        return;
+    }
+    // The program talks to 127.0.0.1:9001 of its own namespace, where the server (this test)
+    // serves through the listener the launcher handed over.
+    let script = r#"
+import socket
+c = socket.create_connection(("127.0.0.1", 9001), timeout=5)
+c.sendall(b"ping")
+print(c.recv(100).decode())
+"#;
+    let (child, socket) = spawn_plan_on_socket(&[
+        "--unshare",
+        "pid,mount,net",
+        "--listen",
+        "9001",
+        "--hand-netns",
+        "--wait-start",
+        "--stdin-null",
+        "--",
+        PYTHON,
+        "-c",
+        script,
+    ]);
+    let (byte, fds) = receive_handoff(&socket);
+    assert_eq!(byte, b"N", "the hand-over byte");
+    assert_eq!(fds.len(), 2, "the namespace and the listener");
+    let mut fds = fds.into_iter();
+    let netns = fds.next().expect("netns");
+    let listener = std::net::TcpListener::from(fds.next().expect("listener"));
+    let own = std::fs::File::open("/proc/self/ns/net").expect("own netns");
+    assert_ne!(
+        ns_inode(&netns),
+        ns_inode(&own),
+        "the handed namespace must be a new one"
+    );
+    let addr = listener.local_addr().expect("addr");
+    assert_eq!(addr, "127.0.0.1:9001".parse().expect("addr"));
+    // The listener is in the instance's namespace: the host's 127.0.0.1:9001 is not it.
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),
+        "the handed listener must not be reachable from the host's loopback"
+    );
+    // Until the go-ahead, the program has not started.
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        listener.accept().is_err(),
+        "the program ran before the go-ahead byte"
+    );
+    (&socket).write_all(b"G").expect("go-ahead");
+    listener.set_nonblocking(false).expect("blocking");
+    let (mut conn, peer) = listener.accept().expect("the program connects");
+    assert!(peer.ip().is_loopback(), "{peer}");
+    let mut ping = [0u8; 4];
+    std::io::Read::read_exact(&mut conn, &mut ping).expect("read");
+    assert_eq!(&ping, b"ping");
+    conn.write_all(b"pong").expect("answer");
+    let out = child.wait_with_output().expect("wait");
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "pong\n");
+}
