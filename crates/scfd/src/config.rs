@@ -128,6 +128,30 @@ pub struct HttpLimits {
     /// The request line (path and query) of a GET.
     pub get_bytes: usize,
     pub max_clock_skew_seconds: i64,
+    /// TC3 signatures remembered per `max_clock_skew_seconds` (16 bytes each), to refuse one
+    /// sent again with another action or region (see `replay`).
+    pub signature_cache_entries: usize,
+    /// How long after a signature is first seen it may come with another action (two actions
+    /// with the same body signed in the same second share a signature).
+    pub signature_reuse_grace_ms: u64,
+    /// Open connections (at most half the open-files limit); see `front_door`.
+    pub max_connections: usize,
+    /// Time a connection has to send a request's head, counted from when it starts waiting
+    /// (so also the keep-alive idle timeout).
+    pub header_read_timeout_seconds: u64,
+    /// An oversized body is read and dropped up to this many bytes, so the client reads its
+    /// `RequestSizeLimitExceeded` instead of a broken pipe; beyond it the connection is closed.
+    pub discard_body_bytes: usize,
+}
+
+impl HttpLimits {
+    pub fn seen_signatures(&self) -> crate::replay::SeenSignatures {
+        crate::replay::SeenSignatures::new(
+            std::time::Duration::from_secs(self.max_clock_skew_seconds.unsigned_abs()),
+            std::time::Duration::from_millis(self.signature_reuse_grace_ms),
+            self.signature_cache_entries,
+        )
+    }
 }
 
 impl Default for HttpLimits {
@@ -137,6 +161,11 @@ impl Default for HttpLimits {
             v1_post_bytes: 1 << 20,
             get_bytes: 32 << 10,
             max_clock_skew_seconds: 300,
+            signature_cache_entries: 1_000_000,
+            signature_reuse_grace_ms: 2000,
+            max_connections: 1024,
+            header_read_timeout_seconds: 10,
+            discard_body_bytes: 64 << 20,
         }
     }
 }

@@ -3,12 +3,16 @@
 //! It turns a raw HTTP request into a verified caller and a typed action, in this order (each
 //! step answers with its own code, always HTTP 200 in Tencent's envelope):
 //! 1. method: only GET and POST (`UnsupportedProtocol`);
-//! 2. size: 10 MB TC3 POST, 1 MB v1 POST, 32 KB GET (`RequestSizeLimitExceeded`);
+//! 2. size: 10 MB TC3 POST, 1 MB v1 POST, 32 KB GET (`RequestSizeLimitExceeded`; a body over
+//!    the limit is read and dropped, up to `[http] discard_body_bytes`, so the client reads the
+//!    answer); a POST's Content-Type: JSON or a form (`UnsupportedProtocol`);
 //! 3. style: an `Authorization` header means TC3 (headers carry Action/Version/Timestamp/Region);
 //!    otherwise the parameters must carry a v1 signature (`AuthFailure.InvalidAuthorization`);
 //! 4. action and version (`MissingParameter`, `InvalidAction`, `NoSuchVersion`);
 //! 5. the signature: key lookup, clock skew, then the HMAC over the raw headers and body as sent
-//!    (`AuthFailure.SecretIdNotFound`, `.SignatureExpire`, `.SignatureFailure`);
+//!    (`AuthFailure.SecretIdNotFound`, `.SignatureExpire`, `.SignatureFailure`); a TC3
+//!    signature seen before with another action, region, version or token is refused
+//!    (`AuthFailure.SignatureFailure`, see [`crate::replay`]);
 //! 6. region (`UnsupportedRegion`), rate (`RequestLimitExceeded`);
 //! 7. parameters against the action's schema (`UnknownParameter`, `MissingParameter`,
 //!    `InvalidParameter`), then the core applies the action.
@@ -82,8 +86,8 @@ pub async fn api(state: axum::extract::State<Arc<AppState>>, request: Request<Bo
     let span = tracing::info_span!("api", node = %state.node, request_id = %request_id, action = tracing::field::Empty);
     async move {
         let started = std::time::Instant::now();
-        let mut action = None;
-        let result = handle(&state, request, &request_id, &mut action).await;
+        let (mut action, mut close) = (None, false);
+        let result = handle(&state, request, &mut close, &mut action).await;
         // Only real SCF action names label the series (any other name would let a caller
         // make series without end).
         let action_label = action
@@ -106,16 +110,69 @@ pub async fn api(state: axum::extract::State<Arc<AppState>>, request: Request<Bo
             Ok(_) => tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "ok"),
             Err(e) => tracing::info!(code = %e.code, message = %e.message, "refused"),
         }
-        answer(body)
+        let mut response = answer(body);
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        }
+        response
     }
     .instrument(span)
     .await
 }
 
+enum BodyError {
+    TooLarge,
+    Unreadable(String),
+}
+
+/// The body, if it fits in `limit`. A larger one is still read and dropped, up to `discard`
+/// bytes and for up to 10 s, so that the client, still sending, gets to read the answer
+/// (closing on it mid-send gives the SDK "Broken pipe" instead of the code).
+async fn read_body(
+    body: Body,
+    limit: usize,
+    discard: usize,
+    declared: Option<usize>,
+) -> Result<Bytes, BodyError> {
+    use http_body_util::BodyExt;
+    if declared.is_some_and(|n| n > limit.saturating_add(discard)) {
+        return Err(BodyError::TooLarge);
+    }
+    let read = async {
+        let mut body = body;
+        let mut kept = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+        let mut total = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| BodyError::Unreadable(e.to_string()))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            total = total.saturating_add(data.len());
+            if total <= limit {
+                kept.extend_from_slice(&data);
+            } else if total > limit.saturating_add(discard) {
+                break;
+            } else {
+                kept = Vec::new();
+            }
+        }
+        if total > limit {
+            Err(BodyError::TooLarge)
+        } else {
+            Ok(Bytes::from(kept))
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .unwrap_or(Err(BodyError::TooLarge))
+}
+
 async fn handle(
     state: &AppState,
     request: Request<Body>,
-    _request_id: &str,
+    close: &mut bool,
     action: &mut Option<String>,
 ) -> Result<Map<String, Value>, ApiError> {
     let (parts, body) = request.into_parts();
@@ -142,7 +199,9 @@ async fn handle(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    let is_form = content_type
+        .get(..33)
+        .is_some_and(|t| t.eq_ignore_ascii_case("application/x-www-form-urlencoded"));
     let body: Bytes = if is_post {
         let limit = if is_form {
             limits.v1_post_bytes
@@ -154,12 +213,21 @@ async fn handle(
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(too_large("request body", limit));
+        match read_body(body, limit, limits.discard_body_bytes, declared).await {
+            Ok(body) => body,
+            Err(e) => {
+                // Whatever is left of the body is not read: the connection cannot carry
+                // another request.
+                *close = true;
+                return Err(match e {
+                    BodyError::TooLarge => too_large("request body", limit),
+                    BodyError::Unreadable(why) => err(
+                        ErrorCode::InvalidParameter,
+                        format!("The request body could not be read: {why}."),
+                    ),
+                });
+            }
         }
-        axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|_| too_large("request body", limit))?
     } else {
         let line = parts.uri.path().len() + query.len() + 1;
         if line > limits.get_bytes {
@@ -168,6 +236,23 @@ async fn handle(
         Bytes::new()
     };
 
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if is_post && media != "application/json" && media != "application/x-www-form-urlencoded" {
+        // Read in full above, so the client reads this answer.
+        return Err(err(
+            ErrorCode::UnsupportedProtocol,
+            format!(
+                "A POST must be `application/json` (signed with TC3) or \
+                 `application/x-www-form-urlencoded` (signature v1), not `{content_type}`; SCF's \
+                 actions take no multipart bodies."
+            ),
+        ));
+    }
     let verified = if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
         verify_tc3(
             state,
@@ -422,6 +507,21 @@ fn verify_tc3<'s>(
             return Err(signature_failure());
         }
     }
+    let region = header_str(headers, "x-tc-region");
+    let bound = [
+        action.as_str(),
+        region.unwrap_or(""),
+        header_str(headers, "x-tc-version").unwrap_or(""),
+        header_str(headers, "x-tc-token").unwrap_or(""),
+    ];
+    if !state.seen_signatures.check(parsed.signature, &bound) {
+        return Err(err(
+            ErrorCode::AuthSignatureFailure,
+            "This signature was already used with another X-TC-Action, X-TC-Region, \
+             X-TC-Version or X-TC-Token: a signed request can be repeated, not changed. Sign \
+             each request afresh.",
+        ));
+    }
     let params = if !is_post {
         Params::Pairs(
             form_urlencoded::parse(query.as_bytes())
@@ -450,7 +550,7 @@ fn verify_tc3<'s>(
     Ok(Verified {
         account,
         action,
-        region: header_str(headers, "x-tc-region").map(str::to_string),
+        region: region.map(str::to_string),
         params,
     })
 }

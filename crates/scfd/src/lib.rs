@@ -5,17 +5,21 @@
 //!   `UnsupportedProtocol` in Tencent's envelope), `/healthz`, and `/code/...` for the signed
 //!   package links of GetFunctionAddress.
 //! * [`console`]: the web console at `/console`, static files that sign their own API calls.
+//! * [`front_door`]: the accept loop: header-read timeout, connection cap, eviction.
 //! * [`gateway`]: the API handler (size, signature, region, rate, parameters, then the core).
 //! * [`config`]: the TOML config, the accounts, the secrets kept in the data dir.
 //! * [`rate_limit`]: per-account, per-action request rates.
+//! * [`replay`]: TC3 signatures bound to the action, region and version they came with.
 //! * [`server`]: opening the store, resuming unfinished work, serving until a signal.
 
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod front_door;
 pub mod gateway;
 pub mod prometheus;
 pub mod rate_limit;
+pub mod replay;
 pub mod server;
 
 use axum::Router;
@@ -39,6 +43,8 @@ pub struct AppState {
     pub http_limits: HttpLimits,
     /// This node's name, on every request's log span.
     pub node: Arc<str>,
+    /// TC3 signatures seen lately, with what they came with (see [`replay`]).
+    pub seen_signatures: replay::SeenSignatures,
     /// The Prometheus recorder's handle, when `serve` installed one.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }

@@ -123,13 +123,29 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         regions,
         default_region: config.default_region.clone(),
         rate_limits,
+        seen_signatures: config.http.seen_signatures(),
         http_limits: config.http.clone(),
         node: Arc::from(node.as_str()),
         metrics: Some(crate::prometheus::install()?),
     });
     tracing::info!(listen = %local, data_dir = %data_dir.display(), node = %node, store = store_name, "scfd is listening");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+    let fd_limit = crate::front_door::raise_fd_limit();
+    let max_connections = crate::front_door::effective_cap(config.http.max_connections, fd_limit);
+    if max_connections < config.http.max_connections {
+        tracing::warn!(
+            configured = config.http.max_connections,
+            max_connections,
+            fd_limit,
+            "[http] max_connections is over half the open-files limit; using half"
+        );
+    }
+    let limits = crate::front_door::Limits {
+        max_connections,
+        header_read_timeout: std::time::Duration::from_secs(
+            config.http.header_read_timeout_seconds.max(1),
+        ),
+    };
+    crate::front_door::serve(listener, app(state), limits, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!("scfd stopped");

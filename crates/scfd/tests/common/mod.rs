@@ -83,6 +83,7 @@ pub fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
             ..HttpLimits::default()
         },
         node: Arc::from("test-node"),
+        seen_signatures: HttpLimits::default().seen_signatures(),
         metrics: None,
     };
     TestApp {
