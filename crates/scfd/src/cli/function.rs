@@ -116,6 +116,25 @@ fn wait_active(client: &Client, name: &str, namespace: Option<&str>) -> Result<V
     }
 }
 
+/// What the request carries besides the zip (the other parameters, the JSON around them).
+const REQUEST_OVERHEAD: usize = 16 << 10;
+
+/// Refuses, before uploading, a package the server would refuse for the request's size.
+fn check_request_size(zip_b64_bytes: usize, limit: usize) -> Result<(), CliError> {
+    if zip_b64_bytes + REQUEST_OVERHEAD <= limit {
+        return Ok(());
+    }
+    Err(CliError::Failed(format!(
+        "the package is {} once base64-encoded, and the API takes requests of at most {} (SCF's \
+         limit for a signed JSON request; the zip travels base64-encoded inside it, so it must \
+         stay under about {}). Leave out what the function does not need (tests, caches, \
+         build output), or raise the server's [http] tc3_post_bytes and pass --request-limit",
+        size(zip_b64_bytes as u64),
+        size(limit as u64),
+        size(((limit - REQUEST_OVERHEAD.min(limit)) / 4 * 3) as u64),
+    )))
+}
+
 pub fn deploy(client: &Client, args: &DeployArgs) -> Result<(), CliError> {
     let namespace = args.namespace.as_deref();
     let shown = args.dir.display().to_string();
@@ -143,6 +162,7 @@ pub fn deploy(client: &Client, args: &DeployArgs) -> Result<(), CliError> {
         ));
     }
     let zip_b64 = base64::engine::general_purpose::STANDARD.encode(&package.zip);
+    check_request_size(zip_b64.len(), args.request_limit)?;
     let get = Value::Object(function_params(&args.name, namespace));
     let existing = match client.call("GetFunction", &get) {
         Ok(f) => Some(f),
@@ -356,7 +376,22 @@ mod tests {
             env: Vec::new(),
             namespace: None,
             description: None,
+            request_limit: 10 << 20,
         }
+    }
+
+    #[test]
+    fn a_package_too_large_for_one_request_is_refused_before_uploading() {
+        let limit = 10 << 20;
+        assert!(check_request_size(7 << 20, limit).is_ok());
+        let Err(CliError::Failed(why)) = check_request_size(10 << 20, limit) else {
+            panic!("a 10 MB base64 zip cannot fit a 10 MB request");
+        };
+        assert!(
+            why.contains("tc3_post_bytes") && why.contains("--request-limit"),
+            "{why}"
+        );
+        assert!(check_request_size(10 << 20, 20 << 20).is_ok());
     }
 
     #[test]

@@ -149,6 +149,10 @@ pub struct DeployArgs {
     /// The function's description.
     #[arg(long)]
     pub description: Option<String>,
+    /// The largest request the server takes: SCF's TC3 limit, scfd's `[http] tc3_post_bytes`.
+    /// The zip travels base64-encoded inside it, so it can be about 3/4 of this.
+    #[arg(long, value_name = "BYTES", default_value_t = 10 << 20)]
+    pub request_limit: usize,
 }
 
 #[derive(Subcommand, Debug)]
