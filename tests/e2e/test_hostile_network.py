@@ -229,6 +229,52 @@ def test_outbound_reaches_another_host_and_none_does_not(sbx, spare_servers):
         pong.close()
 
 
+# Dials the peer host while the module is imported, before any event.
+IMPORT_DIAL_PY = r'''import os, socket
+def dial():
+    try:
+        s = socket.create_connection((os.environ["PEER"], int(os.environ["PEER_PORT"])), timeout=3)
+        s.sendall(b"ping")
+        answer = s.recv(10).decode()
+        s.close()
+        return answer
+    except OSError as e:
+        return "!" + type(e).__name__
+AT_IMPORT = dial()
+def main_handler(event, context):
+    return AT_IMPORT
+'''
+
+# Dials the peer host as its first line, before it even tells the API it is ready.
+START_DIAL_BOOTSTRAP = r'''#!/bin/bash
+if exec 3<>"/dev/tcp/$PEER/$PEER_PORT"; then printf ping >&3; AT_START=$(head -c 4 <&3); else AT_START=failed; fi
+API="http://$SCF_RUNTIME_API:$SCF_RUNTIME_API_PORT"
+curl -s -d " " -X POST "$API/runtime/init/ready" >/dev/null
+while true; do
+  curl -sS "$API/runtime/invocation/next" >/dev/null
+  curl -s -X POST -d "\"$AT_START\"" "$API/runtime/invocation/response" >/dev/null
+done
+'''
+
+
+def test_outbound_is_up_before_the_functions_code_runs(sbx):
+    """A cold start runs the function's own code (a Python module's import, a custom runtime's
+    first line) only once its outbound network is up. Without the wait, pasta (about 20 ms to
+    start) loses the race: the bootstrap's first connection fails with no route."""
+    peer = peer_host()
+    pong = PongServer(peer.listen())
+    env = {"PEER": peer.addr, "PEER_PORT": str(pong.port)}
+    try:
+        api = sbx.client()
+        py = deploy(api, IMPORT_DIAL_PY, env=env, timeout=10)
+        assert ret_json(ok(invoke(api, py))) == "pong", "the module's import found no network"
+        custom = deploy(api, exec_zip({"bootstrap": START_DIAL_BOOTSTRAP}), runtime="CustomRuntime",
+                        env=env, timeout=10)
+        assert ret_json(ok(invoke(api, custom))) == "pong", "the bootstrap's first line found no network"
+    finally:
+        pong.close()
+
+
 def test_host_address_is_the_instances_own(sbx):
     """The instance holds the host's primary address itself: a connection to it stays in the
     instance's namespace and never reaches a service the host serves there, nor on the other

@@ -50,6 +50,9 @@ struct Cli {
     /// Skip the PostgreSQL rows.
     #[arg(long)]
     no_pg: bool,
+    /// `[sandbox] network` of the servers: "outbound" (scfd's default) or "none".
+    #[arg(long, value_parser = ["outbound", "none"])]
+    network: Option<String>,
     /// Only the baselines and the PostgreSQL rows.
     #[arg(long, conflicts_with = "no_pg")]
     pg_only: bool,
@@ -175,6 +178,9 @@ impl Drop for Postgres {
 }
 
 fn run_suite(cli: &Cli) -> Result<(), String> {
+    if let Some(network) = &cli.network {
+        let _ = scfd_process::NETWORK.set(network.clone());
+    }
     let started = Instant::now();
     let bin_dir = match &cli.bin_dir {
         Some(d) => d.clone(),

@@ -38,6 +38,9 @@ const RATE_LIMITED_ACTIONS: &[&str] = &[
     "ListAsyncEvents",
 ];
 
+/// `[sandbox] network` of every server the suite starts (`--network`); unset: scfd's default.
+pub static NETWORK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 fn config_toml(creds: &Credentials, cfg: &ServerConfig) -> String {
     let mut rates = String::from("default = 0\n");
     for a in RATE_LIMITED_ACTIONS {
@@ -51,13 +54,17 @@ fn config_toml(creds: &Credentials, cfg: &ServerConfig) -> String {
         "[[accounts]]\nsecret_id = \"{}\"\nsecret_key = \"{}\"\napp_id = {}\nuin = \"{}\"\n\n\
          [rate_limits]\n{rates}\n\
          [engine]\nkeep_alive_secs = {}\nmax_instances = {}\n\n\
-         [async]\nretry_interval_secs = 1\n\n{store}",
+         [async]\nretry_interval_secs = 1\n\n{store}{sandbox}",
         creds.secret_id,
         creds.secret_key,
         creds.app_id,
         creds.uin,
         cfg.keep_alive_secs,
-        cfg.max_instances
+        cfg.max_instances,
+        sandbox = NETWORK
+            .get()
+            .map(|n| format!("\n[sandbox]\nnetwork = \"{n}\"\n"))
+            .unwrap_or_default(),
     )
 }
 
