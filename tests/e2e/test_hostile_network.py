@@ -348,3 +348,24 @@ def test_pasta_goes_with_its_instance_and_with_the_server(spare_servers):
                  and "Z" not in Path(f"/proc/{p}/stat").read_text().split(")")[-1].split()[0]}
         time.sleep(0.05)
     assert not alive, f"pasta {sorted(alive)} outlived the killed server"
+
+
+def test_missing_pasta_stops_the_server():
+    """With `network = "outbound"` and no pasta, scfd refuses to start and names the fixes
+    (rather than starting instances without the network their functions expect); with
+    `network = "none"` it starts without pasta."""
+    from test_hostile_sandbox import _run_until_exit
+    from scfdtest import scfd_bin
+
+    work = WORK_ROOT / uniq("nopasta")
+    work.mkdir(parents=True)
+    try:
+        missing = {**SANDBOX, "pasta": "/nonexistent/pasta"}
+        rc, log = _run_until_exit(scfd_bin(), work / "outbound", engine_config(sandbox=missing))
+        assert rc is not None and rc != 0, f"scfd started without pasta (exit code {rc}); log:\n{log[-2000:]}"
+        assert 'network = \\"none\\"' in log or 'network = "none"' in log, log[-2000:]
+        assert "passt" in log, log[-2000:]
+        rc, log = _run_until_exit(scfd_bin(), work / "none", engine_config(sandbox={**missing, "network": "none"}))
+        assert rc is None, f'with network = "none" scfd must start without pasta (exit code {rc}); log:\n{log[-2000:]}'
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
