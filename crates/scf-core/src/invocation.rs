@@ -8,6 +8,7 @@
 //! flight (nobody waits for them any more) and puts running async events back in the queue, so
 //! every accepted async request reaches a final state (at least once).
 
+use crate::clock;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service, now_ms};
 use scf_engine::instance::Failure;
 use scf_engine::{EngineError, FunctionSpec, Outcome};
@@ -499,7 +500,8 @@ pub(crate) async fn invoke_async(
         payload: event.get().to_string(),
         attempts: 0,
         max_retries,
-        next_run_ms: now,
+        // Schedules run on the steady clock, ages on the settled one (crate::clock).
+        next_run_ms: clock::steady_ms(),
         expires_ms: now + ttl * 1000,
         start_ms: now,
         end_ms: None,
@@ -595,7 +597,7 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
             }
             continue;
         }
-        let now = now_ms();
+        let now = clock::steady_ms();
         let lease_ms = s.settings.async_lease.as_millis() as i64;
         let claimed = match s
             .store
@@ -632,7 +634,9 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
             Duration::from_millis(0)
         } else {
             match s.store.next_async_due().await {
-                Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(1, 1000) as u64),
+                Ok(Some(due)) => {
+                    Duration::from_millis((due - clock::steady_ms()).clamp(1, 1000) as u64)
+                }
                 _ => Duration::from_secs(1),
             }
         };
@@ -661,7 +665,7 @@ async fn renew_leases(svc: std::sync::Weak<Service>, in_flight: Arc<Mutex<HashSe
         let lease = s.settings.async_lease;
         let ids: Vec<String> = lock(&in_flight).iter().cloned().collect();
         if !ids.is_empty() {
-            let until = now_ms() + lease.as_millis() as i64;
+            let until = clock::steady_ms() + lease.as_millis() as i64;
             if let Err(e) = s
                 .store
                 .renew_async_leases(&s.settings.node, &ids, until)
@@ -690,7 +694,7 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
         Err(err) => {
             tracing::error!(error = %err, request_id = %e.request_id, "cannot load an async request; it stays queued");
             e.status = AsyncStatus::Queued;
-            e.next_run_ms = now_ms() + 1000;
+            e.next_run_ms = clock::steady_ms() + 1000;
             let _ = svc.store.update_async(&e).await;
             return;
         }
@@ -709,7 +713,7 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
         e.status = status;
         e.end_ms = Some(now_ms());
     };
-    if e.attempts == 1 && !e.resumed && now_ms() > e.expires_ms {
+    if e.attempts == 1 && !e.resumed && clock::settled_ms() > e.expires_ms {
         finish(
             &mut record,
             &mut e,
@@ -772,7 +776,8 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
         if e.attempts - 1 < e.max_retries {
             record.retry_num = e.attempts - 1;
             e.status = AsyncStatus::Queued;
-            e.next_run_ms = now_ms() + svc.settings.async_retry_interval.as_millis() as i64;
+            e.next_run_ms =
+                clock::steady_ms() + svc.settings.async_retry_interval.as_millis() as i64;
         } else {
             finish(record, e, AsyncStatus::Failed, Some(message));
         }
@@ -805,7 +810,7 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
         e.status = AsyncStatus::Queued;
         // The claim counted an attempt that did not run.
         e.attempts -= 1;
-        e.next_run_ms = now_ms() + (NOT_ITS_TURN * refused).as_millis() as i64;
+        e.next_run_ms = clock::steady_ms() + (NOT_ITS_TURN * refused).as_millis() as i64;
         persist(svc, &record, &e).await;
         return;
     }
@@ -829,7 +834,8 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
                 // asking is concerned.
                 record.ret_code = 1;
                 e.status = AsyncStatus::Queued;
-                e.next_run_ms = now_ms() + svc.settings.async_retry_interval.as_millis() as i64;
+                e.next_run_ms =
+                    clock::steady_ms() + svc.settings.async_retry_interval.as_millis() as i64;
             } else {
                 e.status = AsyncStatus::Failed;
                 e.end_ms = Some(now_ms());
@@ -865,41 +871,44 @@ pub(crate) async fn recover(svc: &Arc<Service>) -> Result<(u64, u64), ApiError> 
         .store
         .fail_running_sync_requests(
             &svc.settings.node,
-            now - STALE_SYNC_MS,
+            clock::settled_ms() - STALE_SYNC_MS,
             RESTARTED_MESSAGE,
             now,
         )
         .await?;
     let requeued = svc
         .store
-        .requeue_running_async(&svc.settings.node, now)
+        .requeue_running_async(&svc.settings.node, clock::steady_ms())
         .await?;
     Ok((failed, requeued))
 }
 
-/// Purges records older than the retention, every minute.
+/// Purges records older than the retention, every `purge_interval` (a minute by default).
 pub(crate) async fn purge_loop(svc: std::sync::Weak<Service>) {
     loop {
         let Some(s) = svc.upgrade() else { return };
-        let now = now_ms();
-        // Sync requests of a node that stopped and never came back.
+        let (now, settled) = (now_ms(), clock::settled_ms());
+        // Sync requests of a node that stopped and never came back. Their age is judged on
+        // the settled clock: a wall clock set forward must not fail a live request.
         match s
             .store
-            .fail_running_sync_requests("", now - STALE_SYNC_MS, LOST_MESSAGE, now)
+            .fail_running_sync_requests("", settled - STALE_SYNC_MS, LOST_MESSAGE, now)
             .await
         {
             Ok(0) => {}
             Ok(n) => tracing::info!(failed = n, "failed sync requests whose node is gone"),
             Err(e) => tracing::warn!(error = %e, "cannot fail the sync requests of gone nodes"),
         }
-        let before = now - s.settings.retention.as_millis() as i64;
+        // Nor may it purge what is younger than the retention in real time.
+        let before = settled - s.settings.retention.as_millis() as i64;
         match s.store.purge_before(before).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged request records past retention"),
             Err(e) => tracing::warn!(error = %e, "purge failed"),
         }
+        let every = s.settings.purge_interval.max(Duration::from_millis(100));
         drop(s);
-        tokio::time::sleep(Duration::from_secs(60)).await;
+        tokio::time::sleep(every).await;
     }
 }
 

@@ -6,6 +6,8 @@
 //! * [`action`]: the one `Action` enum, built from an action name and checked parameters.
 //! * `actions/`: one module per action (request struct, checks, answer), plus the views and
 //!   paging rules they share.
+//! * [`clock`]: the wall clock records carry, and the steady and settled clocks that
+//!   schedules and ages are decided on, so a jump of the system clock loses nothing.
 //! * [`service`]: the service itself, its settings and limits, the caller.
 //! * [`rules`]: SCF's validation rules for names and settings, each with its exact code.
 //! * [`zip_guard`]: refusing unsafe packages (escapes, bombs, oversize) before anything is
@@ -25,6 +27,7 @@
 
 pub mod action;
 pub mod actions;
+pub mod clock;
 pub mod invocation;
 pub mod packages;
 pub mod rules;

@@ -68,6 +68,8 @@ pub struct Settings {
     pub async_retry_interval: std::time::Duration,
     /// How long request records and finished async events are kept (SCF: 3 days).
     pub retention: std::time::Duration,
+    /// How often the purge runs (and fails the sync requests of nodes that are gone).
+    pub purge_interval: std::time::Duration,
     /// Each account's uin, for the context of async runs.
     pub uins: std::collections::HashMap<u64, String>,
     /// A sync request still running after this long also gets a running record in the store
@@ -123,11 +125,9 @@ pub struct Service {
     default_seen: Mutex<HashSet<Scope>>,
 }
 
+/// The wall clock: what records carry (see [`crate::clock`] for what decisions use).
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    crate::clock::wall_ms()
 }
 
 /// Maps a store failure that the action did not expect onto `InternalError`, logging it.

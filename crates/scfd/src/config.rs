@@ -76,6 +76,8 @@ pub struct AsyncConfig {
     pub retry_interval_secs: u64,
     /// Hours request records and finished async events are kept (SCF keeps async status 3 days).
     pub retention_hours: u64,
+    /// Seconds between runs of the retention purge.
+    pub purge_interval_secs: u64,
     /// Seconds an async run's lease lasts unless its node renews it; after a node dies, its
     /// running events are taken over by another node once their leases run out.
     pub lease_secs: u64,
@@ -89,6 +91,7 @@ impl Default for AsyncConfig {
         AsyncConfig {
             retry_interval_secs: 60,
             retention_hours: 72,
+            purge_interval_secs: 60,
             lease_secs: 30,
             dispatch: true,
         }

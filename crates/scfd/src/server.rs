@@ -20,6 +20,8 @@ pub struct ServeOptions {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 
 pub async fn serve(opts: ServeOptions) -> Result<(), String> {
+    // Schedules count from here on the monotonic clock (scf_core::clock).
+    scf_core::clock::start();
     let config = opts.config;
     let listen = opts
         .listen
@@ -78,6 +80,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         data_dir: data_dir.clone(),
         async_retry_interval: std::time::Duration::from_secs(config.async_.retry_interval_secs),
         retention: std::time::Duration::from_secs(config.async_.retention_hours * 3600),
+        purge_interval: std::time::Duration::from_secs(config.async_.purge_interval_secs.max(1)),
         uins,
         running_record_after: std::time::Duration::from_millis(
             config.store.running_record_after_ms,

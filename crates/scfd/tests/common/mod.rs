@@ -36,6 +36,7 @@ pub fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
         data_dir: dir.path().to_path_buf(),
         async_retry_interval: std::time::Duration::from_secs(1),
         retention: std::time::Duration::from_secs(3600),
+        purge_interval: std::time::Duration::from_secs(60),
         uins: HashMap::new(),
         running_record_after: std::time::Duration::from_millis(100),
         node: "test-node".into(),
