@@ -133,6 +133,10 @@ pub(crate) fn now_ms() -> i64 {
 /// Maps a store failure that the action did not expect onto `InternalError`, logging it.
 pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "internal error");
+    // An io::Error of kind StorageFull displays as this (ENOSPC).
+    if e.to_string().contains("No space left on device") {
+        return scf_store::disk_full();
+    }
     ApiError::new(
         ErrorCode::InternalError,
         "Internal error; the server log has the details.",

@@ -54,11 +54,27 @@ impl From<StoreError> for scf_types::ApiError {
             );
         }
         tracing::error!(error = %e, "store failure");
+        // SQLite's SQLITE_FULL says "database or disk is full", the OS (and PostgreSQL) "No
+        // space left on device".
+        if let StoreError::Backend(why) = &e
+            && (why.contains("disk is full") || why.contains("No space left on device"))
+        {
+            return disk_full();
+        }
         scf_types::ApiError::new(
             scf_types::ErrorCode::InternalErrorSystem,
             "Internal error; the server log has the details.",
         )
     }
+}
+
+/// The answer when the disk under the store or the packages is full: the request changed
+/// nothing and can be retried once space is freed.
+pub fn disk_full() -> scf_types::ApiError {
+    scf_types::ApiError::new(
+        scf_types::ErrorCode::FailedOperationInsufficientResources,
+        "The server's disk is full: nothing was changed. Free space on it and retry.",
+    )
 }
 
 /// What TerminateAsyncEvent found.

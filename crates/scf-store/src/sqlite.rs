@@ -204,7 +204,22 @@ fn run_writer(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>) {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (creating it if need be) the database at `path`. A file SQLite cannot read is
+    /// refused with its path, SQLite's own words and how to recover.
     pub fn open(path: &Path, synchronous: Synchronous) -> Result<Self> {
+        Self::open_file(path, synchronous).map_err(|e| match e {
+            StoreError::Backend(why) => StoreError::Backend(format!(
+                "cannot open the database {p}: {why}. If the file is damaged: stop scfd, keep a \
+                 copy of it (with its -wal and -shm files), then restore a backup, or rebuild it \
+                 with `sqlite3 {p} .recover | sqlite3 {p}.recovered` and put the result in its \
+                 place",
+                p = path.display()
+            )),
+            other => other,
+        })
+    }
+
+    fn open_file(path: &Path, synchronous: Synchronous) -> Result<Self> {
         let sync = match synchronous {
             Synchronous::Normal => "NORMAL",
             Synchronous::Full => "FULL",
@@ -1168,5 +1183,23 @@ impl Store for SqliteStore {
 
     fn backend_name(&self) -> &'static str {
         "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_with_its_path_and_the_way_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("scfd.db");
+        std::fs::write(&path, vec![0x5a; 8192]).expect("write");
+        let Err(StoreError::Backend(why)) = SqliteStore::open(&path, Synchronous::Normal) else {
+            panic!("a damaged file must not open");
+        };
+        assert!(why.contains(&path.display().to_string()), "{why}");
+        assert!(why.contains("not a database"), "SQLite's own words: {why}");
+        assert!(why.contains(".recover"), "{why}");
     }
 }

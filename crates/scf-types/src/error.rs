@@ -79,6 +79,7 @@ error_codes! {
     FailedOperationFunctionStatusError = "FailedOperation.FunctionStatusError",
     FailedOperationInvokeFunction = "FailedOperation.InvokeFunction",
     FailedOperationOperationConflict = "FailedOperation.OperationConflict",
+    FailedOperationInsufficientResources = "FailedOperation.InsufficientResources",
     InternalErrorSystem = "InternalError.System",
     InvalidParameterRequestTooLarge = "InvalidParameter.RequestTooLarge",
     InvalidParameterValueAsyncTriggerConfig = "InvalidParameterValue.AsyncTriggerConfig",

@@ -35,6 +35,10 @@ enum Command {
         /// collectors). `SCFD_LOG` sets the filter, e.g. `SCFD_LOG=debug`.
         #[arg(long, value_enum, default_value_t = LogFormat::Human)]
         log_format: LogFormat,
+        /// Start although the SQLite database is missing or empty while the data dir keeps
+        /// code packages (scfd refuses that by default: the database was probably lost).
+        #[arg(long)]
+        accept_empty_database: bool,
     },
     /// The client commands: deploy, invoke, status, logs, ... (through the signed API).
     #[command(flatten)]
@@ -71,6 +75,7 @@ fn main() -> std::process::ExitCode {
             config,
             store,
             log_format,
+            accept_empty_database,
         } => scfd::config::Config::load(config.as_deref()).and_then(|config| {
             init_logs(log_format);
             tokio::runtime::Builder::new_multi_thread()
@@ -81,6 +86,7 @@ fn main() -> std::process::ExitCode {
                     listen,
                     data_dir,
                     store,
+                    accept_empty_database,
                     config,
                 }))
         }),

@@ -14,6 +14,9 @@ pub struct ServeOptions {
     pub data_dir: Option<PathBuf>,
     /// A PostgreSQL URL, over the config's `[store] url`.
     pub store: Option<String>,
+    /// Start even though the SQLite file is missing or empty while packages are kept (see
+    /// [`check_database_not_lost`]).
+    pub accept_empty_database: bool,
     pub config: Config,
 }
 
@@ -65,10 +68,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
         ),
-        None => Arc::new(
-            SqliteStore::open(&data_dir.join("scfd.db"), config.store.synchronous)
-                .map_err(|e| e.to_string())?,
-        ),
+        None => {
+            let db = data_dir.join("scfd.db");
+            if !opts.accept_empty_database {
+                check_database_not_lost(&db, &data_dir.join("packages"))?;
+            }
+            Arc::new(SqliteStore::open(&db, config.store.synchronous).map_err(|e| e.to_string())?)
+        }
     };
     let uins = accounts.iter().map(|a| (a.app_id, a.uin.clone())).collect();
     let settings = Settings {
@@ -153,6 +159,44 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!("scfd stopped");
     Ok(())
+}
+
+/// Refuses to start on an SQLite file that is missing or empty while the data dir keeps code
+/// packages: packages are written only after the database exists, so the database was lost or
+/// truncated, and starting would begin anew with every function gone, without a word.
+pub fn check_database_not_lost(
+    db: &std::path::Path,
+    packages: &std::path::Path,
+) -> Result<(), String> {
+    let empty = match std::fs::metadata(db) {
+        Ok(m) => m.len() == 0,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(format!("cannot read {}: {e}", db.display())),
+    };
+    if !empty {
+        return Ok(());
+    }
+    let kept = std::fs::read_dir(packages)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".zip"))
+                .count()
+        })
+        .unwrap_or(0);
+    if kept == 0 {
+        return Ok(());
+    }
+    Err(format!(
+        "the database {} is {} but {} holds {kept} code package{}: the database was lost or \
+         truncated. Restore it from a backup (with its -wal file if there is one), or start \
+         anew with `scfd serve --accept-empty-database` (functions, versions and request \
+         records are then gone; the packages stay until removed)",
+        db.display(),
+        if db.exists() { "empty" } else { "missing" },
+        packages.display(),
+        if kept == 1 { "" } else { "s" },
+    ))
 }
 
 fn announce(
