@@ -108,3 +108,25 @@ def test_json_logs_carry_each_api_requests_id(tmp_path):
     assert bad.requestId in ids
     refused = [l for l in lines if l.get("span", {}).get("request_id") == bad.requestId]
     assert any(l["fields"].get("code") == "ResourceNotFound.Function" for l in refused), refused
+
+
+def test_a_deleted_functions_series_leave_metrics(make_server):
+    """Before (main at 145c703) each deleted function kept ~57 series for good."""
+    s = make_server("metrics_idle_seconds = 2\n" + engine_config())
+    api = s.client(ACCOUNT_A)
+    gone = deploy(api, "def main_handler(event, context):\n    return 1\n")
+    kept = deploy(api, "def main_handler(event, context):\n    return 2\n")
+    assert invoke(api, gone)["InvokeResult"] == 0
+
+    def series_of(families, function):
+        return [x for f in families.values() for x in f.samples if x.labels.get("function") == function]
+
+    assert series_of(scrape(s), gone), "the function's series are there while it runs"
+    api.call("DeleteFunction", {"FunctionName": gone})
+    time.sleep(3)
+    assert invoke(api, kept)["InvokeResult"] == 0
+    scrape(s)  # pruning happens as the page is rendered
+    m = scrape(s)
+    assert series_of(m, gone) == []
+    assert series_of(m, kept), "a function in use keeps its series"
+    assert value(m, "scf_node_info", "scf_node_info") == 1

@@ -9,6 +9,7 @@
 //! every accepted async request reaches a final state (at least once).
 
 use crate::clock;
+use crate::log_budget::LogBudget;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service, now_ms};
 use scf_engine::instance::Failure;
 use scf_engine::{EngineError, FunctionSpec, Outcome};
@@ -216,10 +217,18 @@ fn tail(log: &str, bytes: usize) -> &str {
 }
 
 /// SCF's log layout: START, the function's output, END, and a Report line with the figures.
-fn format_log(request_id: &str, f: &FunctionRecord, o: &Outcome) -> String {
+fn format_log(request_id: &str, f: &FunctionRecord, o: &Outcome, budget: &LogBudget) -> String {
     let mut body = o.run.log.clone();
     if body.len() > MAX_LOG_BYTES {
         body = format!("[log truncated]\n{}", tail(&body, MAX_LOG_BYTES));
+    }
+    if !budget.take(f.key.scope.app_id, body.len()) {
+        metrics::counter!("scf_log_dropped_total").increment(1);
+        body = format!(
+            "[log dropped: this account's requests stored more than {} bytes of log in the last \
+             minute ([limits] log_bytes_per_minute)]\n",
+            budget.per_minute()
+        );
     }
     if !body.is_empty() && !body.ends_with('\n') {
         body.push('\n');
@@ -249,7 +258,7 @@ fn error_kind(o: &Outcome) -> &'static str {
 }
 
 /// Writes an outcome into a record.
-fn settle(record: &mut RequestRecord, f: &FunctionRecord, o: &Outcome) {
+fn settle(svc: &Service, record: &mut RequestRecord, f: &FunctionRecord, o: &Outcome) {
     let (code, msg, err) = match &o.run.result {
         Ok(v) => (0, v.clone(), String::new()),
         Err(e) => (-1, e.clone(), e.clone()),
@@ -260,7 +269,7 @@ fn settle(record: &mut RequestRecord, f: &FunctionRecord, o: &Outcome) {
     record.duration_ms = o.run.duration_ms;
     record.mem_usage_bytes = o.run.mem_bytes;
     record.end_ms = Some(now_ms());
-    record.log = format_log(&record.request_id, f, o);
+    record.log = format_log(&record.request_id, f, o, &svc.log_budget);
     record.cold_start = o.cold_start;
     record.init_duration_ms = o.init_ms;
     record.error_kind = error_kind(o).into();
@@ -433,7 +442,7 @@ pub(crate) async fn invoke_sync(
                 });
             }
         };
-        settle(&mut record, &t.record, &outcome);
+        settle(&svc2, &mut record, &t.record, &outcome);
         put_outcome(&svc2, &record).await?;
         Ok(record)
     });
@@ -824,7 +833,7 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
     }
     match outcome {
         Ok(o) => {
-            settle(&mut record, &t.record, &o);
+            settle(svc, &mut record, &t.record, &o);
             record.retry_num = e.attempts - 1;
             if o.run.result.is_ok() {
                 e.status = AsyncStatus::Finished;

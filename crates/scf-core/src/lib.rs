@@ -29,6 +29,7 @@ pub mod action;
 pub mod actions;
 pub mod clock;
 pub mod invocation;
+mod log_budget;
 pub mod packages;
 pub mod rules;
 mod running;

@@ -33,6 +33,9 @@ pub struct Limits {
     pub zip_entries: usize,
     /// How long a GetFunctionAddress URL stays valid.
     pub code_url_ttl_seconds: u64,
+    /// Log an account's requests may store per minute (each request keeps at most 64 KB);
+    /// 0 = no budget. See `log_budget`.
+    pub log_bytes_per_minute: u64,
 }
 
 impl Default for Limits {
@@ -46,6 +49,7 @@ impl Default for Limits {
             account_unpacked_bytes: 5 << 30,
             zip_entries: 20_000,
             code_url_ttl_seconds: 3600,
+            log_bytes_per_minute: 4 << 20,
         }
     }
 }
@@ -121,6 +125,8 @@ pub struct Service {
     pub(crate) settings: Settings,
     /// Sync requests in flight on this node.
     pub(crate) running: crate::running::Running,
+    /// Each account's budget of stored log.
+    pub(crate) log_budget: crate::log_budget::LogBudget,
     /// Scopes whose `default` namespace is known to exist, to skip the write after the first.
     default_seen: Mutex<HashSet<Scope>>,
 }
@@ -150,6 +156,7 @@ impl Service {
         settings: Settings,
     ) -> std::io::Result<Arc<Self>> {
         let packages = Packages::open(&settings.data_dir)?;
+        let settings_log_budget = settings.limits.log_bytes_per_minute;
         packages.clean_temporaries();
         Ok(Arc::new(Service {
             store,
@@ -159,6 +166,7 @@ impl Service {
             settings,
             default_seen: Mutex::new(HashSet::new()),
             running: Default::default(),
+            log_budget: crate::log_budget::LogBudget::new(settings_log_budget),
         }))
     }
 

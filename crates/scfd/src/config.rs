@@ -56,6 +56,9 @@ pub struct Config {
     pub node_id: Option<String>,
     /// Nodes serving one cluster: each node allows `1/cluster_nodes` of every rate limit.
     pub cluster_nodes: u32,
+    /// A `/metrics` series not updated for this long is dropped (a deleted function's, a
+    /// quiet one's: counters then start again from 0, which Prometheus reads as a reset).
+    pub metrics_idle_seconds: u64,
     pub accounts: Vec<Account>,
     /// Requests per second per account for each action (`default` for the rest); 0 = unlimited.
     pub rate_limits: HashMap<String, u32>,
@@ -110,6 +113,7 @@ impl Default for Config {
             default_runtime: "Python3.9".into(),
             node_id: None,
             cluster_nodes: 1,
+            metrics_idle_seconds: 3600,
             accounts: vec![],
             rate_limits: HashMap::new(),
             limits: Limits::default(),

@@ -37,9 +37,11 @@ const BYTES: &[f64] = &[
     3_221_225_472.0,
 ];
 
-/// Installs the process-wide Prometheus recorder (once, in `scfd serve`).
-pub fn install() -> Result<PrometheusHandle, String> {
+/// Installs the process-wide Prometheus recorder (once, in `scfd serve`). Series not updated
+/// for `idle` are dropped: a deleted function's ~60 series would otherwise stay for good.
+pub fn install(idle: std::time::Duration) -> Result<PrometheusHandle, String> {
     let handle = PrometheusBuilder::new()
+        .idle_timeout(metrics_util::MetricKindMask::ALL, Some(idle))
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)
         .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_bytes".into()), BYTES))
         .map_err(|e| e.to_string())?

@@ -135,7 +135,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         seen_signatures: config.http.seen_signatures(),
         http_limits: config.http.clone(),
         node: Arc::from(node.as_str()),
-        metrics: Some(crate::prometheus::install()?),
+        metrics: Some(crate::prometheus::install(std::time::Duration::from_secs(
+            config.metrics_idle_seconds.max(1),
+        ))?),
     });
     tracing::info!(listen = %local, data_dir = %data_dir.display(), node = %node, store = store_name, "scfd is listening");
     let fd_limit = crate::front_door::raise_fd_limit();
