@@ -18,6 +18,7 @@ mod machine;
 mod packages;
 mod presign;
 mod proc_stats;
+mod purge;
 mod report;
 mod scenarios;
 mod scfd_process;
@@ -64,6 +65,13 @@ enum Command {
     FixedJsonServer {
         #[arg(long)]
         listen: String,
+    },
+    /// The retention purge on a large SQLite store: time per batch (the lock a batch holds)
+    /// and the wait of inserts meanwhile; prints one Markdown table row.
+    Purge {
+        /// Records loaded first; the oldest tenth are purged.
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
     },
 }
 
@@ -268,6 +276,12 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::FixedJsonServer { listen }) => baselines::serve_fixed_json(listen),
+        Some(Command::Purge { rows }) => purge::run(
+            &cli.out
+                .clone()
+                .unwrap_or_else(|| workspace_root().join("target/bench-purge")),
+            *rows,
+        ),
         None => run_suite(&cli),
     };
     match result {

@@ -374,7 +374,15 @@ async fn put_outcome(svc: &Service, record: &RequestRecord) -> Result<(), scf_st
         tokio::time::sleep(pause).await;
         pause *= 5;
     }
-    svc.store.put_request(record).await
+    match svc.store.put_request(record).await {
+        Err(e) if svc.running.hold(record) => {
+            // The run happened: its caller gets the result, this node answers for it, and
+            // the outcome goes to the store when it is back (`running::flush_loop`).
+            tracing::warn!(error = %e, request_id = %record.request_id, "cannot record an outcome; holding it until the store is back");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Runs a synchronous invocation and returns Invoke's `Result`.
@@ -910,10 +918,26 @@ pub(crate) async fn purge_loop(svc: std::sync::Weak<Service>) {
         }
         // Nor may it purge what is younger than the retention in real time.
         let before = settled - s.settings.retention.as_millis() as i64;
-        match s.store.purge_before(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "purged request records past retention"),
-            Err(e) => tracing::warn!(error = %e, "purge failed"),
+        // In short batches, each its own transaction: the writes queued behind one wait
+        // milliseconds, not the whole purge (BENCHMARKS.md, "The retention purge").
+        let mut purged = 0;
+        loop {
+            match s.store.purge_batch(before, scf_store::PURGE_BATCH).await {
+                Ok(n) => {
+                    purged += n;
+                    if n < u64::from(scf_store::PURGE_BATCH) {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "purge failed");
+                    break;
+                }
+            }
+        }
+        if purged > 0 {
+            tracing::info!(purged, "purged request records past retention");
         }
         let every = s.settings.purge_interval.max(Duration::from_millis(100));
         drop(s);

@@ -22,11 +22,23 @@ struct Entry {
     record: RequestRecord,
     since: Instant,
     persisted: bool,
+    /// Finished, but the store refused its outcome: kept until [`flush_loop`] writes it.
+    held: Option<u64>,
 }
+
+/// Outcomes kept while the store is down, at most this many bytes of them (results, errors,
+/// logs); past it a caller gets the store's error as before.
+const MAX_HELD_BYTES: usize = 128 << 20;
 
 #[derive(Default)]
 pub(crate) struct Running {
     map: Mutex<HashMap<String, Entry>>,
+    /// Bytes held, and the next hold's sequence number (flushes go oldest first).
+    held: Mutex<(usize, u64)>,
+}
+
+fn held_size(r: &RequestRecord) -> usize {
+    r.ret_msg.len() + r.err_msg.len() + r.log.len() + 512
 }
 
 impl Running {
@@ -43,13 +55,64 @@ impl Running {
                 record: record.clone(),
                 since: Instant::now(),
                 persisted: false,
+                held: None,
             },
         );
     }
 
-    /// The request's outcome is committed: it is the store's now.
+    /// The request's task is over: its entry goes, unless its outcome is held for the store.
     pub(crate) fn finish(&self, request_id: &str) {
-        self.lock().remove(request_id);
+        let mut map = self.lock();
+        if map.get(request_id).is_some_and(|e| e.held.is_none()) {
+            map.remove(request_id);
+        }
+    }
+
+    /// Keeps the final `record`, which the store refused, until the store takes it; readers
+    /// see it meanwhile. `false` when too much is held already.
+    pub(crate) fn hold(&self, record: &RequestRecord) -> bool {
+        let size = held_size(record);
+        let seq = {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if held.0 + size > MAX_HELD_BYTES {
+                return false;
+            }
+            held.0 += size;
+            held.1 += 1;
+            held.1
+        };
+        self.lock().insert(
+            record.request_id.clone(),
+            Entry {
+                record: record.clone(),
+                since: Instant::now(),
+                persisted: true,
+                held: Some(seq),
+            },
+        );
+        true
+    }
+
+    /// The held outcomes, oldest first.
+    fn held(&self) -> Vec<RequestRecord> {
+        if self.held.lock().unwrap_or_else(|p| p.into_inner()).0 == 0 {
+            return vec![];
+        }
+        let map = self.lock();
+        let mut held: Vec<(u64, &RequestRecord)> = map
+            .values()
+            .filter_map(|e| e.held.map(|s| (s, &e.record)))
+            .collect();
+        held.sort_by_key(|(s, _)| *s);
+        held.into_iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    /// A held outcome is in the store now.
+    fn written(&self, request_id: &str) {
+        if let Some(e) = self.lock().remove(request_id) {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            held.0 = held.0.saturating_sub(held_size(&e.record));
+        }
     }
 
     /// The running request `request_id` of function `key`, if it is in flight here.
@@ -85,6 +148,39 @@ impl Running {
             }
         }
         n
+    }
+}
+
+/// Writes the outcomes held while the store was down, in the order they were held, as soon as
+/// it takes them again (tried every 100 ms, backing off to 2 s while it refuses).
+pub(crate) async fn flush_loop(svc: std::sync::Weak<crate::Service>) {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        tokio::time::sleep(pause).await;
+        let Some(s) = svc.upgrade() else { return };
+        let held = s.running.held();
+        let mut failed = false;
+        for r in &held {
+            match s.store.put_request(r).await {
+                Ok(()) => s.running.written(&r.request_id),
+                Err(e) => {
+                    tracing::warn!(error = %e, held = held.len(), "the store still refuses held outcomes");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if !held.is_empty() && !failed {
+            tracing::info!(
+                written = held.len(),
+                "wrote the outcomes held while the store was down"
+            );
+        }
+        pause = if failed {
+            (pause * 2).min(Duration::from_secs(2))
+        } else {
+            Duration::from_millis(100)
+        };
     }
 }
 

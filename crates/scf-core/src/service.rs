@@ -186,6 +186,7 @@ impl Service {
             tokio::spawn(crate::invocation::dispatch(Arc::downgrade(self)));
         }
         tokio::spawn(crate::invocation::purge_loop(Arc::downgrade(self)));
+        tokio::spawn(crate::running::flush_loop(Arc::downgrade(self)));
         tokio::spawn(crate::running::persist_loop(
             Arc::downgrade(self),
             self.settings.running_record_after,

@@ -752,7 +752,8 @@ mod tests {
     /// packages, notifications). Each test runs on a database of its own, created on the
     /// server of `SCFD_TEST_PG_URL` (`scripts/pg.sh start DIR` prints one) and dropped after.
     mod pg {
-        use crate::postgres::{MIGRATIONS, PURGE_BATCH};
+        use crate::PURGE_BATCH;
+        use crate::postgres::MIGRATIONS;
         use crate::{
             AsyncEventRecord, AsyncStatus, FunctionKey, PgStore, RequestRecord, Store, StoreError,
         };
@@ -1071,7 +1072,8 @@ mod tests {
             on_fresh_database(|url| async move {
                 let store = connect(&url).await;
                 let db = client(&url).await;
-                let (requests, events) = (2 * PURGE_BATCH + 1, PURGE_BATCH + 1);
+                let batch = i64::from(PURGE_BATCH);
+                let (requests, events) = (2 * batch + 1, batch + 1);
                 db.execute(
                     "INSERT INTO requests (request_id, app_id, region, namespace, function, ret_code, start_ms, doc)
                      SELECT 'old-' || i, 5, 'ap-guangzhou', 'default', 'p', 0, 10, '{}'

@@ -41,6 +41,10 @@ pub enum StoreError {
     Conflict,
     #[error("store backend: {0}")]
     Backend(String),
+    /// The store cannot be reached (PostgreSQL down, restarting, its connections cut): the
+    /// request may be sent again as it was.
+    #[error("store unreachable: {0}")]
+    Unavailable(String),
 }
 
 /// A store failure that an action did not expect (anything but the outcomes it matches on) is
@@ -51,6 +55,14 @@ impl From<StoreError> for scf_types::ApiError {
             return scf_types::ApiError::new(
                 scf_types::ErrorCode::FailedOperationOperationConflict,
                 "The function was changed by another request meanwhile; retry.",
+            );
+        }
+        if let StoreError::Unavailable(why) = &e {
+            tracing::warn!(error = %why, "the store is unreachable");
+            return scf_types::ApiError::new(
+                scf_types::ErrorCode::ServiceUnavailable,
+                "The server's store is unreachable for the moment; retry shortly (nothing was \
+                 changed by this request unless it says so).",
             );
         }
         tracing::error!(error = %e, "store failure");
@@ -87,6 +99,10 @@ pub enum AbortOutcome {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Rows a purge removes per transaction: small enough that the writes it stands in front of
+/// wait a few milliseconds at most (see BENCHMARKS.md, "The retention purge").
+pub const PURGE_BATCH: u32 = 1_000;
 
 /// The store behind the service. Every method is one atomic operation.
 #[async_trait::async_trait]
@@ -189,8 +205,23 @@ pub trait Store: Send + Sync + 'static {
         message: &str,
         now_ms: i64,
     ) -> Result<u64>;
-    /// Removes finished requests and async events that ended before `before_ms`.
-    async fn purge_before(&self, before_ms: i64) -> Result<u64>;
+    /// Removes up to `max_rows` finished async events that ended before `before_ms` and, with
+    /// what is left of `max_rows`, finished requests that started before it (a request whose
+    /// event remains is kept): one short transaction. Returns how many rows went; fewer than
+    /// `max_rows` means nothing more is due.
+    async fn purge_batch(&self, before_ms: i64, max_rows: u32) -> Result<u64>;
+
+    /// Everything [`Store::purge_batch`] would remove, batch after batch.
+    async fn purge_before(&self, before_ms: i64) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = self.purge_batch(before_ms, PURGE_BATCH).await?;
+            total += n;
+            if n < u64::from(PURGE_BATCH) {
+                return Ok(total);
+            }
+        }
+    }
 
     /// Records an async request and its event in one transaction: once this returns, the
     /// request will run even if the process dies.
@@ -283,6 +314,14 @@ mod tests {
         assert_eq!(
             ApiError::from(StoreError::Backend("disk".into())).code,
             ErrorCode::InternalErrorSystem
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Unavailable("connection refused".into())).code,
+            ErrorCode::ServiceUnavailable
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Backend("database or disk is full".into())).code,
+            ErrorCode::FailedOperationInsufficientResources
         );
     }
 }

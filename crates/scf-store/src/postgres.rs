@@ -30,9 +30,8 @@
 //! next poll.
 //!
 //! # Retention
-//! `purge_before` deletes in batches of 10,000 rows (`PURGE_BATCH`), each its own statement, so a
-//! purge of millions of records never holds one huge transaction (nor its locks) while nodes
-//! keep writing.
+//! `purge_batch` deletes at most `PURGE_BATCH` rows per statement, so a purge of millions of
+//! records never holds one huge transaction (nor its locks) while nodes keep writing.
 //!
 //! # Detached writes
 //! [`Store::insert_running_detached`] spawns its INSERT ... ON CONFLICT DO NOTHING. As with
@@ -127,18 +126,16 @@ ALTER TABLE packages ALTER COLUMN zip SET STORAGE EXTERNAL;
 /// one of them picked the same number.
 const MIGRATION_LOCK: i64 = 0x7363_6664_6d69_6772;
 
-/// Rows one purge statement deletes at most: large enough that a purge takes few round trips,
-/// small enough that each statement's locks and WAL stay modest.
-pub(crate) const PURGE_BATCH: i64 = 10_000;
-
 /// Connections per node. Every store call holds one for its duration only (a few
 /// milliseconds), so 16 serve far more concurrent requests than that; a cluster's default
 /// `max_connections` (100) then fits several nodes.
 const POOL_SIZE: usize = 16;
 /// How long a call waits for a free pooled connection, or for a new one to open, before
 /// failing: a stuck database surfaces as errors rather than as requests that hang forever.
-const POOL_WAIT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request waits at most this long for a connection, and a new connection this long to open:
+/// with PostgreSQL down, the API answers ServiceUnavailable within seconds, never hangs.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Queueing signals on the channel `scfd_async`; watchers listen on it.
 const NOTIFY_QUEUED: &str = "NOTIFY scfd_async";
@@ -204,13 +201,13 @@ impl PgStore {
     }
 
     async fn reader(&self) -> Result<Object> {
-        self.pool.get().await.map_err(backend)
+        self.pool.get().await.map_err(unavailable)
     }
 
     /// A connection for a write, once every detached write queued before it has committed.
     async fn writer(&self) -> Result<Object> {
         self.detached.settle().await;
-        self.pool.get().await.map_err(backend)
+        self.pool.get().await.map_err(unavailable)
     }
 }
 
@@ -333,11 +330,30 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 /// A unique violation is a row that exists already (two nodes creating the same name at
 /// once: the loser gets the same answer as if it had come second).
 fn pg(e: tokio_postgres::Error) -> StoreError {
-    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-        StoreError::AlreadyExists
-    } else {
-        backend(e)
+    let down = [
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::CONNECTION_EXCEPTION,
+        SqlState::CONNECTION_FAILURE,
+        SqlState::CONNECTION_DOES_NOT_EXIST,
+    ];
+    match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => StoreError::AlreadyExists,
+        Some(c) if down.contains(c) => unavailable(e),
+        // No SQL state: the connection itself failed (closed, reset, timed out).
+        None if e.is_closed() || io_source(&e) => unavailable(e),
+        _ => backend(e),
     }
+}
+
+fn io_source(e: &tokio_postgres::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
+}
+
+/// The server cannot be reached, or its connection broke: the request can be retried as is.
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -1133,29 +1149,31 @@ impl Store for PgStore {
         Ok(n)
     }
 
-    async fn purge_before(&self, before_ms: i64) -> Result<u64> {
+    async fn purge_batch(&self, before_ms: i64, max_rows: u32) -> Result<u64> {
         let c = self.writer().await?;
         // Events first: a request whose event remains is kept (its event still refers to it).
-        let steps = [
+        let events = execute(
+            &c,
             "DELETE FROM async_events WHERE request_id IN (
                  SELECT request_id FROM async_events WHERE status IN ('FINISHED', 'FAILED', 'ABORTED')
                  AND COALESCE((doc::jsonb->>'end_ms')::bigint, 0) < $1 LIMIT $2)",
+            &[&before_ms, &i64::from(max_rows)],
+        )
+        .await?;
+        let left = i64::from(max_rows) - events as i64;
+        if left <= 0 {
+            return Ok(events);
+        }
+        let requests = execute(
+            &c,
             "DELETE FROM requests WHERE request_id IN (
                  SELECT r.request_id FROM requests AS r WHERE r.start_ms < $1 AND r.ret_code != 1
                  AND NOT EXISTS (SELECT 1 FROM async_events AS a WHERE a.request_id = r.request_id)
                  LIMIT $2)",
-        ];
-        let mut total = 0;
-        for sql in steps {
-            loop {
-                let n = execute(&c, sql, &[&before_ms, &PURGE_BATCH]).await?;
-                total += n;
-                if n < PURGE_BATCH as u64 {
-                    break;
-                }
-            }
-        }
-        Ok(total)
+            &[&before_ms, &left],
+        )
+        .await?;
+        Ok(events + requests)
     }
 
     async fn enqueue_async(&self, r: &RequestRecord, e: &AsyncEventRecord) -> Result<()> {

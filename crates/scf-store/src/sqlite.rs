@@ -977,18 +977,25 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn purge_before(&self, before_ms: i64) -> Result<u64> {
+    async fn purge_batch(&self, before_ms: i64, max_rows: u32) -> Result<u64> {
         self.write(move |c| {
             let a = c.execute(
-                "DELETE FROM async_events WHERE status IN ('FINISHED','FAILED','ABORTED')
-                 AND COALESCE(json_extract(doc, '$.end_ms'), 0) < ?1",
-                params![before_ms],
+                "DELETE FROM async_events WHERE request_id IN (
+                     SELECT request_id FROM async_events WHERE status IN ('FINISHED','FAILED','ABORTED')
+                     AND COALESCE(json_extract(doc, '$.end_ms'), 0) < ?1 LIMIT ?2)",
+                params![before_ms, max_rows],
             )?;
-            let r = c.execute(
-                "DELETE FROM requests WHERE ret_code != 1 AND start_ms < ?1
-                 AND request_id NOT IN (SELECT request_id FROM async_events)",
-                params![before_ms],
-            )?;
+            let left = (max_rows as usize).saturating_sub(a);
+            let r = if left == 0 {
+                0
+            } else {
+                c.execute(
+                    "DELETE FROM requests WHERE request_id IN (
+                         SELECT request_id FROM requests WHERE start_ms < ?1 AND ret_code != 1
+                         AND request_id NOT IN (SELECT request_id FROM async_events) LIMIT ?2)",
+                    params![before_ms, left as i64],
+                )?
+            };
             Ok((a + r) as u64)
         })
         .await

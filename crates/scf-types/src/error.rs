@@ -42,6 +42,7 @@ error_codes! {
     UnsupportedOperation = "UnsupportedOperation",
     UnsupportedProtocol = "UnsupportedProtocol",
     UnsupportedRegion = "UnsupportedRegion",
+    ServiceUnavailable = "ServiceUnavailable",
     // SCF codes (reference §7).
     FailedOperationDeleteNamespace = "FailedOperation.DeleteNamespace",
     InvalidParameterValueCode = "InvalidParameterValue.Code",

@@ -112,7 +112,12 @@ pub async fn apply(
     )?;
     let namespace = namespace_or_default(req.namespace.as_deref());
     let key = caller.function_key(Some(namespace), &req.function_name);
-    if !rules::plausible_name(namespace) || !svc.store.function_exists(&key).await? {
+    // In flight here (or its outcome not yet written, the store being down): answered from
+    // memory, without the store. The key holds the caller's account: no one else's.
+    let running = svc.running.get(&key, &req.function_request_id);
+    if running.is_none()
+        && (!rules::plausible_name(namespace) || !svc.store.function_exists(&key).await?)
+    {
         return Err(function_not_found(&req.function_name));
     }
     if !is_request_id(&req.function_request_id) {
@@ -125,7 +130,6 @@ pub async fn apply(
         ));
     }
     // In flight here first: an entry leaves only once its outcome is in the store.
-    let running = svc.running.get(&key, &req.function_request_id);
     let found = match running {
         Some(r) => Some(r),
         None => {
