@@ -5,6 +5,8 @@
 //! stop at the cap. It also replays the archive's entries onto a model of the tree they would
 //! build, so a package is refused at the API (`InvalidParameterValue.ZipFile`) when:
 //! - an entry's name is absolute, holds `..` or a NUL, or is empty;
+//! - an entry's name or a symlink's target is longer than Linux takes (a part of a path over
+//!   255 bytes, a target over 4095), which would pass here and then fail to unpack;
 //! - an entry would be written through a symlink the archive made (`link/x`, whether the link
 //!   comes before or after the entry), or through a file (`file/x`), or names a path twice;
 //! - a symlink's target could leave the folder. The rule is lexical and strict: the target is
@@ -53,8 +55,12 @@ pub struct Inspected {
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFLNK: u32 = 0o120_000;
-/// A symlink's target is its content; anything longer than a path can be is not a symlink.
-const MAX_LINK_TARGET: u64 = 4096;
+/// A symlink's target is its content; Linux takes targets shorter than PATH_MAX (4096 with
+/// its NUL), so a longer one could not be unpacked.
+const MAX_LINK_TARGET: u64 = 4095;
+/// The longest name of one file or folder Linux takes (NAME_MAX): a longer part of an entry's
+/// path could not be unpacked.
+const MAX_NAME_PART: usize = 255;
 
 fn refuse(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidParameterValueZipFile, message)
@@ -209,6 +215,13 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
                 "The zip entry `{name}` points outside the code folder."
             )));
         };
+        if let Some(part) = path.iter().find(|p| p.len() > MAX_NAME_PART) {
+            return Err(refuse(format!(
+                "The zip entry `{name}` has a name of {} bytes in its path; the limit is \
+                 {MAX_NAME_PART}.",
+                part.len()
+            )));
+        }
         let node = if is_symlink(&file) {
             Node::Link
         } else if file.is_dir() {
@@ -224,9 +237,14 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
         if node == Node::Link {
             let mut target = String::new();
             (&mut file)
-                .take(MAX_LINK_TARGET)
+                .take(MAX_LINK_TARGET + 1)
                 .read_to_string(&mut target)
                 .map_err(|e| refuse(format!("The symlink `{name}` cannot be read: {e}")))?;
+            if target.len() as u64 > MAX_LINK_TARGET {
+                return Err(refuse(format!(
+                    "The symlink `{name}` has a target over {MAX_LINK_TARGET} bytes."
+                )));
+            }
             if !link_stays_inside(&path, &target) {
                 return Err(refuse(format!(
                     "The symlink `{name}` points to `{target}`, which may leave the code folder \
@@ -574,6 +592,35 @@ pub(crate) mod tests {
             std::fs::read(dir.path().join("here/lib/v1/util.py")).expect("read"),
             b"X = 1\n"
         );
+    }
+
+    /// Found by the `zip_guard` fuzz target: a name part over 255 bytes passed `inspect` and
+    /// then failed `extract` with ENAMETOOLONG. Looking there found the same for a symlink
+    /// target of 4096 bytes, and a longer one cut to 4096 and accepted.
+    #[test]
+    fn refuses_names_and_link_targets_linux_cannot_unpack() {
+        let long = "n".repeat(256);
+        let variants: Vec<Vec<(String, Vec<u8>)>> = vec![
+            vec![(long.clone(), b"x".to_vec())],
+            vec![(format!("lib/{long}/x.py"), b"x".to_vec())],
+            vec![(format!("{long}/"), vec![])],
+            vec![("l@".into(), "a".repeat(4096).into_bytes())],
+            vec![("l@".into(), "a/".repeat(3000).into_bytes())],
+        ];
+        for entries in variants {
+            let z = make_zip(&refs(&entries));
+            let err = inspect(&z, &MANY).expect_err("refused");
+            assert_eq!(err.code, ErrorCode::InvalidParameterValueZipFile);
+        }
+        // At the limits, accepted and unpacked.
+        let entries: Vec<(String, Vec<u8>)> = vec![
+            (format!("lib/{}", "n".repeat(255)), b"x".to_vec()),
+            ("l@".into(), "a".repeat(4095).into_bytes()),
+        ];
+        let z = make_zip(&refs(&entries));
+        inspect(&z, &MANY).expect("accepted");
+        let dir = tempfile::tempdir().expect("tmp");
+        extract(&z, dir.path()).expect("extract");
     }
 
     #[test]
