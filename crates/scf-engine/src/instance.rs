@@ -970,8 +970,7 @@ impl Instance {
                     context,
                     deadline_ms,
                 };
-                let mut line = serde_json::to_vec(&req).expect("a request always serializes");
-                line.push(b'\n');
+                let line = req.to_line();
                 let exchange = async {
                     if writer.write_all(&line).await.is_err() {
                         return Err(None);

@@ -51,6 +51,24 @@ pub struct Message {
     pub fatal: bool,
 }
 
+impl Request<'_> {
+    /// The request as one protocol line, ending in `\n`. The event goes as the client wrote
+    /// it, and JSON may break lines between its tokens (a pretty-printed event): such breaks
+    /// become spaces, or the instance would read the request as several lines (Python splits
+    /// at `\n`, Node.js's readline at `\r` too). Inside a JSON string a line break is always
+    /// escaped, so no value changes.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).expect("a request always serializes");
+        for b in &mut line {
+            if *b == b'\n' || *b == b'\r' {
+                *b = b' ';
+            }
+        }
+        line.push(b'\n');
+        line
+    }
+}
+
 #[derive(Debug, Deserialize, PartialEq, Eq, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub enum InitKind {
@@ -128,5 +146,30 @@ mod tests {
             (a.ok, a.result.as_str(), a.error.as_str()),
             (false, "", "boom")
         );
+    }
+
+    /// Found by the `protocol` fuzz target: a pretty-printed event (tccli or the SDK pass the
+    /// client's JSON through as written) went into the request line with its line breaks, and
+    /// the instance read the first fragment as the request ("The event cannot be decoded"),
+    /// then choked on the next.
+    #[test]
+    fn a_request_is_one_line_whatever_the_event_looks_like() {
+        let event =
+            RawValue::from_string("{\r\n  \"a\": [\n    1\n  ],\n  \"b\": \"x\\ny\"\n}\n".into())
+                .expect("json");
+        let context = serde_json::json!({});
+        let req = Request {
+            id: "r1",
+            event: &event,
+            context: &context,
+            deadline_ms: 0,
+        };
+        let line = req.to_line();
+        let (last, body) = line.split_last().expect("not empty");
+        assert_eq!(*last, b'\n');
+        assert!(!body.contains(&b'\n') && !body.contains(&b'\r'));
+        assert!(line.starts_with(br#"{"id":"r1""#));
+        let back: serde_json::Value = serde_json::from_slice(&line).expect("json");
+        assert_eq!(back["event"], serde_json::json!({"a": [1], "b": "x\ny"}));
     }
 }
