@@ -143,6 +143,20 @@ fn check_value(ty: &Ty, value: &Value, path: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The most parts (`A.0.B` has three) a flattened key may have: as deep as a JSON body may nest
+/// (serde_json stops at 128), so both ways in are bounded alike. The rebuild recurses once per
+/// part: a key of thousands (`ResourceEnv.TKE.a.a...`, easily within a request's 10 MB)
+/// overflowed a tokio worker's 2 MiB stack and aborted the whole server.
+const MAX_KEY_PARTS: usize = 128;
+
+fn too_deep(key: &str) -> ApiError {
+    let shown: String = key.chars().take(64).collect();
+    ApiError::new(
+        ErrorCode::InvalidParameter,
+        format!("The parameter `{shown}...` has more than {MAX_KEY_PARTS} parts."),
+    )
+}
+
 /// A node of the tree rebuilt from flattened keys.
 enum Node {
     Leaf(String),
@@ -157,6 +171,9 @@ pub fn unflatten<'a>(
 ) -> Result<Map<String, Value>, ApiError> {
     let mut root: BTreeMap<String, Node> = BTreeMap::new();
     for (key, value) in pairs {
+        if key.bytes().filter(|b| *b == b'.').count() >= MAX_KEY_PARTS {
+            return Err(too_deep(key));
+        }
         let mut segments = key.split('.');
         let first = segments.next().unwrap_or_default();
         let field = fields
@@ -462,6 +479,30 @@ mod tests {
             check(json!({"Filters": [{"Name": "a", "Values": [], "X": 1}]})).expect_err("unknown");
         assert_eq!(err.code, ErrorCode::UnknownParameter);
         assert!(err.message.contains("Filters.0.X"), "{}", err.message);
+    }
+
+    /// Found by review, then shown by the `params` fuzz target (whose seeds keep such a key): a
+    /// key of some thousand parts below a field of type Any overflowed a 2 MiB stack (a tokio
+    /// worker's) and aborted the process.
+    #[test]
+    fn keys_deeper_than_a_json_body_are_refused_on_a_small_stack() {
+        let at_limit = format!("Extra{}", ".a".repeat(MAX_KEY_PARTS - 1));
+        let deep = format!("Extra{}", ".a".repeat(10_000));
+        let worker = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                assert!(unflatten(PARAMS, [(at_limit.as_str(), "x")]).is_ok());
+                let err = unflatten(PARAMS, [(deep.as_str(), "x")]).expect_err("too deep");
+                assert_eq!(err.code, ErrorCode::InvalidParameter);
+                assert!(err.message.len() < 200, "{}", err.message);
+                let dots = format!("Extra{}", ".".repeat(MAX_KEY_PARTS));
+                assert_eq!(
+                    code(unflatten(PARAMS, [(dots.as_str(), "x")])),
+                    ErrorCode::InvalidParameter
+                );
+            })
+            .expect("spawn");
+        worker.join().expect("no overflow");
     }
 
     #[test]
