@@ -39,6 +39,27 @@ pub struct LogFilter {
 const MAX_WINDOW: i64 = 10_000;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
+/// `(offset, limit)`: a negative Offset is refused, a Limit of 0 or less means 20, and the
+/// page must end within the first [`MAX_WINDOW`] records.
+fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(usize, usize), ApiError> {
+    let offset = offset.unwrap_or(0);
+    let limit = limit.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterValueOffset,
+            "Offset is negative.",
+        ));
+    }
+    let limit = if limit <= 0 { 20 } else { limit };
+    if offset.saturating_add(limit) > MAX_WINDOW {
+        return Err(ApiError::new(
+            ErrorCode::LimitExceededOffset,
+            "Offset + Limit must not exceed 10000.",
+        ));
+    }
+    Ok((offset as usize, limit as usize))
+}
+
 fn view(svc: &Service, r: &RequestRecord) -> Value {
     json!({
         "FunctionName": r.function.name,
@@ -69,21 +90,7 @@ pub async fn apply(
             "The request is missing a required parameter `FunctionName`.",
         ));
     };
-    let offset = req.offset.unwrap_or(0);
-    let limit = req.limit.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::new(
-            ErrorCode::InvalidParameterValueOffset,
-            "Offset is negative.",
-        ));
-    }
-    let limit = if limit <= 0 { 20 } else { limit };
-    if offset + limit > MAX_WINDOW {
-        return Err(ApiError::new(
-            ErrorCode::LimitExceededOffset,
-            "Offset + Limit must not exceed 10000.",
-        ));
-    }
+    let (offset, limit) = page(req.offset, req.limit)?;
     let desc = match req.order.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("") | Some("desc") => true,
         Some("asc") => false,
@@ -182,8 +189,8 @@ pub async fn apply(
     let total = records.len();
     let data: Vec<Value> = records
         .iter()
-        .skip(offset as usize)
-        .take(limit as usize)
+        .skip(offset)
+        .take(limit)
         .map(|r| view(svc, r))
         .collect();
     let mut out = Map::new();
@@ -194,4 +201,54 @@ pub async fn apply(
         json!({"Offset": "", "Limit": 0, "Keyword": "", "Type": ""}),
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Found by `pages_end_within_the_window`: `Offset + Limit` overflowed for an Offset near
+    /// `i64::MAX` (a panic in a debug build; in release it wrapped negative and passed).
+    #[test]
+    fn a_huge_offset_is_over_the_window() {
+        for (offset, limit) in [
+            (i64::MAX, None),
+            (i64::MAX - 5, Some(10)),
+            (1, Some(i64::MAX)),
+        ] {
+            let err = page(Some(offset), limit).expect_err("over the window");
+            assert_eq!(err.code, ErrorCode::LimitExceededOffset);
+        }
+    }
+
+    proptest! {
+        /// Offset and Limit as any client may send them: accepted exactly when the Offset is
+        /// not negative and the page ends within the first 10000 records, with a Limit of 0 or
+        /// less meaning 20; otherwise the code for what is wrong.
+        #[test]
+        fn pages_end_within_the_window(
+            offset in prop_oneof![any::<i64>(), -5..10_005_i64].prop_map(Some),
+            limit in prop_oneof![any::<i64>(), -5..10_005_i64].prop_map(Some),
+            absent in 0..4_u8,
+        ) {
+            let offset = if absent & 1 == 0 { offset } else { None };
+            let limit = if absent & 2 == 0 { limit } else { None };
+            let (o, l) = (offset.unwrap_or(0), limit.unwrap_or(0));
+            let want_limit = if l <= 0 { 20 } else { l };
+            match page(offset, limit) {
+                Ok((got_o, got_l)) => {
+                    prop_assert!(o >= 0 && i128::from(o) + i128::from(want_limit) <= 10_000);
+                    prop_assert_eq!((got_o as i64, got_l as i64), (o, want_limit));
+                }
+                Err(e) if o < 0 => {
+                    prop_assert_eq!(e.code, ErrorCode::InvalidParameterValueOffset);
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.code, ErrorCode::LimitExceededOffset);
+                    prop_assert!(i128::from(o) + i128::from(want_limit) > 10_000);
+                }
+            }
+        }
+    }
 }

@@ -41,9 +41,20 @@ pub(crate) fn window(
     end: Option<&str>,
     default_window: i64,
 ) -> Result<(i64, i64), ApiError> {
+    let offset = svc.settings.time_offset_seconds;
+    window_at(offset, now_ms(), start, end, default_window)
+}
+
+/// [`window`] for times at `offset` seconds east of UTC, with `now` given.
+fn window_at(
+    offset: i32,
+    now: i64,
+    start: Option<&str>,
+    end: Option<&str>,
+    default_window: i64,
+) -> Result<(i64, i64), ApiError> {
     let start = start.filter(|s| !s.is_empty());
     let end = end.filter(|s| !s.is_empty());
-    let offset = svc.settings.time_offset_seconds;
     let parse = |s: &str, name: &str| {
         scf_types::time::parse_datetime(s, offset).ok_or_else(|| {
             ApiError::new(
@@ -53,10 +64,7 @@ pub(crate) fn window(
         })
     };
     match (start, end) {
-        (None, None) => {
-            let now = now_ms();
-            Ok((now - default_window, now))
-        }
+        (None, None) => Ok((now - default_window, now)),
         (Some(s), Some(e)) => {
             let (from, to) = (parse(s, "StartTime")?, parse(e, "EndTime")?);
             if to <= from {
@@ -149,6 +157,103 @@ pub async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use scf_types::time::format_datetime;
+
+    /// Unix ms from 1970 into the year 9996: four-digit years (what `YYYY` can hold) at any
+    /// offset within a day.
+    fn instant() -> impl Strategy<Value = i64> {
+        0..253_300_000_000_000_i64
+    }
+
+    fn offset() -> impl Strategy<Value = i32> {
+        -86_399..=86_399_i32
+    }
+
+    fn code(r: Result<(i64, i64), ApiError>) -> ErrorCode {
+        r.expect_err("refused").code
+    }
+
+    proptest! {
+        /// Given both times: from their first millisecond to the end second's last, in
+        /// whole seconds; refused unless StartTime is earlier. A request's StartTime string
+        /// is inside exactly when it sorts between the two strings (the same format, so the
+        /// strings compare as the times do), whatever the offset.
+        #[test]
+        fn both_times_cover_whole_seconds(
+            a in instant(), b in instant(), t in instant(), offset in offset(),
+            now in instant(), default_window in 0..86_400_000_i64,
+        ) {
+            let (start, end) = (format_datetime(a, offset), format_datetime(b, offset));
+            let got = window_at(offset, now, Some(&start), Some(&end), default_window);
+            let (a_s, b_s) = (a.div_euclid(1000) * 1000, b.div_euclid(1000) * 1000);
+            if b_s <= a_s {
+                prop_assert_eq!(code(got), ErrorCode::InvalidParameterValueStartTime);
+                return Ok(());
+            }
+            let (from, to) = got.expect("a valid window");
+            prop_assert_eq!((from, to), (a_s, b_s + 999));
+            prop_assert_eq!(format_datetime(from, offset), start.clone());
+            prop_assert_eq!(format_datetime(to, offset), end.clone());
+            let stamp = format_datetime(t, offset);
+            prop_assert_eq!(
+                from <= t && t <= to,
+                start <= stamp && stamp <= end,
+                "{} in [{}, {}]", stamp, start, end
+            );
+        }
+
+        /// Neither time (or only empty strings): the default window back from now. One
+        /// alone: refused with StartTimeOrEndTime, whatever it holds.
+        #[test]
+        fn neither_or_one_time(
+            a in instant(), offset in offset(), now in instant(),
+            default_window in 0..86_400_000_i64, empty_start in any::<bool>(),
+            empty_end in any::<bool>(), junk in "\\PC{0,24}",
+        ) {
+            let none = |empty: bool| empty.then_some("");
+            prop_assert_eq!(
+                window_at(offset, now, none(empty_start), none(empty_end), default_window)
+                    .expect("the default window"),
+                (now - default_window, now)
+            );
+            let time = format_datetime(a, offset);
+            for one in [time.as_str(), junk.as_str()].into_iter().filter(|s| !s.is_empty()) {
+                for (start, end) in [(Some(one), none(empty_end)), (none(empty_start), Some(one))] {
+                    prop_assert_eq!(
+                        code(window_at(offset, now, start, end, default_window)),
+                        ErrorCode::InvalidParameterValueStartTimeOrEndTime
+                    );
+                }
+            }
+        }
+
+        /// A time that is not `YYYY-MM-DD HH:MM:SS` (any other text, or a valid one with a
+        /// character changed into a non-digit) is InvalidParameterValue.DateTime, on
+        /// either side.
+        #[test]
+        fn malformed_times_are_refused(
+            a in instant(), offset in offset(), at in 0..19_usize,
+            junk in "\\PC{0,24}", with in "[^0-9]",
+        ) {
+            let good = format_datetime(a, offset);
+            let mut changed = good.clone();
+            if changed.is_char_boundary(at) && changed.is_char_boundary(at + 1) {
+                changed.replace_range(at..at + 1, &with);
+            }
+            for bad in [junk, changed] {
+                if scf_types::time::parse_datetime(&bad, offset).is_some() || bad.is_empty() {
+                    continue;
+                }
+                for (start, end) in [(bad.as_str(), good.as_str()), (good.as_str(), bad.as_str())] {
+                    prop_assert_eq!(
+                        code(window_at(offset, 0, Some(start), Some(end), 0)),
+                        ErrorCode::InvalidParameterValueDateTime
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn request_ids() {

@@ -53,6 +53,55 @@ pub fn slice<T>(items: Vec<T>, offset: usize, limit: usize) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Accepted exactly when Offset is not negative and Limit is absent, 0 or 1 to 1000
+        /// (0 and absent meaning 20); otherwise the code for what is wrong.
+        #[test]
+        fn page_takes_what_the_api_allows(
+            offset in prop::option::of(prop_oneof![any::<i64>(), -3..3_i64]),
+            limit in prop::option::of(prop_oneof![any::<i64>(), -3..1_003_i64]),
+        ) {
+            let (o, l) = (offset.unwrap_or(0), limit.unwrap_or(0));
+            match page(offset, limit) {
+                Ok((got_o, got_l)) => {
+                    prop_assert!(o >= 0 && (0..=MAX_LIMIT).contains(&l));
+                    prop_assert_eq!(got_o as i64, o);
+                    prop_assert_eq!(got_l as i64, if l == 0 { DEFAULT_LIMIT } else { l });
+                }
+                Err(e) if o < 0 => prop_assert_eq!(e.code, ErrorCode::InvalidParameterValueOffset),
+                Err(e) => {
+                    prop_assert_eq!(e.code, ErrorCode::InvalidParameterValueLimit);
+                    prop_assert!(!(0..=MAX_LIMIT).contains(&l));
+                }
+            }
+        }
+
+        /// A page is the items from Offset on, at most Limit of them (none past the end), and
+        /// walking the pages one after another gives back every item once, in order.
+        #[test]
+        fn pages_cover_the_list_once(
+            n in 0..300_usize, offset in 0..400_usize, limit in 1..=1000_usize,
+        ) {
+            let items: Vec<usize> = (0..n).collect();
+            let got = slice(items.clone(), offset, limit);
+            let want = &items[offset.min(n)..offset.saturating_add(limit).min(n)];
+            prop_assert_eq!(got.as_slice(), want);
+            let mut walked = vec![];
+            let mut at = 0;
+            loop {
+                let page = slice(items.clone(), at, limit);
+                if page.is_empty() {
+                    break;
+                }
+                prop_assert!(page.len() <= limit);
+                walked.extend(page);
+                at += limit;
+            }
+            prop_assert_eq!(walked, items);
+        }
+    }
 
     #[test]
     fn pages() {
