@@ -17,7 +17,7 @@ use scf_store::{AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, Requ
 use scf_types::{ApiError, ErrorCode};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -523,6 +523,7 @@ pub(crate) async fn invoke_async(
         start_ms: now,
         end_ms: None,
         lease_owner: String::new(),
+        lease_token: String::new(),
         resumed: false,
     };
     svc.store.enqueue_async(&record, &event_record).await?;
@@ -587,7 +588,8 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let turns: Arc<Turns> = Arc::default();
     // The events this node runs, whose leases it renews.
-    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    // Request id -> the lease token of the claim its run holds.
+    let in_flight: Arc<Mutex<HashMap<String, String>>> = Arc::default();
     tokio::spawn(renew_leases(svc.clone(), Arc::clone(&in_flight)));
     loop {
         let Some(s) = svc.upgrade() else { return };
@@ -635,13 +637,17 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
                 return;
             };
             let in_flight = Arc::clone(&in_flight);
-            lock(&in_flight).insert(e.request_id.clone());
-            let id = e.request_id.clone();
+            lock(&in_flight).insert(e.request_id.clone(), e.lease_token.clone());
+            let (id, token) = (e.request_id.clone(), e.lease_token.clone());
             let starting = Starting::new(&turns);
             tokio::spawn(async move {
                 // Its lease is renewed until the run ends, also if it panics.
                 let _done = Finally::new(move || {
-                    lock(&in_flight).remove(&id);
+                    // Only this run's claim: a later claim of the same event has its own.
+                    let mut map = lock(&in_flight);
+                    if map.get(&id) == Some(&token) {
+                        map.remove(&id);
+                    }
                 });
                 run_event(&s2, e, starting).await;
                 drop(permit);
@@ -676,11 +682,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Extends the leases of the events this node runs, three times a lease, so that they run out
 /// only when the node stops (another node then takes them over).
-async fn renew_leases(svc: std::sync::Weak<Service>, in_flight: Arc<Mutex<HashSet<String>>>) {
+async fn renew_leases(
+    svc: std::sync::Weak<Service>,
+    in_flight: Arc<Mutex<HashMap<String, String>>>,
+) {
     loop {
         let Some(s) = svc.upgrade() else { return };
         let lease = s.settings.async_lease;
-        let ids: Vec<String> = lock(&in_flight).iter().cloned().collect();
+        let ids: Vec<(String, String)> = lock(&in_flight)
+            .iter()
+            .map(|(id, token)| (id.clone(), token.clone()))
+            .collect();
         if !ids.is_empty() {
             let until = clock::steady_ms() + lease.as_millis() as i64;
             if let Err(e) = s

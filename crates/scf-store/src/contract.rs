@@ -293,6 +293,7 @@ async fn async_events(store: &dyn Store) {
         start_ms: due,
         end_ms: None,
         lease_owner: String::new(),
+        lease_token: String::new(),
         resumed: false,
     };
     for (id, due) in [("a-1", 100), ("a-2", 200), ("a-3", 300)] {
@@ -881,6 +882,7 @@ mod tests {
                 start_ms: due,
                 end_ms: None,
                 lease_owner: String::new(),
+                lease_token: String::new(),
                 resumed: false,
             };
             (r, e)
@@ -1202,6 +1204,7 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         start_ms: 100,
         end_ms: None,
         lease_owner: String::new(),
+        lease_token: String::new(),
         resumed: false,
     };
     let (depth, _) = store.async_queue_stats().await.expect("stats");
@@ -1221,8 +1224,10 @@ pub(crate) async fn async_leases(store: &dyn Store) {
             .expect("claim")
     };
     assert!(claim("n2", 500).await.is_empty(), "the lease holds");
+    let n1_lease = [("b-1".to_string(), by_n1[0].lease_token.clone())];
+    assert!(!n1_lease[0].1.is_empty(), "a claim names itself");
     store
-        .renew_async_leases("n1", &["b-1".into()], 2000)
+        .renew_async_leases("n1", &n1_lease, 2000)
         .await
         .expect("renew");
     assert!(
@@ -1230,13 +1235,17 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         "the renewed lease holds"
     );
     store
-        .renew_async_leases("n2", &["b-1".into()], 9999)
+        .renew_async_leases("n2", &n1_lease, 9999)
+        .await
+        .expect("renew");
+    store
+        .renew_async_leases("n1", &[("b-1".into(), "another claim".into())], 9999)
         .await
         .expect("renew");
     assert_eq!(
         store.next_async_due().await.expect("due"),
         Some(2000),
-        "only the holder renews"
+        "only the holder of this claim renews"
     );
     // n1 stopped renewing (it died): n2 takes the same attempt over.
     let by_n2 = claim("n2", 2100).await;
@@ -1255,7 +1264,19 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         !store.finish_async_run(&r, &late).await.expect("cas"),
         "n1's lease is gone"
     );
-    let mut done = by_n2[0].clone();
+    // n2's renewals fail for a whole lease while its run goes on, and n2 itself claims the
+    // event again: the first run's outcome no longer counts, the second's does.
+    let again = claim("n2", 3200).await;
+    assert_eq!(again.len(), 1, "n2's lease (until 3100) ran out");
+    assert_ne!(again[0].lease_token, by_n2[0].lease_token);
+    let mut first = by_n2[0].clone();
+    first.status = AsyncStatus::Finished;
+    r.ret_msg = "\"from n2's first run\"".into();
+    assert!(
+        !store.finish_async_run(&r, &first).await.expect("cas"),
+        "the first claim is over"
+    );
+    let mut done = again[0].clone();
     done.status = AsyncStatus::Finished;
     r.ret_msg = "\"from n2\"".into();
     assert!(store.finish_async_run(&r, &done).await.expect("cas"));

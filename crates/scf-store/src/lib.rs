@@ -80,6 +80,11 @@ impl From<StoreError> for scf_types::ApiError {
     }
 }
 
+/// A fresh claim's [`AsyncEventRecord::lease_token`].
+pub(crate) fn claim_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 /// The answer when the disk under the store or the packages is full: the request changed
 /// nothing and can be retried once space is freed.
 pub fn disk_full() -> scf_types::ApiError {
@@ -237,11 +242,12 @@ pub trait Store: Send + Sync + 'static {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<AsyncEventRecord>>;
-    /// Extends `node`'s leases on these running events until `until_ms`.
+    /// Extends `node`'s leases on these running events, `(request id, lease token)` of the
+    /// claim each run holds, until `until_ms`; a lease claimed again since is left alone.
     async fn renew_async_leases(
         &self,
         node: &str,
-        request_ids: &[String],
+        leases: &[(String, String)],
         until_ms: i64,
     ) -> Result<()>;
     /// When the next event is due or the next lease runs out, if any.

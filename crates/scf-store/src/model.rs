@@ -207,6 +207,11 @@ pub struct AsyncEventRecord {
     /// written only under its own lease.
     #[serde(default)]
     pub lease_owner: String,
+    /// Names the current claim: set anew at every claim, it must match for the run's lease
+    /// renewals and outcome to count. A node that lost its lease (its renewals failed for a
+    /// whole lease) and whose event was claimed again, even by itself, writes nothing more.
+    #[serde(default)]
+    pub lease_token: String,
     /// Claimed again after its lease ran out (its node died mid-run): the same attempt runs
     /// again, rather than a new one.
     #[serde(skip)]

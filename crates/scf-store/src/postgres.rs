@@ -1238,6 +1238,7 @@ impl Store for PgStore {
             }
             e.status = AsyncStatus::Running;
             e.lease_owner = node.to_string();
+            e.lease_token = crate::claim_token();
             e.next_run_ms = until;
             ids.push(e.request_id.clone());
             docs.push(to_json(&e)?);
@@ -1257,15 +1258,18 @@ impl Store for PgStore {
     async fn renew_async_leases(
         &self,
         node: &str,
-        request_ids: &[String],
+        leases: &[(String, String)],
         until_ms: i64,
     ) -> Result<()> {
         let c = self.writer().await?;
+        let (ids, tokens): (Vec<String>, Vec<String>) = leases.iter().cloned().unzip();
         execute(
             &c,
-            "UPDATE async_events SET next_run_ms=$3
-             WHERE request_id = ANY($1) AND status='RUNNING' AND lease_owner=$2",
-            &[&request_ids, &node, &until_ms],
+            "UPDATE async_events AS e SET next_run_ms=$3
+             FROM unnest($1::text[], $4::text[]) AS u(request_id, token)
+             WHERE e.request_id = u.request_id AND e.status='RUNNING' AND e.lease_owner=$2
+             AND COALESCE(e.doc::jsonb->>'lease_token', '') = u.token",
+            &[&ids, &node, &until_ms, &tokens],
         )
         .await
         .map(drop)
@@ -1295,13 +1299,15 @@ impl Store for PgStore {
         let held = execute(
             &tx,
             "UPDATE async_events SET status=$2, next_run_ms=$3, doc=$4, lease_owner=$5
-             WHERE request_id=$1 AND status='RUNNING' AND lease_owner=$5",
+             WHERE request_id=$1 AND status='RUNNING' AND lease_owner=$5
+             AND COALESCE(doc::jsonb->>'lease_token', '') = $6",
             &[
                 &e.request_id,
                 &e.status.as_str(),
                 &e.next_run_ms,
                 &to_json(e)?,
                 &e.lease_owner,
+                &e.lease_token,
             ],
         )
         .await?;

@@ -1042,6 +1042,7 @@ impl Store for SqliteStore {
                 }
                 e.status = AsyncStatus::Running;
                 e.lease_owner = node.clone();
+                e.lease_token = crate::claim_token();
                 e.next_run_ms = now_ms + lease_ms;
                 write_async(c, &e)?;
                 claimed.push(e);
@@ -1054,16 +1055,17 @@ impl Store for SqliteStore {
     async fn renew_async_leases(
         &self,
         node: &str,
-        request_ids: &[String],
+        leases: &[(String, String)],
         until_ms: i64,
     ) -> Result<()> {
-        let (node, ids) = (node.to_string(), request_ids.to_vec());
+        let (node, leases) = (node.to_string(), leases.to_vec());
         self.write(move |c| {
             let mut stmt = c.prepare_cached(
-                "UPDATE async_events SET next_run_ms=?3 WHERE request_id=?1 AND status='RUNNING' AND lease_owner=?2",
+                "UPDATE async_events SET next_run_ms=?3 WHERE request_id=?1 AND status='RUNNING' AND lease_owner=?2
+                 AND COALESCE(json_extract(doc, '$.lease_token'), '') = ?4",
             )?;
-            for id in &ids {
-                stmt.execute(params![id, node, until_ms])?;
+            for (id, token) in &leases {
+                stmt.execute(params![id, node, until_ms, token])?;
             }
             Ok(())
         })
@@ -1088,12 +1090,23 @@ impl Store for SqliteStore {
     async fn finish_async_run(&self, r: &RequestRecord, e: &AsyncEventRecord) -> Result<bool> {
         let (r, e) = (r.clone(), e.clone());
         self.write(move |c| {
-            let held: Option<(String, String)> = c
-                .prepare_cached("SELECT status, lease_owner FROM async_events WHERE request_id=?1")?
-                .query_row(params![e.request_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            let held: Option<(String, String, String)> = c
+                .prepare_cached(
+                    "SELECT status, lease_owner, COALESCE(json_extract(doc, '$.lease_token'), '')
+                     FROM async_events WHERE request_id=?1",
+                )?
+                .query_row(params![e.request_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
                 .optional()?;
-            if held.as_ref().map(|(s, o)| (s.as_str(), o.as_str()))
-                != Some((AsyncStatus::Running.as_str(), e.lease_owner.as_str()))
+            if held
+                .as_ref()
+                .map(|(s, o, t)| (s.as_str(), o.as_str(), t.as_str()))
+                != Some((
+                    AsyncStatus::Running.as_str(),
+                    e.lease_owner.as_str(),
+                    e.lease_token.as_str(),
+                ))
             {
                 return Ok(false);
             }
