@@ -34,6 +34,19 @@ const MAX_STRAY_BYTES: usize = 64 << 10;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// This run of the server in its instances' cgroup names (`r<pid>-<start ms>-i<id>`). Ids
+/// count from 1 in every run, and a run killed with -9 leaves its instances' cgroups behind
+/// while their processes are still on their way out (frozen ones die only once thawed), so
+/// the next run's start-up cannot always remove them (`remove_stale_cgroups`); named by id
+/// alone, its first instances collided with them (EEXIST) and failed to start.
+static RUN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let start_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("r{}-{start_ms}", std::process::id())
+});
+
 /// Everything needed to start an instance of one function version.
 #[derive(Debug, Clone)]
 pub struct InstanceSpec {
@@ -187,7 +200,7 @@ impl Cgroups {
                     slot: &mut Option<PathBuf>|
          -> Result<(), String> {
             let Some(root) = root else { return Ok(()) };
-            let dir = root.join(format!("i{id}"));
+            let dir = root.join(format!("{}-i{id}", *RUN));
             std::fs::create_dir(&dir)
                 .map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
             *slot = Some(dir.clone());
