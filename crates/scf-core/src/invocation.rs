@@ -394,7 +394,8 @@ pub(crate) async fn invoke_sync(
     log_tail: bool,
 ) -> Result<Map<String, Value>, ApiError> {
     require_active(&t)?;
-    svc.ensure_code(&t.record.code_sha256).await?;
+    // Held until the run ends: an update meanwhile must not remove the package under it.
+    let code = svc.ensure_code(&t.record.code_sha256).await?;
     // v7: time-ordered, so records append at the end of the primary-key index.
     let request_id = uuid::Uuid::now_v7().to_string();
     let mut record = RequestRecord::accepted(
@@ -414,6 +415,7 @@ pub(crate) async fn invoke_sync(
     // cancel them half-way (the record would stay at RetCode 1, the instance killed mid-run).
     let svc2 = Arc::clone(svc);
     let run = tokio::spawn(async move {
+        let _code = code;
         // Leaves the in-flight map when this task ends, after the outcome's write (and also if
         // anything below panics: a request must not read as running forever).
         let in_flight = (Arc::clone(&svc2), request_id.clone());
@@ -811,11 +813,15 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
             finish(record, e, AsyncStatus::Failed, Some(message));
         }
     };
-    if let Err(err) = svc.ensure_code(&t.record.code_sha256).await {
-        retry_or_fail(&mut record, &mut e, err.message);
-        persist(svc, &record, &e).await;
-        return;
-    }
+    // Held until the run ends: an update meanwhile must not remove the package under it.
+    let _code = match svc.ensure_code(&t.record.code_sha256).await {
+        Ok(pin) => pin,
+        Err(err) => {
+            retry_or_fail(&mut record, &mut e, err.message);
+            persist(svc, &record, &e).await;
+            return;
+        }
+    };
     let uin = svc.uin_of(key.scope.app_id);
     let spec = spec(svc, &key.scope, &uin, &t);
     let ctx = context(&e.request_id, &t, &key.scope, &uin);

@@ -149,6 +149,27 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
+/// An invocation's hold on the package it runs from ([`Service::ensure_code`]): while it lives,
+/// no release removes the package; dropping the last one carries out a release that waited.
+pub(crate) struct CodePin {
+    svc: Arc<Service>,
+    sha256: String,
+}
+
+impl Drop for CodePin {
+    fn drop(&mut self) {
+        if !self.svc.packages.unpin(&self.sha256) {
+            return;
+        }
+        // A release came while it was held: try it again now (it checks once more that no
+        // function uses the package). Outside a runtime (shutting down) the package stays.
+        let (svc, sha256) = (Arc::clone(&self.svc), std::mem::take(&mut self.sha256));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { svc.release_package(&sha256).await });
+        }
+    }
+}
+
 impl Service {
     pub fn new(
         store: Arc<dyn Store>,
@@ -342,17 +363,25 @@ impl Service {
     }
 
     /// Makes sure this node has the package `sha256` unpacked, fetching it from the store
-    /// when another node took it in (this node's copy is a cache).
-    pub(crate) async fn ensure_code(self: &Arc<Self>, sha256: &str) -> Result<(), ApiError> {
+    /// when another node took it in (this node's copy is a cache), and holds it there for the
+    /// invocation that runs from it: no release removes it while the [`CodePin`] lives.
+    pub(crate) async fn ensure_code(self: &Arc<Self>, sha256: &str) -> Result<CodePin, ApiError> {
+        // Held first, looked at after (see `Packages::pin`).
+        self.packages.pin(sha256);
+        let pin = CodePin {
+            svc: Arc::clone(self),
+            sha256: sha256.to_string(),
+        };
         if self.packages.code_dir(sha256).is_dir() {
-            return Ok(());
+            return Ok(pin);
         }
         self.fetch_package(sha256).await?;
         let (svc, sha) = (Arc::clone(self), sha256.to_string());
         tokio::task::spawn_blocking(move || svc.packages.unpack(&sha))
             .await
             .map_err(internal)?
-            .map_err(internal)
+            .map_err(internal)?;
+        Ok(pin)
     }
 
     /// Brings the zip of package `sha256` into this node's `packages/` from the store, unless
@@ -385,8 +414,13 @@ impl Service {
         let _guard = self.packages.lock.lock().await;
         match self.store.code_in_use(sha256, None).await {
             Ok(false) => {
-                if let Err(e) = self.packages.remove(sha256) {
-                    tracing::warn!(sha256, error = %e, "could not remove an unused package");
+                match self.packages.remove(sha256) {
+                    Ok(true) => {}
+                    // An invocation runs from it: its last holder releases it (`CodePin`).
+                    Ok(false) => return,
+                    Err(e) => {
+                        tracing::warn!(sha256, error = %e, "could not remove an unused package")
+                    }
                 }
                 if let Err(e) = self.store.delete_package(sha256).await {
                     tracing::warn!(sha256, error = %e, "could not remove an unused package from the store");
