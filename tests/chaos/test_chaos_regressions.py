@@ -11,19 +11,25 @@
    FileNotFoundError"): about 1 sync Invoke in 900 with the code updated every 0.15 s; an async
    event that met it three times ended failed. Now an invocation holds its package from
    before it looks at the tree until its run ends, and a release waits for the last holder.
+3. A function whose UpdateFunctionCode was acknowledged while its package was unpacked stayed
+   `Updating` for good (every Invoke refused) when the store was away at the moment the unpack
+   recorded `Active`: the write was tried once. Now it is tried again until the store takes it.
 """
 
 from __future__ import annotations
 
+import io
 import random
 import threading
 import time
+import zipfile
 
 import pytest
 
+from faults import Postgres, fresh_database, pg_url_or_skip
 from invoketest import invoke, invoke_async, wait_final
 from scfdtest import Server, b64
-from workload import TIMEOUT_S, chaos_config, function_code
+from workload import TIMEOUT_S, chaos_config, function_code, ret_json
 
 
 @pytest.fixture
@@ -87,3 +93,49 @@ def test_invocations_racing_code_updates_all_start(node):
     for rid in rids:
         rec = wait_final(api, "racy", rid, timeout=30)
         assert rec["RetCode"] == 0, rec
+
+
+def ballast_zip(version: str, mb: int = 400) -> bytes:
+    """A package that takes a while to unpack (hundreds of MB of zeros, a few hundred KB
+    zipped), so that the store can be stopped before the unpack records its outcome."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("index.py", "def main_handler(event, context):\n    return {'version': %r}\n" % version)
+        for i in range(mb // 50):
+            z.writestr(f"ballast{i}.bin", b"\0" * (50 << 20))
+    return buf.getvalue()
+
+
+def test_an_update_acknowledged_just_before_a_store_outage_settles_after_it(tmp_path):
+    url = pg_url_or_skip()
+    pg = Postgres(url)
+    with fresh_database(url) as db:
+        s = Server(tmp_path / "node-a", chaos_config("node-a", db)).start()
+        try:
+            api = s.client()
+            api.create_function("big", function_code("v0"), Timeout=TIMEOUT_S)
+            missed = "could not record the function's status"
+            for version in ("v1", "v2", "v3"):
+                # Stopped right after the acknowledgement, while the package is unpacked: the
+                # unpack then records its outcome with the store away (the log says so).
+                before = s.log().count(missed)
+                api.call("UpdateFunctionCode", {"FunctionName": "big", "ZipFile": b64(ballast_zip(version))})
+                pg.stop()
+                try:
+                    deadline = time.monotonic() + 5
+                    while s.log().count(missed) == before and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    met = s.log().count(missed) > before
+                    if met:
+                        time.sleep(1.0)
+                finally:
+                    pg.start()
+                f = api.wait_status("big", want=("Active", "UpdateFailed"), timeout=15)
+                assert f["Status"] == "Active", f
+                assert ret_json(invoke(api, "big", {}, log=False)["RetMsg"]) == {"version": version}
+                if met:
+                    break
+            else:
+                pytest.fail("the unpack never met the outage in three tries; log:\n" + s.log()[-3000:])
+        finally:
+            s.stop()

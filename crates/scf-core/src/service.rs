@@ -349,14 +349,32 @@ impl Service {
                     }],
                 ),
             };
-            match svc
-                .store
-                .set_function_status(&key, &sha256, status, &reasons)
-                .await
-            {
-                Ok(_) => tracing::debug!(function = %key.name, status, "code package settled"),
-                Err(e) => {
-                    tracing::error!(function = %key.name, error = %e, "could not record the function's status")
+            // The status must land: a function left Creating or Updating refuses every
+            // invocation until a restart resumes it. The write names the package (a later
+            // update's is not overwritten), so a store that is away is simply asked again.
+            let mut pause = std::time::Duration::from_millis(100);
+            let mut failures = 0u32;
+            loop {
+                match svc
+                    .store
+                    .set_function_status(&key, &sha256, status, &reasons)
+                    .await
+                {
+                    Ok(_) => {
+                        if failures > 0 {
+                            tracing::info!(function = %key.name, status, failures, "recorded the function's status at last");
+                        }
+                        tracing::debug!(function = %key.name, status, "code package settled");
+                        break;
+                    }
+                    Err(e) => {
+                        if failures == 0 {
+                            tracing::warn!(function = %key.name, error = %e, "could not record the function's status; trying again until the store takes it");
+                        }
+                        failures += 1;
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                    }
                 }
             }
         });
