@@ -14,6 +14,9 @@
 3. A function whose UpdateFunctionCode was acknowledged while its package was unpacked stayed
    `Updating` for good (every Invoke refused) when the store was away at the moment the unpack
    recorded `Active`: the write was tried once. Now it is tried again until the store takes it.
+4. (Open, marked xfail) A sync request answered while PostgreSQL was down has its outcome held
+   in the node's memory only: kill the node before the store is back, and the answered request
+   is recorded as failed by the restart.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import zipfile
 import pytest
 
 from faults import Postgres, fresh_database, pg_url_or_skip
-from invoketest import invoke, invoke_async, wait_final
+from invoketest import invoke, invoke_async, status_record, wait_final
 from scfdtest import Server, b64
 from workload import TIMEOUT_S, chaos_config, function_code, ret_json
 
@@ -137,5 +140,37 @@ def test_an_update_acknowledged_just_before_a_store_outage_settles_after_it(tmp_
                     break
             else:
                 pytest.fail("the unpack never met the outage in three tries; log:\n" + s.log()[-3000:])
+        finally:
+            s.stop()
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "open: an outcome held while the store is down lives in the node's memory only (no local "
+    "journal), so a node killed before the store is back loses the outcomes it answered; its "
+    "restart then marks them failed ('The platform restarted while this request was running')"))
+def test_a_sync_answer_held_through_a_store_outage_survives_its_node_killed(tmp_path):
+    url = pg_url_or_skip()
+    pg = Postgres(url)
+    with fresh_database(url) as db:
+        s = Server(tmp_path / "node-a", chaos_config("node-a", db)).start()
+        try:
+            api = s.client()
+            api.create_function("slow", function_code("v0"), Timeout=TIMEOUT_S)
+            answer: dict = {}
+            t = threading.Thread(target=lambda: answer.update(invoke(api, "slow", {"sleep": 1.5}, log=False)))
+            t.start()
+            time.sleep(0.5)  # running, and its running record is in the store (after 100 ms)
+            pg.stop()
+            try:
+                t.join(timeout=15)
+                if answer.get("InvokeResult") != 0:
+                    pytest.fail(f"the request was not answered with its result during the outage: {answer}")
+                s.kill()
+            finally:
+                pg.start()
+            s.start()
+            rec = status_record(s.client(), "slow", answer["FunctionRequestId"])
+            assert rec is not None and rec["RetCode"] == 0 and rec["RetMsg"] == answer["RetMsg"], (
+                f"answered InvokeResult 0 {answer['RetMsg']!r}, recorded {rec}")
         finally:
             s.stop()
