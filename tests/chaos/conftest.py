@@ -33,7 +33,8 @@ def pytest_terminal_summary(terminalreporter):
             f"{', %d PostgreSQL restarts' % f['pg_restarts'] if f['pg_restarts'] else ''}), "
             f"accepted {f['async_accepted']} async + {f['sync_answered']} sync answered, "
             f"{f['code_acks']} code / {f['config_acks']} config updates and {f['creates']} creates "
-            f"acknowledged, {f['polls']} GetRequestStatus polls; lost = {f['lost']}; "
+            f"acknowledged, {f['polls']} GetRequestStatus polls, {f['records_swept']} records swept; "
+            f"lost = {f['lost']}; "
             f"all final {f['settled_after_s']:.1f} s after the last restart"
             f"{'; nodes answering %.1f s after PostgreSQL was back' % f['pg_recovery_s'] if f['pg_restarts'] else ''}; "
             f"{f['duration_s']:.0f} s; seed {f['seed']}")

@@ -26,7 +26,7 @@ def pg_url_or_skip() -> str:
     if not url:
         if os.environ.get("SCFD_REQUIRE_PG"):
             pytest.fail("SCFD_REQUIRE_PG is set but SCFD_TEST_PG_URL is not")
-        pytest.skip("no PostgreSQL (set SCFD_TEST_PG_URL; scripts/test.sh starts one): two-node chaos skipped")
+        pytest.skip("no PostgreSQL (set SCFD_TEST_PG_URL; scripts/test.sh starts one): the chaos tests on PostgreSQL are skipped")
     return url
 
 

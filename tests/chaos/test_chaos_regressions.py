@@ -146,8 +146,9 @@ def test_an_update_acknowledged_just_before_a_store_outage_settles_after_it(tmp_
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "open: an outcome held while the store is down lives in the node's memory only (no local "
-    "journal), so a node killed before the store is back loses the outcomes it answered; its "
-    "restart then marks them failed ('The platform restarted while this request was running')"))
+    "journal), so a node killed before the store is back (or before its flush loop next tries, "
+    "up to 2 s after) loses the outcomes it answered; its restart then marks them failed "
+    "('The platform restarted while this request was running')"))
 def test_a_sync_answer_held_through_a_store_outage_survives_its_node_killed(tmp_path):
     url = pg_url_or_skip()
     pg = Postgres(url)
