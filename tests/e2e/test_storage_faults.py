@@ -121,7 +121,8 @@ def test_a_full_disk_gives_a_clear_error_and_recovers_when_space_returns(small_d
     params = {"FunctionName": name, "Code": {"ZipFile": b64(_incompressible_zip(1_000_000))},
               "Handler": "index.main_handler", "Runtime": "Python3.9"}
     e = api.err("CreateFunction", params)
-    assert "space" in e.get_message().lower(), (e.get_code(), e.get_message())
+    assert e.get_code() == "FailedOperation.InsufficientResources", (e.get_code(), e.get_message())
+    assert "space" in e.get_message().lower(), e.get_message()
     # Nothing half-made is left behind, and the server still answers.
     assert name not in api.function_names()
     filler.unlink()

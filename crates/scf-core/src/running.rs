@@ -49,13 +49,18 @@ impl Running {
 
     /// A sync request has been accepted.
     pub(crate) fn start(&self, record: &RequestRecord) {
+        self.put(record, None);
+    }
+
+    /// Enters `record`; a held outcome counts as persisted (its running record is not wanted).
+    fn put(&self, record: &RequestRecord, held: Option<u64>) {
         self.lock().insert(
             record.request_id.clone(),
             Entry {
                 record: record.clone(),
                 since: Instant::now(),
-                persisted: false,
-                held: None,
+                persisted: held.is_some(),
+                held,
             },
         );
     }
@@ -81,15 +86,7 @@ impl Running {
             held.1 += 1;
             held.1
         };
-        self.lock().insert(
-            record.request_id.clone(),
-            Entry {
-                record: record.clone(),
-                since: Instant::now(),
-                persisted: true,
-                held: Some(seq),
-            },
-        );
+        self.put(record, Some(seq));
         true
     }
 

@@ -199,9 +199,11 @@ async fn handle(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let is_form = content_type
-        .get(..33)
-        .is_some_and(|t| t.eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    // The media type alone (no parameters), parsed once for the size limit, the style and
+    // the check below.
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    let is_form = media.eq_ignore_ascii_case("application/x-www-form-urlencoded");
+    let is_json = media.eq_ignore_ascii_case("application/json");
     let body: Bytes = if is_post {
         let limit = if is_form {
             limits.v1_post_bytes
@@ -236,13 +238,7 @@ async fn handle(
         Bytes::new()
     };
 
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if is_post && media != "application/json" && media != "application/x-www-form-urlencoded" {
+    if is_post && !is_json && !is_form {
         // Read in full above, so the client reads this answer.
         return Err(err(
             ErrorCode::UnsupportedProtocol,
