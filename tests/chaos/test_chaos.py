@@ -67,14 +67,21 @@ class Schedule:
             n.start()
         self.restarted()
 
-    def restart_postgres(self, pg: Postgres, nodes: list[Server]) -> None:
-        """PostgreSQL down for 1-3 s under load, then back; no node is killed while it is down
-        (what a node holds for the store then is lost: test_chaos_regressions.py, point 4)."""
+    def restart_postgres(self, pg: Postgres, nodes: list[Server],
+                         victims: list[Server] = ()) -> None:
+        """PostgreSQL down for 1-3 s under load, then back. `victims` are SIGKILLed while it is
+        down, holding the outcomes they answered (in their journals), and started once it is
+        back (a node does not start without its store)."""
         pg.stop()
         try:
             time.sleep(self.rng.uniform(1.0, 3.0))
+            for n in victims:
+                n.kill()
+                self.kills += 1
         finally:
             pg.start()
+        for n in victims:
+            n.start()
         self.pg_restarts += 1
         self.pg_recovery_s.append(wait_answering(nodes))
         self.restarted()
@@ -107,11 +114,9 @@ def postgres_runs(tmp, sched: Schedule, n: int, ledger: Ledger, nodes: list[Serv
             for cycle in range(n):
                 time.sleep(sched.rng.uniform(0.3, 1.5))
                 if pg is not None and cycle == n // 2:
-                    sched.restart_postgres(pg, nodes)
-                    # What the nodes answered during the outage is written within the flush
-                    # loop's backoff (2 s at most) once the store is back; a node killed
-                    # before loses it (test_chaos_regressions.py, the open point 4).
-                    time.sleep(3.0)
+                    # One node killed during the outage: what it answered meanwhile comes back
+                    # from its journal.
+                    sched.restart_postgres(pg, nodes, victims=[nodes[0]])
                 r = sched.rng.random()
                 victims = nodes if r < 0.1 else [nodes[0]] if r < 0.55 else [nodes[1]]
                 sched.kill_and_restart(victims)

@@ -14,9 +14,9 @@
 3. A function whose UpdateFunctionCode was acknowledged while its package was unpacked stayed
    `Updating` for good (every Invoke refused) when the store was away at the moment the unpack
    recorded `Active`: the write was tried once. Now it is tried again until the store takes it.
-4. (Open, marked xfail) A sync request answered while PostgreSQL was down has its outcome held
-   in the node's memory only: kill the node before the store is back, and the answered request
-   is recorded as failed by the restart.
+4. A sync request answered while PostgreSQL was down had its outcome held in the node's memory
+   only: killed before the store was back, the node's restart recorded the answered request as
+   failed. Held outcomes now go to a journal in the data dir before the answer.
 """
 
 from __future__ import annotations
@@ -144,11 +144,6 @@ def test_an_update_acknowledged_just_before_a_store_outage_settles_after_it(tmp_
             s.stop()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "open: an outcome held while the store is down lives in the node's memory only (no local "
-    "journal), so a node killed before the store is back (or before its flush loop next tries, "
-    "up to 2 s after) loses the outcomes it answered; its restart then marks them failed "
-    "('The platform restarted while this request was running')"))
 def test_a_sync_answer_held_through_a_store_outage_survives_its_node_killed(tmp_path):
     url = pg_url_or_skip()
     pg = Postgres(url)

@@ -13,6 +13,7 @@
 //! * [`zip_guard`]: refusing unsafe packages (escapes, bombs, oversize) before anything is
 //!   written, and unpacking accepted ones.
 //! * [`packages`]: content-addressed package storage in the data dir.
+//! * `journal`: outcomes held through a store outage, on disk until the store takes them.
 //! * [`invocation`]: running functions through the engine: request records, the sync path, the
 //!   durable async queue and its dispatcher, retries, recovery after a restart.
 //!
@@ -29,6 +30,7 @@ pub mod action;
 pub mod actions;
 pub mod clock;
 pub mod invocation;
+mod journal;
 mod log_budget;
 pub mod packages;
 pub mod rules;

@@ -8,11 +8,16 @@
 //! running record in the store, so that a restart finds it and marks it failed, and other
 //! nodes see it.
 //!
+//! Outcomes the store refuses (an outage, a full disk) are held here and in the node's
+//! journal ([`crate::journal`]) until [`flush_loop`] writes them; a restart writes the
+//! journal's before it fails the node's running requests.
+//!
 //! Ordering: the running record is written with insert-or-ignore and the outcome with an
 //! upsert, so whichever reaches the store first, the outcome stands. Readers look here before
 //! the store, and an entry leaves only after its outcome is committed, so a request is never
 //! missing from both.
 
+use crate::journal::Journal;
 use scf_store::{FunctionKey, RequestRecord, Store};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -29,12 +34,23 @@ struct Entry {
 /// Outcomes kept while the store is down, at most this many bytes of them (results, errors,
 /// logs); past it a caller gets the store's error as before.
 const MAX_HELD_BYTES: usize = 128 << 20;
+/// One account's part of [`MAX_HELD_BYTES`]: a tenant whose functions return megabytes through
+/// an outage cannot take the hold from every other account.
+const MAX_HELD_BYTES_PER_ACCOUNT: usize = MAX_HELD_BYTES / 4;
 
-#[derive(Default)]
 pub(crate) struct Running {
     map: Mutex<HashMap<String, Entry>>,
-    /// Bytes held, and the next hold's sequence number (flushes go oldest first).
-    held: Mutex<(usize, u64)>,
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    bytes: usize,
+    by_account: HashMap<u64, usize>,
+    /// The next hold's sequence number (flushes go oldest first).
+    seq: u64,
+    /// Where held outcomes survive a kill; `None` if it could not be opened (logged).
+    journal: Option<Journal>,
 }
 
 fn held_size(r: &RequestRecord) -> usize {
@@ -42,9 +58,56 @@ fn held_size(r: &RequestRecord) -> usize {
 }
 
 impl Running {
+    /// The in-flight map of a node whose data dir is `dir`, holding again the outcomes its
+    /// journal kept through the last stop (see [`crate::journal`]).
+    pub(crate) fn open(dir: &std::path::Path) -> std::io::Result<Running> {
+        let (journal, kept) = Journal::open(dir).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot open the held-outcome journal {}: {e}",
+                    dir.join(crate::journal::FILE_NAME).display()
+                ),
+            )
+        })?;
+        let running = Running {
+            map: Mutex::new(HashMap::new()),
+            held: Mutex::new(Held {
+                journal: Some(journal),
+                ..Held::default()
+            }),
+        };
+        if !kept.is_empty() {
+            tracing::info!(
+                outcomes = kept.len(),
+                "holding again the outcomes the journal kept through the last stop"
+            );
+        }
+        for r in &kept {
+            // Accepted and answered before the stop: no cap refuses them now.
+            let seq = running.count_held(r);
+            running.put(r, Some(seq));
+        }
+        Ok(running)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding this lock leaves a map of plain data: still consistent.
         self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts `r` as held and returns its sequence number.
+    fn count_held(&self, r: &RequestRecord) -> u64 {
+        let mut held = self.lock_held();
+        let size = held_size(r);
+        held.bytes += size;
+        *held.by_account.entry(r.function.scope.app_id).or_default() += size;
+        held.seq += 1;
+        held.seq
     }
 
     /// A sync request has been accepted.
@@ -73,18 +136,28 @@ impl Running {
         }
     }
 
-    /// Keeps the final `record`, which the store refused, until the store takes it; readers
-    /// see it meanwhile. `false` when too much is held already.
+    /// Keeps the final `record`, which the store refused, until the store takes it: on disk in
+    /// the journal before this returns, and here for readers meanwhile. `false` when too much
+    /// is held already, in all or by its account.
     pub(crate) fn hold(&self, record: &RequestRecord) -> bool {
         let size = held_size(record);
+        let app_id = record.function.scope.app_id;
         let seq = {
-            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            if held.0 + size > MAX_HELD_BYTES {
+            let mut held = self.lock_held();
+            let account = held.by_account.get(&app_id).copied().unwrap_or(0);
+            if held.bytes + size > MAX_HELD_BYTES || account + size > MAX_HELD_BYTES_PER_ACCOUNT {
                 return false;
             }
-            held.0 += size;
-            held.1 += 1;
-            held.1
+            // Blocks this worker for an fsync, on the outage path only.
+            if let Some(j) = held.journal.as_mut()
+                && let Err(e) = j.append(record)
+            {
+                tracing::error!(error = %e, path = %j.path().display(), request_id = %record.request_id, "cannot journal a held outcome; it is held in memory only");
+            }
+            held.bytes += size;
+            *held.by_account.entry(app_id).or_default() += size;
+            held.seq += 1;
+            held.seq
         };
         self.put(record, Some(seq));
         true
@@ -92,7 +165,7 @@ impl Running {
 
     /// The held outcomes, oldest first.
     fn held(&self) -> Vec<RequestRecord> {
-        if self.held.lock().unwrap_or_else(|p| p.into_inner()).0 == 0 {
+        if self.lock_held().bytes == 0 {
             return vec![];
         }
         let map = self.lock();
@@ -104,11 +177,27 @@ impl Running {
         held.into_iter().map(|(_, r)| r.clone()).collect()
     }
 
-    /// A held outcome is in the store now.
+    /// A held outcome is in the store now; the journal is emptied with the last one.
     fn written(&self, request_id: &str) {
-        if let Some(e) = self.lock().remove(request_id) {
-            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            held.0 = held.0.saturating_sub(held_size(&e.record));
+        let Some(e) = self.lock().remove(request_id) else {
+            return;
+        };
+        let size = held_size(&e.record);
+        let mut held = self.lock_held();
+        held.bytes = held.bytes.saturating_sub(size);
+        let app_id = e.record.function.scope.app_id;
+        if let Some(n) = held.by_account.get_mut(&app_id) {
+            *n = n.saturating_sub(size);
+            if *n == 0 {
+                held.by_account.remove(&app_id);
+            }
+        }
+        if held.bytes == 0
+            && let Some(j) = held.journal.as_mut()
+            && let Err(e) = j.clear()
+        {
+            // Its outcomes are in the store: at worst a restart writes them once more.
+            tracing::warn!(error = %e, path = %j.path().display(), "cannot empty the held-outcome journal");
         }
     }
 
@@ -148,6 +237,17 @@ impl Running {
     }
 }
 
+/// Writes the held outcomes to the store, oldest first, stopping at its first refusal.
+/// Returns how many were written.
+pub(crate) async fn flush(svc: &crate::Service) -> Result<usize, scf_store::StoreError> {
+    let held = svc.running.held();
+    for r in &held {
+        svc.store.put_request(r).await?;
+        svc.running.written(&r.request_id);
+    }
+    Ok(held.len())
+}
+
 /// Writes the outcomes held while the store was down, in the order they were held, as soon as
 /// it takes them again (tried every 100 ms, backing off to 2 s while it refuses).
 pub(crate) async fn flush_loop(svc: std::sync::Weak<crate::Service>) {
@@ -155,28 +255,17 @@ pub(crate) async fn flush_loop(svc: std::sync::Weak<crate::Service>) {
     loop {
         tokio::time::sleep(pause).await;
         let Some(s) = svc.upgrade() else { return };
-        let held = s.running.held();
-        let mut failed = false;
-        for r in &held {
-            match s.store.put_request(r).await {
-                Ok(()) => s.running.written(&r.request_id),
-                Err(e) => {
-                    tracing::warn!(error = %e, held = held.len(), "the store still refuses held outcomes");
-                    failed = true;
-                    break;
+        pause = match flush(&s).await {
+            Ok(written) => {
+                if written > 0 {
+                    tracing::info!(written, "wrote the outcomes held while the store was down");
                 }
+                Duration::from_millis(100)
             }
-        }
-        if !held.is_empty() && !failed {
-            tracing::info!(
-                written = held.len(),
-                "wrote the outcomes held while the store was down"
-            );
-        }
-        pause = if failed {
-            (pause * 2).min(Duration::from_secs(2))
-        } else {
-            Duration::from_millis(100)
+            Err(e) => {
+                tracing::warn!(error = %e, "the store still refuses held outcomes");
+                (pause * 2).min(Duration::from_secs(2))
+            }
         };
     }
 }

@@ -179,6 +179,7 @@ impl Service {
         let packages = Packages::open(&settings.data_dir)?;
         let settings_log_budget = settings.limits.log_bytes_per_minute;
         packages.clean_temporaries();
+        let running = crate::running::Running::open(&settings.data_dir)?;
         Ok(Arc::new(Service {
             store,
             engine,
@@ -186,7 +187,7 @@ impl Service {
             packages,
             settings,
             default_seen: Mutex::new(HashSet::new()),
-            running: Default::default(),
+            running,
             log_budget: crate::log_budget::LogBudget::new(settings_log_budget),
         }))
     }
@@ -234,6 +235,15 @@ impl Service {
     /// Work a restart must finish: packages acknowledged but not yet unpacked, requests that
     /// were in flight. Returns (packages, failed sync requests, requeued async events).
     pub async fn resume(self: &Arc<Self>) -> Result<(usize, u64, u64), ApiError> {
+        // Outcomes answered before the stop, kept by the journal: in the store before the
+        // requests still running there are failed (they are among them).
+        let kept = crate::running::flush(self).await?;
+        if kept > 0 {
+            tracing::info!(
+                outcomes = kept,
+                "wrote the outcomes the journal kept through the last stop"
+            );
+        }
         let (failed, requeued) = crate::invocation::recover(self).await?;
         let packages = self.resume_packages().await?;
         Ok((packages, failed, requeued))
