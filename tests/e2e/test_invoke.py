@@ -348,7 +348,8 @@ def test_reserved_concurrency_limits_sync_calls(eapi):
     t = threading.Thread(target=lambda: box.update(r=invoke(eapi, name, {"sleep": 2}, log=False)))
     t.start()
     time.sleep(0.7)
-    eapi.expect("LimitExceeded.Quota", "Invoke", FunctionName=name, ClientContext="{}")
+    err = eapi.expect("LimitExceeded.Quota", "Invoke", FunctionName=name, ClientContext="{}")
+    assert "reserved concurrency" in str(err), err
     eapi.expect("LimitExceeded.Quota", "InvokeFunction", FunctionName=name)
     t.join()
     assert ret_json(ok(box["r"])) == {"slept": 2}

@@ -2,8 +2,10 @@
 //! transaction per 100k rows through one prepared statement, the rollback journal off and a
 //! large page cache for the load only (the server puts WAL back when it opens the file).
 //!
-//! Request ids are random-looking v4 UUIDs (as scfd hands out), but derived from the row
-//! number, so the suite can name existing ids spread over the table without keeping them.
+//! Request ids are time-ordered v7 UUIDs, as scfd hands out (`Uuid::now_v7`): row `i`'s id
+//! carries the millisecond `ID_EPOCH_MS + i` and random-looking bits derived from `i`, so ids
+//! sort as the rows were started (a purge deletes neighbouring keys, as it does in a real
+//! store) and the suite can name existing ids spread over the table without keeping them.
 
 use scf_store::{FunctionKey, RequestRecord, Scope};
 use std::path::Path;
@@ -19,17 +21,20 @@ fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The request id of row `i`: a well-formed v4 UUID.
+/// The millisecond in the id of row 0 (2023-11-14, the loaders' usual `base_ms`).
+const ID_EPOCH_MS: u64 = 1_700_000_000_000;
+
+/// The request id of row `i`: a well-formed v7 UUID whose time is `ID_EPOCH_MS + i`.
 pub fn request_id(i: u64) -> String {
-    let hi = splitmix64(i.wrapping_mul(2));
-    let lo = splitmix64(i.wrapping_mul(2) + 1);
-    let hi = (hi & !0xF000) | 0x4000; // version 4
-    let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // RFC 4122 variant
+    let ms = (ID_EPOCH_MS + i) & 0xFFFF_FFFF_FFFF;
+    let rand_a = splitmix64(i.wrapping_mul(2)) & 0x0FFF;
+    let rand_b = splitmix64(i.wrapping_mul(2) + 1);
+    let lo = (rand_b & !(0b11 << 62)) | (0b10 << 62); // RFC 9562 variant
     format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xFFFF,
-        hi & 0xFFFF,
+        "{:08x}-{:04x}-7{:03x}-{:04x}-{:012x}",
+        ms >> 16,
+        ms & 0xFFFF,
+        rand_a,
         lo >> 48,
         lo & 0xFFFF_FFFF_FFFF
     )
@@ -127,5 +132,28 @@ pub fn function_key(app_id: u64, region: &str, name: &str) -> FunctionKey {
         },
         namespace: "default".into(),
         name: name.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_ids_are_v7_and_sort_as_their_rows() {
+        let mut previous = String::new();
+        for i in [0, 1, 2, 999, 1_000, 65_535, 65_536, 9_999_999, 10_000_000] {
+            let id = request_id(i);
+            assert_eq!(id.len(), 36, "{id}");
+            assert_eq!(&id[14..15], "7", "version of {id}");
+            assert!("89ab".contains(&id[19..20]), "variant of {id}");
+            assert!(id > previous, "{id} after {previous}");
+            previous = id;
+        }
+        assert_ne!(
+            request_id(5)[15..],
+            request_id(6)[15..],
+            "random bits differ"
+        );
     }
 }

@@ -90,6 +90,17 @@ pub fn run(dir: &Path, rows: u64) -> Result<(), String> {
         let total = started.elapsed();
         done.store(true, Ordering::Relaxed);
         let mut waits = writer.await.map_err(|e| e.to_string())?;
+        let mut worst: Vec<(usize, f64)> = batches.iter().copied().enumerate().collect();
+        worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+        eprintln!(
+            "scf-bench: slowest batches (index: ms): {}",
+            worst
+                .iter()
+                .take(5)
+                .map(|(i, ms)| format!("{i}: {ms:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         batches.sort_by(f64::total_cmp);
         waits.sort_by(f64::total_cmp);
         println!(

@@ -257,6 +257,21 @@ fn error_kind(o: &Outcome) -> &'static str {
     }
 }
 
+/// A sync invocation refused by a concurrency cap: which one, and what the caller can do.
+fn concurrency_message(function: &str, limit: scf_engine::Limit) -> String {
+    match limit {
+        scf_engine::Limit::Function => format!(
+            "Function `{function}` is at its reserved concurrency (PutReservedConcurrencyConfig); retry later."
+        ),
+        scf_engine::Limit::Account => format!(
+            "The account is at its share of this server's instances (`[engine] max_instances_per_account`), so `{function}` cannot start another; retry later."
+        ),
+        scf_engine::Limit::Server => format!(
+            "Every instance of this server is busy (`[engine] max_instances`), so `{function}` cannot start another; retry later."
+        ),
+    }
+}
+
 /// Writes an outcome into a record.
 fn settle(svc: &Service, record: &mut RequestRecord, f: &FunctionRecord, o: &Outcome) {
     let (code, msg, err) = match &o.run.result {
@@ -428,11 +443,8 @@ pub(crate) async fn invoke_sync(
             Ok(o) => o,
             Err(e) => {
                 let message = match &e {
-                    EngineError::Concurrency => {
-                        format!(
-                            "Function `{}` is at its concurrency limit; retry later.",
-                            t.record.key.name
-                        )
+                    EngineError::Concurrency(limit) => {
+                        concurrency_message(&t.record.key.name, *limit)
                     }
                     EngineError::Runtime(m) => m.clone(),
                 };
@@ -443,7 +455,7 @@ pub(crate) async fn invoke_sync(
                 record.error_kind = "PlatformError".into();
                 put_outcome(&svc2, &record).await?;
                 return Err(match e {
-                    EngineError::Concurrency => {
+                    EngineError::Concurrency(_) => {
                         ApiError::new(ErrorCode::LimitExceededQuota, message)
                     }
                     EngineError::Runtime(_) => {
@@ -834,8 +846,7 @@ async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, starting: Starti
         .invoke(&spec, &e.request_id, &event, &ctx, false)
         .await;
     // Not its turn (a reservation of 0 instances never has one: that spends a retry below).
-    if outcome.as_ref().err() == Some(&EngineError::Concurrency) && spec.max_concurrency != Some(0)
-    {
+    if matches!(outcome, Err(EngineError::Concurrency(_))) && spec.max_concurrency != Some(0) {
         let refused = {
             let mut refused = lock(&turns.refused);
             let n = refused.entry(key.scope.app_id).or_default();

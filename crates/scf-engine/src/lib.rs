@@ -133,10 +133,31 @@ pub struct FunctionSpec {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum EngineError {
-    #[error("the function is at its concurrency limit")]
-    Concurrency,
+    #[error("{}", .0.describe())]
+    Concurrency(Limit),
     #[error("{0}")]
     Runtime(String),
+}
+
+/// The cap that refused an invocation (see the crate's Concurrency section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The function's reserved concurrency (or a reservation of 0).
+    Function,
+    /// The account's share of the server's instances.
+    Account,
+    /// The server's instances, all busy.
+    Server,
+}
+
+impl Limit {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Limit::Function => "the function is at its reserved concurrency",
+            Limit::Account => "the account is at its share of the server's instances",
+            Limit::Server => "every instance of the server is busy",
+        }
+    }
 }
 
 /// What an invocation produced, with its measurements.
@@ -365,27 +386,27 @@ impl Engine {
         pools.values().map(|p| lock(&p.spares).len()).sum()
     }
 
-    /// Takes a slot if every cap of `spec` has room.
-    fn try_admit(&self, spec: &FunctionSpec) -> Option<Slot<'_>> {
+    /// Takes a slot if every cap of `spec` has room, else says which cap is full.
+    fn try_admit(&self, spec: &FunctionSpec) -> Result<Slot<'_>, Limit> {
         let mut slots = lock(&self.slots);
         if slots.busy >= self.config.server_cap() {
-            return None;
+            return Err(Limit::Server);
         }
         let account = slots.accounts.get(&spec.account_id).copied().unwrap_or(0);
         if account >= self.config.account_share() {
-            return None;
+            return Err(Limit::Account);
         }
         if let Some(cap) = spec.max_concurrency {
             let function = slots.functions.get(&spec.function_id).copied().unwrap_or(0);
             // A changed reservation applies at once, counting what already runs.
             if function >= cap as usize {
-                return None;
+                return Err(Limit::Function);
             }
             *slots.functions.entry(spec.function_id.clone()).or_default() += 1;
         }
         *slots.accounts.entry(spec.account_id.clone()).or_default() += 1;
         slots.busy += 1;
-        Some(Slot {
+        Ok(Slot {
             engine: self,
             account: spec.account_id.clone(),
             function: spec.max_concurrency.map(|_| spec.function_id.clone()),
@@ -396,18 +417,19 @@ impl Engine {
         // A reservation smaller than one instance means the function may not run at all: an
         // async call must fail rather than wait forever for a slot that cannot exist.
         if spec.max_concurrency == Some(0) {
-            return Err(EngineError::Concurrency);
+            return Err(EngineError::Concurrency(Limit::Function));
         }
         loop {
             // Registered before the look, so that a slot given back in between wakes it.
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            if let Some(slot) = self.try_admit(spec) {
-                return Ok(slot);
-            }
+            let full = match self.try_admit(spec) {
+                Ok(slot) => return Ok(slot),
+                Err(full) => full,
+            };
             if !wait {
-                return Err(EngineError::Concurrency);
+                return Err(EngineError::Concurrency(full));
             }
             lock(&self.slots).waiting += 1;
             let _waiting = Finally(Some(|| {

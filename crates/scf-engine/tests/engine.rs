@@ -265,7 +265,12 @@ async fn sync_calls_over_the_cap_fail_at_once() {
         e.invoke(&f, "s2", &ev, &ctx, false).await
     });
     assert!(a.is_ok());
-    assert_eq!(b.err(), Some(scf_engine::EngineError::Concurrency));
+    assert_eq!(
+        b.err(),
+        Some(scf_engine::EngineError::Concurrency(
+            scf_engine::Limit::Function
+        ))
+    );
     let (c, d) = tokio::join!(e.invoke(&f, "s3", &ev, &ctx, true), async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         e.invoke(&f, "s4", &ev, &ctx, true).await
@@ -478,12 +483,14 @@ async fn an_account_at_its_share_leaves_the_rest_to_the_others() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stats = e.stats();
     assert_eq!(stats.busy, 2, "A runs its share only: {stats:?}");
-    // A's sync call over its share is refused like a call over a function's cap...
+    // A's sync call over its share is refused, naming the account's share...
     assert_eq!(
         e.invoke(&a, "a-sync", &event("{}"), &ctx, false)
             .await
             .err(),
-        Some(scf_engine::EngineError::Concurrency)
+        Some(scf_engine::EngineError::Concurrency(
+            scf_engine::Limit::Account
+        ))
     );
     // ... while B's sync calls all run, though A's waiters were there first.
     for i in 0..4 {

@@ -329,7 +329,8 @@ pub fn random_token(len: usize) -> String {
     out
 }
 
-/// Writes a file only the owner can read, durably.
+/// Writes a file only the owner can read, durably and whole: a kill leaves either no file or
+/// all of it (written aside, fsynced, renamed over, the folder fsynced).
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -341,7 +342,11 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// The key that signs code download links, made on first start.
@@ -374,7 +379,8 @@ pub fn node_id(config: &Config, data_dir: &Path) -> std::io::Result<String> {
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "scfd".into());
             let id = format!("{host}-{}", random_token(6).to_lowercase());
-            std::fs::write(&path, format!("{id}\n"))?;
+            // Whole or not at all: a torn name would make the restart another node.
+            write_private(&path, format!("{id}\n").as_bytes())?;
             Ok(id)
         }
     }

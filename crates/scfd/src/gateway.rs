@@ -510,7 +510,10 @@ fn verify_tc3<'s>(
         header_str(headers, "x-tc-version").unwrap_or(""),
         header_str(headers, "x-tc-token").unwrap_or(""),
     ];
-    if !state.seen_signatures.check(parsed.signature, &bound) {
+    if !state
+        .seen_signatures
+        .check(account.app_id, parsed.signature, &bound)
+    {
         return Err(err(
             ErrorCode::AuthSignatureFailure,
             "This signature was already used with another X-TC-Action, X-TC-Region, \
