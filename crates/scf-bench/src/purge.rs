@@ -2,9 +2,10 @@
 //!
 //! Loads `rows` request records (as `bulk_load` does for the GetRequestStatus rows), opens
 //! the store as scfd does, and purges the oldest tenth with `Store::purge_batch` at scfd's
-//! batch size, timing each batch: a batch is one transaction, so its time is how long the
-//! writes queued behind it wait. Meanwhile one task keeps inserting request records and
-//! reports how long each insert took.
+//! batch size, timing each batch (its transaction, then the checkpoint it waits for, which
+//! holds up no other write). Meanwhile one task keeps inserting request records and reports
+//! how long each insert took: what the purge costs everyone else. Also reported: the largest
+//! the WAL grew.
 
 use crate::bulk_load;
 use scf_store::{RequestRecord, SqliteStore, Store, Synchronous};
@@ -72,6 +73,8 @@ pub fn run(dir: &Path, rows: u64) -> Result<(), String> {
             })
         };
         let started = Instant::now();
+        let wal = db.with_extension("db-wal");
+        let mut wal_max = 0u64;
         let mut batches = vec![];
         let mut purged = 0;
         loop {
@@ -81,6 +84,9 @@ pub fn run(dir: &Path, rows: u64) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             batches.push(t.elapsed().as_secs_f64() * 1000.0);
+            // The WAL's size after each batch: a purge that outruns the checkpointer grows it
+            // until a blocking TRUNCATE (sqlite.rs, `run_checkpointer`).
+            wal_max = wal_max.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
             purged += n;
             if n < u64::from(scf_store::PURGE_BATCH) {
                 break;
@@ -104,7 +110,7 @@ pub fn run(dir: &Path, rows: u64) -> Result<(), String> {
         batches.sort_by(f64::total_cmp);
         waits.sort_by(f64::total_cmp);
         println!(
-            "| {rows} records, oldest tenth purged | {purged} rows | {:.1} s | {} batches of {} | {:.1} / {:.1} / {:.1} ms | {} inserts: {:.2} / {:.1} / {:.1} ms |",
+            "| {rows} records, oldest tenth purged | {purged} rows | {:.1} s | {} batches of {} | {:.1} / {:.1} / {:.1} ms | {} inserts: {:.2} / {:.1} / {:.1} ms | {} MB |",
             total.as_secs_f64(),
             batches.len(),
             scf_store::PURGE_BATCH,
@@ -115,6 +121,7 @@ pub fn run(dir: &Path, rows: u64) -> Result<(), String> {
             percentile(&waits, 0.5),
             percentile(&waits, 0.99),
             waits.last().copied().unwrap_or(0.0),
+            wal_max >> 20,
         );
         Ok(())
     })

@@ -136,13 +136,19 @@ pub(crate) fn now_ms() -> i64 {
     crate::clock::wall_ms()
 }
 
-/// Maps a store failure that the action did not expect onto `InternalError`, logging it.
-pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "internal error");
-    // An io::Error of kind StorageFull displays as this (ENOSPC).
-    if e.to_string().contains("No space left on device") {
+/// A file operation of the data dir failed: a full disk is said so (nothing was changed),
+/// anything else is an [`internal`] error.
+pub(crate) fn io_failure(e: std::io::Error) -> ApiError {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        tracing::error!(error = %e, "the data dir's disk is full");
         return scf_store::disk_full();
     }
+    internal(e)
+}
+
+/// Maps a failure that the action did not expect onto `InternalError`, logging it.
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "internal error");
     ApiError::new(
         ErrorCode::InternalError,
         "Internal error; the server log has the details.",
@@ -408,7 +414,7 @@ impl Service {
         tokio::task::spawn_blocking(move || svc.packages.unpack(&sha))
             .await
             .map_err(internal)?
-            .map_err(internal)?;
+            .map_err(io_failure)?;
         Ok(pin)
     }
 
@@ -434,7 +440,7 @@ impl Service {
         tokio::task::spawn_blocking(move || svc.packages.store_zip(&sha, &zip))
             .await
             .map_err(internal)?
-            .map_err(internal)
+            .map_err(io_failure)
     }
 
     /// Removes a package (from disk and the store) if no function uses it any more.

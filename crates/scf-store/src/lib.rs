@@ -25,7 +25,7 @@ pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, Synchronous};
 
 /// What can go wrong in a store operation, apart from the backend failing.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
@@ -45,6 +45,10 @@ pub enum StoreError {
     /// request may be sent again as it was.
     #[error("store unreachable: {0}")]
     Unavailable(String),
+    /// The disk under the store is full (SQLite's `SQLITE_FULL`, PostgreSQL's `53100`): the
+    /// write changed nothing and works once space is freed.
+    #[error("store disk full: {0}")]
+    DiskFull(String),
 }
 
 /// A store failure that an action did not expect (anything but the outcomes it matches on) is
@@ -66,11 +70,7 @@ impl From<StoreError> for scf_types::ApiError {
             );
         }
         tracing::error!(error = %e, "store failure");
-        // SQLite's SQLITE_FULL says "database or disk is full", the OS (and PostgreSQL) "No
-        // space left on device".
-        if let StoreError::Backend(why) = &e
-            && (why.contains("disk is full") || why.contains("No space left on device"))
-        {
+        if let StoreError::DiskFull(_) = &e {
             return disk_full();
         }
         scf_types::ApiError::new(
@@ -326,7 +326,7 @@ mod tests {
             ErrorCode::ServiceUnavailable
         );
         assert_eq!(
-            ApiError::from(StoreError::Backend("database or disk is full".into())).code,
+            ApiError::from(StoreError::DiskFull("database or disk is full".into())).code,
             ErrorCode::FailedOperationInsufficientResources
         );
     }

@@ -340,6 +340,7 @@ fn pg(e: tokio_postgres::Error) -> StoreError {
     ];
     match e.code() {
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => StoreError::AlreadyExists,
+        Some(c) if *c == SqlState::DISK_FULL => StoreError::DiskFull(e.to_string()),
         Some(c) if down.contains(c) => unavailable(e),
         // No SQL state: the connection itself failed (closed, reset, timed out).
         None if e.is_closed() || io_source(&e) => unavailable(e),

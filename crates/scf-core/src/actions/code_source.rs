@@ -167,7 +167,7 @@ pub async fn store(
     tokio::task::spawn_blocking(move || svc2.packages.store_zip(&sha, &zip))
         .await
         .map_err(crate::service::internal)?
-        .map_err(crate::service::internal)?;
+        .map_err(crate::service::io_failure)?;
     svc.store.put_package(&sha256, &bytes).await?;
     Ok(bytes)
 }
