@@ -19,7 +19,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use scf_types::ErrorCode;
-use scf_types::actions::{SCF_ACTIONS, schema};
+use scf_core::Action;
+use scf_types::actions::SCF_ACTIONS;
 use scf_types::schema::{Field, check_object, unflatten};
 use serde_json::{Map, Value};
 
@@ -55,14 +56,14 @@ fn pick(name: &str) -> (&'static str, &'static [Field]) {
     let served: Vec<&'static str> = SCF_ACTIONS
         .iter()
         .copied()
-        .filter(|a| schema(a).is_some())
+        .filter(|a| Action::schema(a).is_some())
         .collect();
     let action = served
         .iter()
         .copied()
         .find(|a| *a == name)
         .unwrap_or(served[name.len() % served.len()]);
-    (action, schema(action).expect("served"))
+    (action, Action::schema(action).expect("served"))
 }
 
 fn refused_as_promised(code: ErrorCode, what: &str) {

@@ -517,3 +517,23 @@ def test_list_functions_bad_orderby(flist):
 
 def test_list_functions_bad_filter(flist):
     flist.expect("InvalidParameterValue.Filters", "ListFunctions", Filters=[{"Name": "Bogus", "Values": ["x"]}])
+
+
+# ---------------------------------------------------------------------------------------
+# triggers (none can exist yet: CreateTrigger is UnsupportedOperation)
+# ---------------------------------------------------------------------------------------
+
+
+def test_list_triggers_of_a_function(api):
+    name = uniq("fn")
+    api.call("CreateFunction", create_params(name))
+    r = api.call("ListTriggers", FunctionName=name, Offset=0, Limit=20, OrderBy="add_time", Order="ASC",
+                 Filters=[{"Name": "TriggerName", "Values": ["t1"]}])
+    assert r["TotalCount"] == 0 and r["Triggers"] == [], r
+    assert api.get_function(name)["Triggers"] == []
+    api.expect("ResourceNotFound.Function", "ListTriggers", FunctionName=uniq("missing"))
+    api.expect("InvalidParameterValue.OrderBy", "ListTriggers", FunctionName=name, OrderBy="name")
+    api.expect("InvalidParameterValue.Order", "ListTriggers", FunctionName=name, Order="UP")
+    api.expect("InvalidParameterValue.Filters", "ListTriggers", FunctionName=name,
+               Filters=[{"Name": "Type", "Values": ["timer"]}])
+    api.expect("MissingParameter", "ListTriggers", {}, raw=True)

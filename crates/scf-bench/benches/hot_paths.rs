@@ -3,7 +3,6 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use scf_store::{FunctionKey, RequestRecord, Scope};
-use scf_types::actions::{INVOKE, LIST_FUNCTIONS};
 use scf_types::schema::{check_object, unflatten};
 use scf_types::sign::{Tc3Request, sha256_hex};
 use serde_json::{Value, json};
@@ -12,6 +11,11 @@ use std::hint::black_box;
 const SECRET_KEY: &str = "scfbenchsecretkeyscfbenchsecret1";
 
 /// TC3 verification of an Invoke body, as the gateway does it (values as sent, matching).
+/// A served action's parameters, as the gateway checks them.
+fn schema(action: &str) -> &'static [scf_types::schema::Field] {
+    scf_core::Action::schema(action).expect("a served action")
+}
+
 fn tc3_verify(c: &mut Criterion) {
     let body = br#"{"FunctionName":"py-hello","ClientContext":"{}"}"#;
     let headers = vec![
@@ -61,9 +65,9 @@ fn flattened(c: &mut Criterion) {
         ("Filters.1.Name", "Runtime"),
         ("Filters.1.Values.0", "Python3.11"),
     ];
-    assert!(unflatten(LIST_FUNCTIONS, pairs.iter().copied()).is_ok());
+    assert!(unflatten(schema("ListFunctions"), pairs.iter().copied()).is_ok());
     c.bench_function("unflatten (ListFunctions, 11 pairs)", |b| {
-        b.iter(|| unflatten(LIST_FUNCTIONS, black_box(&pairs).iter().copied()))
+        b.iter(|| unflatten(schema("ListFunctions"), black_box(&pairs).iter().copied()))
     });
 }
 
@@ -72,9 +76,9 @@ fn json_params(c: &mut Criterion) {
     let invoke: Value =
         json!({"FunctionName": "py-hello", "ClientContext": "{}", "InvocationType": "Event"});
     let invoke = invoke.as_object().expect("an object").clone();
-    assert!(check_object(INVOKE, &invoke, "").is_ok());
+    assert!(check_object(schema("Invoke"), &invoke, "").is_ok());
     c.bench_function("check_object (Invoke)", |b| {
-        b.iter(|| check_object(INVOKE, black_box(&invoke), ""))
+        b.iter(|| check_object(schema("Invoke"), black_box(&invoke), ""))
     });
     let list: Value = json!({
         "Offset": 0, "Limit": 20, "Order": "DESC", "Orderby": "AddTime", "Namespace": "default",
@@ -82,9 +86,9 @@ fn json_params(c: &mut Criterion) {
                     {"Name": "Runtime", "Values": ["Python3.11"]}]
     });
     let list = list.as_object().expect("an object").clone();
-    assert!(check_object(LIST_FUNCTIONS, &list, "").is_ok());
+    assert!(check_object(schema("ListFunctions"), &list, "").is_ok());
     c.bench_function("check_object (ListFunctions with Filters)", |b| {
-        b.iter(|| check_object(LIST_FUNCTIONS, black_box(&list), ""))
+        b.iter(|| check_object(schema("ListFunctions"), black_box(&list), ""))
     });
 }
 

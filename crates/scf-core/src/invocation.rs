@@ -10,7 +10,7 @@
 
 use crate::clock;
 use crate::log_budget::LogBudget;
-use crate::service::{Caller, DEFAULT_NAMESPACE, Service, now_ms};
+use crate::service::{Caller, Service, now_ms};
 use scf_engine::instance::Failure;
 use scf_engine::{EngineError, FunctionSpec, Outcome};
 use scf_store::{AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, RequestRecord, Scope};
@@ -57,7 +57,7 @@ pub(crate) async fn resolve(
     name: &str,
     qualifier: Option<&str>,
 ) -> Result<Target, ApiError> {
-    let latest = crate::actions::get_function::load(svc, caller, namespace, name).await?;
+    let latest = crate::lookup::load(svc, caller, namespace, name).await?;
     match qualifier.filter(|q| !q.is_empty()) {
         // No aliases are served: $DEFAULT points at $LATEST, as it does for a new function.
         None | Some("$LATEST") | Some("$DEFAULT") => Ok(Target {
@@ -972,11 +972,6 @@ pub(crate) async fn purge_loop(svc: std::sync::Weak<Service>) {
         drop(s);
         tokio::time::sleep(every).await;
     }
-}
-
-/// Used by GetRequestStatus and GetFunctionLogs: the namespace default.
-pub(crate) fn namespace_or_default(ns: Option<&str>) -> &str {
-    ns.filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAMESPACE)
 }
 
 #[cfg(test)]

@@ -1,21 +1,27 @@
 //! scf-core: the scfd service. The gateway turns a verified request into a typed [`Action`];
-//! [`Service::apply`] runs it for a [`Caller`] and returns the response fields. Handlers never
-//! touch the store directly.
+//! [`Action::apply`] runs it on the [`Service`] for a [`Caller`] and returns the response
+//! fields.
 //!
 //! # Layout
-//! * [`action`]: the one `Action` enum, built from an action name and checked parameters.
-//! * `actions/`: one module per action (request struct, checks, answer), plus the views and
-//!   paging rules they share.
+//! Modules depend downwards in this list, never back up (`scripts/module_cycles.py`, run by
+//! CI, finds any import circle):
+//! * [`actions`]: the one list of served actions, the `Action` enum and schema table derived
+//!   from it, and one module per action (request type = schema, checks, answer), plus the views
+//!   and paging rules they share.
+//! * [`background`]: what a node runs beside the API, and what a restart finishes first.
+//! * [`links`]: signed code-download links (GetFunctionAddress) and the download.
+//! * [`invocation`]: running functions through the engine: request records, the sync path, the
+//!   durable async queue and its dispatcher, retries, recovery after a restart.
+//! * `lookup`: the caller's function, a Qualifier's version, and their not-found answers.
 //! * [`clock`]: the wall clock records carry, and the steady and settled clocks that
 //!   schedules and ages are decided on, so a jump of the system clock loses nothing.
-//! * [`service`]: the service itself, its settings and limits, the caller.
+//! * [`service`]: the service itself, its settings and limits, the caller, the namespace
+//!   default.
 //! * [`rules`]: SCF's validation rules for names and settings, each with its exact code.
 //! * [`zip_guard`]: refusing unsafe packages (escapes, bombs, oversize) before anything is
 //!   written, and unpacking accepted ones.
 //! * [`packages`]: content-addressed package storage in the data dir.
 //! * `journal`: outcomes held through a store outage, on disk until the store takes them.
-//! * [`invocation`]: running functions through the engine: request records, the sync path, the
-//!   durable async queue and its dispatcher, retries, recovery after a restart.
 //!
 //! # Function lifecycle
 //! CreateFunction checks everything first (nothing is written for a refused request), writes the
@@ -26,17 +32,19 @@
 
 #![recursion_limit = "256"]
 
-pub mod action;
 pub mod actions;
+pub mod background;
 pub mod clock;
 pub mod invocation;
 mod journal;
+pub mod links;
 mod log_budget;
+mod lookup;
 pub mod packages;
 pub mod rules;
 mod running;
 pub mod service;
 pub mod zip_guard;
 
-pub use action::Action;
+pub use actions::Action;
 pub use service::{Caller, Limits, Service, Settings};

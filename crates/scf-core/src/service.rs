@@ -1,12 +1,10 @@
 //! The service: owns the store and the packages, applies actions for a caller.
 
-use crate::action::Action;
 use crate::packages::Packages;
 use crate::zip_guard::ZipLimits;
 use scf_store::{FunctionKey, NamespaceRecord, Scope, StatusReason, Store};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -109,6 +107,11 @@ impl Caller {
 
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// The namespace a request means: `default` when it names none (or an empty one).
+pub(crate) fn namespace_or_default(ns: Option<&str>) -> &str {
+    ns.filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAMESPACE)
+}
+
 pub(crate) fn namespace_not_found(name: &str) -> ApiError {
     ApiError::new(
         ErrorCode::ResourceNotFoundNamespace,
@@ -198,29 +201,6 @@ impl Service {
         }))
     }
 
-    /// Applies one action and returns the fields of its response.
-    pub async fn apply(
-        self: &Arc<Self>,
-        caller: &Caller,
-        action: Action,
-    ) -> Result<Map<String, Value>, ApiError> {
-        action.apply(self, caller).await
-    }
-
-    /// Starts the async dispatcher and the retention purge.
-    pub fn start_background(self: &Arc<Self>) {
-        self.store.watch_async(Arc::clone(&self.async_wakeup));
-        if self.settings.async_dispatch {
-            tokio::spawn(crate::invocation::dispatch(Arc::downgrade(self)));
-        }
-        tokio::spawn(crate::invocation::purge_loop(Arc::downgrade(self)));
-        tokio::spawn(crate::running::flush_loop(Arc::downgrade(self)));
-        tokio::spawn(crate::running::persist_loop(
-            Arc::downgrade(self),
-            self.settings.running_record_after,
-        ));
-    }
-
     /// Instances warm, busy and spare on this node (for metrics).
     pub fn engine_stats(&self) -> scf_engine::EngineStats {
         self.engine.stats()
@@ -236,40 +216,6 @@ impl Service {
     /// The uin of an account (for the context of an async run).
     pub(crate) fn uin_of(&self, app_id: u64) -> String {
         self.settings.uins.get(&app_id).cloned().unwrap_or_default()
-    }
-
-    /// Work a restart must finish: packages acknowledged but not yet unpacked, requests that
-    /// were in flight. Returns (packages, failed sync requests, requeued async events).
-    pub async fn resume(self: &Arc<Self>) -> Result<(usize, u64, u64), ApiError> {
-        // Outcomes answered before the stop, kept by the journal: in the store before the
-        // requests still running there are failed (they are among them).
-        let kept = crate::running::flush(self).await?;
-        if kept > 0 {
-            tracing::info!(
-                outcomes = kept,
-                "wrote the outcomes the journal kept through the last stop"
-            );
-        }
-        let (failed, requeued) = crate::invocation::recover(self).await?;
-        let packages = self.resume_packages().await?;
-        Ok((packages, failed, requeued))
-    }
-
-    async fn resume_packages(self: &Arc<Self>) -> Result<usize, ApiError> {
-        let pending = self
-            .store
-            .functions_with_status(&["Creating", "Updating"])
-            .await?;
-        let n = pending.len();
-        for f in pending {
-            let failed = if f.status == "Creating" {
-                "CreateFailed"
-            } else {
-                "UpdateFailed"
-            };
-            self.spawn_unpack(f.key.clone(), f.code_sha256.clone(), "Active", failed);
-        }
-        Ok(n)
     }
 
     /// Creates the `default` namespace of a scope on first use.
@@ -465,44 +411,5 @@ impl Service {
                 tracing::warn!(sha256, error = %e, "could not check whether a package is in use")
             }
         }
-    }
-
-    /// Where the zip behind a signed download link is, if the link is genuine and fresh.
-    /// The link stops working once the account no longer has a function with that package.
-    pub async fn code_download(
-        &self,
-        app_id: u64,
-        sha256: &str,
-        expires: u64,
-        sign: &str,
-    ) -> Option<PathBuf> {
-        let now = (now_ms() / 1000) as u64;
-        if expires < now
-            || !crate::actions::get_function_address::verify_link(
-                &self.settings.url_key,
-                app_id,
-                sha256,
-                expires,
-                sign,
-            )
-        {
-            return None;
-        }
-        if !self
-            .store
-            .code_in_use(sha256, Some(app_id))
-            .await
-            .unwrap_or(false)
-        {
-            return None;
-        }
-        let path = self.packages.zip_path(sha256);
-        if !path.exists() {
-            // Taken in by another node: fetch it into this node's cache first.
-            let zip = self.store.get_package(sha256).await.ok().flatten()?;
-            let _guard = self.packages.lock.lock().await;
-            self.packages.store_zip(sha256, &zip).ok()?;
-        }
-        path.exists().then_some(path)
     }
 }

@@ -23,9 +23,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
-/// The runtime API's port inside a sandboxed instance's namespace (SCF's own).
-pub const RUNTIME_API_PORT: u16 = 9001;
-
 /// Whose connections the API serves: the processes of `cgroup`, their sockets looked up in
 /// `tcp_table` (the `/proc/PID/net/tcp` of a process in the instance's network namespace).
 #[derive(Debug, Clone)]
@@ -243,7 +240,7 @@ impl CustomApi {
             .route("/runtime/invocation/error", post(error))
             // A response may be up to SCF's 6 MB (axum's default body limit is 2 MB).
             .layer(axum::extract::DefaultBodyLimit::max(
-                crate::instance::MAX_RESPONSE_BYTES + 64 * 1024,
+                crate::MAX_RESPONSE_BYTES + 64 * 1024,
             ))
             .with_state(Arc::clone(&shared));
         // Only a process in the instance's cgroup may talk to this API.

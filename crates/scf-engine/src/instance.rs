@@ -23,8 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::process::Child;
 
-/// SCF's cap on a synchronous response (reference §9).
-pub const MAX_RESPONSE_BYTES: usize = 6 << 20;
+use crate::MAX_RESPONSE_BYTES;
 /// Longest protocol line read from an instance: a 6 MB result (sent as JSON in place, not
 /// escaped again) and its log, with room. A longer one is an answer over the limit, however it
 /// is escaped, and fails the invocation at once; so no instance makes the server hold more.
@@ -727,7 +726,7 @@ impl Instance {
         let mut custom_api = None;
         if custom {
             let port = if handoff.is_some() {
-                crate::custom::RUNTIME_API_PORT
+                crate::RUNTIME_API_PORT
             } else {
                 let api = CustomApi::start(spec.memory_mb)
                     .await

@@ -29,6 +29,11 @@
 //! idle already or the server `max_idle_instances` (the oldest idle one then goes first), or
 //! its pool was drained ([`Engine::drain_function`]: the function was deleted or changed).
 
+/// SCF's cap on a synchronous response (reference §9).
+pub const MAX_RESPONSE_BYTES: usize = 6 << 20;
+/// The runtime API's port inside a sandboxed instance's namespace (SCF's own).
+pub const RUNTIME_API_PORT: u16 = 9001;
+
 pub mod custom;
 pub mod instance;
 pub mod network;

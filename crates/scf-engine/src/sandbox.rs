@@ -473,7 +473,7 @@ impl Sandbox {
         }
         arg("--unshare", "pid,mount,ipc,uts,net".into());
         if handoff.is_some_and(|h| h.listener) {
-            arg("--listen", crate::custom::RUNTIME_API_PORT.to_string());
+            arg("--listen", crate::RUNTIME_API_PORT.to_string());
         }
         for path in &self.system_binds {
             arg("--bind-ro", format!("{0}:{0}", path.display()));

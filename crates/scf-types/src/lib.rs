@@ -9,7 +9,8 @@
 //! * [`schema`]: parameter types; checking JSON bodies and rebuilding flattened
 //!   (`Filters.0.Values.1=`) parameters into the nested, typed shape.
 //! * [`time`]: SCF's `YYYY-MM-DD HH:MM:SS` strings at a fixed offset.
-//! * [`actions`]: the schema of every action scfd serves, and the names of all SCF actions.
+//! * [`actions`]: the names of all SCF actions (the parameters of those scfd serves are
+//!   declared by their request types in scf-core, see `scf_core::Action::schema`).
 
 pub mod actions;
 pub mod envelope;

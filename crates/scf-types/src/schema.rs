@@ -34,6 +34,47 @@ pub struct Field {
     pub required: bool,
 }
 
+/// A type whose values are a structure of named parameters: an action's request, or an object
+/// inside one. Derived with `#[derive(scf_derive::Params)]` from the type's serde shape.
+pub trait Params {
+    const FIELDS: &'static [Field];
+}
+
+/// A type that can be a parameter's value, and how the schema calls it.
+pub trait Param {
+    const TY: Ty;
+}
+
+macro_rules! param {
+    ($ty:expr => $($t:ty),*) => { $(impl Param for $t { const TY: Ty = $ty; })* };
+}
+param!(Ty::Str => String);
+param!(Ty::Int => i64, i32);
+param!(Ty::Uint => u64, u32, u16);
+param!(Ty::Float => f64);
+param!(Ty::Bool => bool);
+param!(Ty::Any => Map<String, Value>);
+
+/// `a` then `b`, for the fields of a `#[serde(flatten)]` structure (used by the derive).
+pub const fn concat<const N: usize>(a: &[Field], b: &[Field]) -> [Field; N] {
+    assert!(
+        a.len() + b.len() == N,
+        "concat: N is the sum of the lengths"
+    );
+    let mut out = [opt("", Ty::Any); N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[i + j] = b[j];
+        j += 1;
+    }
+    out
+}
+
 /// An optional field.
 pub const fn opt(name: &'static str, ty: Ty) -> Field {
     Field {

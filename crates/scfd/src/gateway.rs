@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::Response;
 use scf_core::{Action, Caller};
 use scf_store::Scope;
-use scf_types::actions::{SCF_ACTIONS, SERVICE, VERSION, schema};
+use scf_types::actions::{SCF_ACTIONS, SERVICE, VERSION};
 use scf_types::sign::{self, Tc3Request, V1Method};
 use scf_types::{ApiError, ErrorCode, envelope, schema as params};
 use serde_json::{Map, Value};
@@ -304,7 +304,7 @@ async fn handle(
             ),
         ));
     }
-    let Some(fields) = schema(&verified.action) else {
+    let Some(fields) = Action::schema(&verified.action) else {
         return Err(err(
             ErrorCode::UnsupportedOperation,
             format!("scfd does not implement {} yet.", verified.action),
@@ -329,7 +329,7 @@ async fn handle(
         uin: account.uin.clone(),
         base_url: base_url(&parts.headers),
     };
-    state.service.apply(&caller, action).await
+    action.apply(&state.service, &caller).await
 }
 
 /// `scheme://host` the client used, from its Host header (tccli puts the scheme in it).

@@ -89,10 +89,8 @@ async fn download(
     else {
         return forbidden();
     };
-    let Some(path) = state
-        .service
-        .code_download(app_id, sha, q.expires, &q.sign)
-        .await
+    let Some(path) =
+        scf_core::links::code_download(&state.service, app_id, sha, q.expires, &q.sign).await
     else {
         return forbidden();
     };

@@ -100,7 +100,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
             .map_err(|e| format!("cannot start the engine: {e}"))?;
     let store_name = store.backend_name();
     let service = Service::new(store, engine, settings).map_err(|e| e.to_string())?;
-    let (packages, failed, requeued) = service.resume().await.map_err(|e| e.to_string())?;
+    let (packages, failed, requeued) = scf_core::background::resume(&service)
+        .await
+        .map_err(|e| e.to_string())?;
     if packages + failed as usize + requeued as usize > 0 {
         tracing::info!(
             packages,
@@ -109,7 +111,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
             "resumed work interrupted by the last stop"
         );
     }
-    service.start_background();
+    scf_core::background::start_background(&service);
 
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

@@ -4,6 +4,7 @@
 use crate::service::Service;
 use crate::zip_guard::{self, Inspected};
 use base64::Engine as _;
+use scf_derive::Params;
 use scf_store::{FunctionKey, FunctionRecord, Scope};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The `Code` structure (reference §6), as far as scfd reads it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Code {
     pub zip_file: Option<String>,
@@ -21,8 +22,11 @@ pub struct Code {
     pub demo_id: Option<String>,
     pub temp_cos_object_name: Option<String>,
     pub git_url: Option<String>,
+    #[params(schema = super::wire::ImageConfig)]
     pub image_config: Option<serde_json::Value>,
+    /// The other Git settings, which only matter with `GitUrl`.
     #[serde(flatten)]
+    #[params(schema = super::wire::GitSettings)]
     pub other_git: serde_json::Map<String, serde_json::Value>,
 }
 

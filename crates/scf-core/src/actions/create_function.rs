@@ -5,13 +5,14 @@ use super::code_source::{self, Code};
 use super::function_view::{Environment, Tag, env_pairs};
 use crate::rules;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service, namespace_not_found, now_ms};
+use scf_derive::Params;
 use scf_store::{FunctionRecord, StoreError};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,
@@ -30,7 +31,22 @@ pub struct Request {
     pub tags: Option<Vec<Tag>>,
     /// Everything else the schema allows (VpcConfig, Role, CLS, CFS, ...): stored, not acted on.
     #[serde(flatten)]
+    #[params(schema = Stored)]
     pub extra: Map<String, Value>,
+}
+
+/// What CreateFunction stores as sent without acting on it (see [`super::wire`]).
+#[allow(dead_code)]
+#[derive(Deserialize, Params)]
+#[serde(rename_all = "PascalCase")]
+pub struct Stored {
+    #[serde(flatten)]
+    common: super::wire::StoredConfig,
+    async_run_enable: Option<String>,
+    trace_enable: Option<String>,
+    auto_deploy_cls_topic_index: Option<String>,
+    auto_create_cls_topic: Option<String>,
+    protocol_type: Option<String>,
 }
 
 pub const DEFAULT_HANDLER: &str = "index.main_handler";
@@ -45,13 +61,6 @@ fn function_id() -> String {
         n /= 36;
     }
     id
-}
-
-pub(crate) fn function_not_found(name: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::ResourceNotFoundFunction,
-        format!("Function `{name}` does not exist."),
-    )
 }
 
 pub async fn apply(

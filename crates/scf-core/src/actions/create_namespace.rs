@@ -2,19 +2,31 @@
 
 use crate::rules;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service, now_ms};
+use scf_derive::Params;
 use scf_store::{NamespaceRecord, StoreError};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub namespace: String,
     pub description: Option<String>,
     /// TKE/offline resource pools: accepted and ignored (scfd runs everything locally).
+    #[params(schema = ResourceEnv)]
     pub resource_env: Option<Value>,
+}
+
+/// The shape of `ResourceEnv`, which is accepted and ignored.
+#[allow(dead_code)]
+#[derive(Deserialize, Params)]
+pub struct ResourceEnv {
+    #[serde(rename = "TKE")]
+    tke: Option<Map<String, Value>>,
+    #[serde(rename = "OFFLINE")]
+    offline: Option<bool>,
 }
 
 pub async fn apply(

@@ -1,15 +1,16 @@
 //! DeleteFunction: the function and, if nothing else uses it, its package.
 
-use super::create_function::function_not_found;
-use super::get_function::{check_qualifier, load};
+use crate::lookup::function_not_found;
+use crate::lookup::{check_qualifier, load};
 use crate::service::{Caller, Service};
+use scf_derive::Params;
 use scf_store::StoreError;
 use scf_types::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,

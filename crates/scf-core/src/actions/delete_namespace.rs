@@ -1,13 +1,14 @@
 //! DeleteNamespace: refuses `default`, and any namespace that still holds functions.
 
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service, namespace_not_found};
+use scf_derive::Params;
 use scf_store::StoreError;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub namespace: String,

@@ -1,13 +1,14 @@
 //! DeleteReservedConcurrencyConfig: the function goes back to the server-wide cap only.
 
-use super::get_function::load;
+use crate::lookup::load;
 use crate::service::{Caller, Service, now_ms};
+use scf_derive::Params;
 use scf_types::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,

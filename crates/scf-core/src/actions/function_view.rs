@@ -2,24 +2,25 @@
 //! input structures that several function actions share.
 
 use crate::service::Service;
+use scf_derive::Params;
 use scf_store::FunctionRecord;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Environment {
     pub variables: Option<Vec<Variable>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Variable {
     pub key: Option<String>,
     pub value: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Tag {
     pub key: String,

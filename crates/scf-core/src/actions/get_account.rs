@@ -1,12 +1,13 @@
 //! GetAccount: real usage counts of the caller's namespaces and functions, and the limits.
 
 use crate::service::{Caller, Service};
+use scf_derive::Params;
 use scf_types::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 pub struct Request {}
 
 /// SCF's per-region concurrency memory quota for the large regions (reference §9), in MB.

@@ -1,13 +1,14 @@
 //! GetAsyncEventStatus: the state of one async invocation.
 
 use crate::service::{Caller, Service};
+use scf_derive::Params;
 use scf_store::{AsyncEventRecord, AsyncStatus};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub invoke_request_id: String,

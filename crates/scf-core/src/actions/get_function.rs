@@ -1,16 +1,16 @@
 //! GetFunction: one function's settings and state.
 
-use super::create_function::function_not_found;
 use super::function_view;
-use crate::rules;
-use crate::service::{Caller, DEFAULT_NAMESPACE, Service};
-use scf_store::{FunctionRecord, VersionRecord};
+use crate::lookup::{check_qualifier, load};
+use crate::service::{Caller, Service};
+use scf_store::FunctionRecord;
+use scf_derive::Params;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: Option<String>,
@@ -21,44 +21,6 @@ pub struct Request {
 
 /// Entry files larger than this are not shown in CodeInfo (reference §5 GetFunction).
 const MAX_CODE_INFO: u64 = 1 << 20;
-
-/// The published version a Qualifier names: `None` for `$LATEST` (or none given).
-pub(crate) async fn check_qualifier(
-    svc: &Arc<Service>,
-    f: &FunctionRecord,
-    qualifier: Option<&str>,
-) -> Result<Option<VersionRecord>, ApiError> {
-    match qualifier {
-        None | Some("") | Some("$LATEST") => Ok(None),
-        Some(q) => match svc.store.get_version(&f.key, q).await? {
-            Some(v) => Ok(Some(v)),
-            None => Err(ApiError::new(
-                ErrorCode::ResourceNotFoundVersion,
-                format!("Version `{q}` of function `{}` does not exist.", f.key.name),
-            )),
-        },
-    }
-}
-
-/// The caller's function, or the not-found error a stranger's name gets too.
-pub(crate) async fn load(
-    svc: &Arc<Service>,
-    caller: &Caller,
-    namespace: Option<&str>,
-    name: &str,
-) -> Result<FunctionRecord, ApiError> {
-    let namespace = namespace
-        .filter(|n| !n.is_empty())
-        .unwrap_or(DEFAULT_NAMESPACE);
-    if rules::plausible_name(name) && rules::plausible_name(namespace) {
-        let key = caller.function_key(Some(namespace), name);
-        if let Some(f) = svc.store.get_function(&key).await? {
-            return Ok(f);
-        }
-    }
-    svc.require_namespace(&caller.scope, namespace).await?;
-    Err(function_not_found(name))
-}
 
 pub async fn apply(
     svc: &Arc<Service>,

@@ -2,46 +2,21 @@
 //! zip, signed like a presigned COS URL (HMAC over account, package and expiry with the server's
 //! link key), so the download itself needs no API signature.
 
-use super::get_function::{check_qualifier, load};
+use crate::links::sign_link;
+use crate::lookup::{check_qualifier, load};
 use crate::service::{Caller, Service, now_ms};
-use hmac::{Hmac, KeyInit, Mac};
+use scf_derive::Params;
 use scf_types::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sha2::Sha256;
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,
     pub qualifier: Option<String>,
     pub namespace: Option<String>,
-}
-
-fn link_mac(key: &[u8], app_id: u64, sha256: &str, expires: u64) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
-    mac.update(format!("{app_id}/{sha256}/{expires}").as_bytes());
-    mac
-}
-
-/// The `sign` of a download link.
-pub fn sign_link(key: &[u8], app_id: u64, sha256: &str, expires: u64) -> String {
-    hex::encode(
-        link_mac(key, app_id, sha256, expires)
-            .finalize()
-            .into_bytes(),
-    )
-}
-
-/// Whether `sign` is genuine (constant-time).
-pub fn verify_link(key: &[u8], app_id: u64, sha256: &str, expires: u64, sign: &str) -> bool {
-    let Ok(bytes) = hex::decode(sign) else {
-        return false;
-    };
-    link_mac(key, app_id, sha256, expires)
-        .verify_slice(&bytes)
-        .is_ok()
 }
 
 pub async fn apply(
@@ -71,20 +46,4 @@ pub async fn apply(
     out.insert("Url".into(), json!(url));
     out.insert("CodeSha256".into(), json!(f.code_sha256));
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn links_verify_only_unchanged() {
-        let s = sign_link(b"k", 1, "ab", 10);
-        assert!(verify_link(b"k", 1, "ab", 10, &s));
-        assert!(!verify_link(b"k", 2, "ab", 10, &s));
-        assert!(!verify_link(b"k", 1, "ac", 10, &s));
-        assert!(!verify_link(b"k", 1, "ab", 11, &s));
-        assert!(!verify_link(b"other", 1, "ab", 10, &s));
-        assert!(!verify_link(b"k", 1, "ab", 10, "zz"));
-    }
 }

@@ -1,14 +1,15 @@
 //! GetFunctionEventInvokeConfig: the async retry settings, SCF's defaults when never set.
 
-use super::get_function::{check_qualifier, load};
+use crate::lookup::{check_qualifier, load};
 use crate::invocation::async_settings;
 use crate::service::{Caller, Service};
+use scf_derive::Params;
 use scf_types::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,

@@ -1,17 +1,19 @@
 //! GetFunctionLogs: per-request logs of a function, filtered, sorted and paged.
 
-use super::create_function::function_not_found;
+use crate::lookup::function_not_found;
 use super::get_request_status::{is_request_id, window};
-use crate::invocation::{bill_duration, namespace_or_default};
+use crate::invocation::bill_duration;
+use crate::service::namespace_or_default;
 use crate::rules;
 use crate::service::{Caller, Service};
+use scf_derive::Params;
 use scf_store::RequestRecord;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: Option<String>,
@@ -26,10 +28,23 @@ pub struct Request {
     pub start_time: Option<String>,
     pub end_time: Option<String>,
     /// Taken offline by SCF; accepted and ignored.
+    #[params(schema = SearchContext)]
     pub search_context: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The shape of `SearchContext`, which is accepted and ignored.
+#[allow(dead_code)]
+#[derive(Deserialize, Params)]
+#[serde(rename_all = "PascalCase")]
+pub struct SearchContext {
+    offset: String,
+    limit: u64,
+    keyword: Option<String>,
+    #[serde(rename = "Type")]
+    kind: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct LogFilter {
     pub ret_code: Option<String>,

@@ -1,16 +1,17 @@
 //! GetRequestStatus: what became of one request, from the moment it was accepted.
 
-use super::create_function::function_not_found;
-use crate::invocation::namespace_or_default;
+use crate::lookup::function_not_found;
+use crate::service::namespace_or_default;
 use crate::rules;
 use crate::service::{Caller, Service, now_ms};
+use scf_derive::Params;
 use scf_store::RequestRecord;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,

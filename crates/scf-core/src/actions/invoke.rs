@@ -3,12 +3,13 @@
 
 use crate::invocation::{self, MAX_ASYNC_EVENT_BYTES, MAX_SYNC_EVENT_BYTES};
 use crate::service::{Caller, Service};
+use scf_derive::Params;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,

@@ -1,15 +1,16 @@
 //! ListAsyncEvents: a function's async events, filtered, sorted and paged.
 
 use super::get_async_event_status::status_word;
-use super::get_function::load;
+use crate::lookup::load;
 use super::paging;
 use crate::service::{Caller, Service};
+use scf_derive::Params;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,
@@ -26,7 +27,7 @@ pub struct Request {
     pub invoke_request_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct TimeInterval {
     pub start: String,

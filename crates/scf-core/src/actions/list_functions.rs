@@ -3,13 +3,14 @@
 use super::function_view;
 use super::paging;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service};
+use scf_derive::Params;
 use scf_store::FunctionRecord;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub order: Option<String>,
@@ -22,7 +23,7 @@ pub struct Request {
     pub filters: Option<Vec<Filter>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Filter {
     pub name: String,

@@ -2,12 +2,13 @@
 
 use super::paging;
 use crate::service::{Caller, Service};
+use scf_derive::Params;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub limit: Option<i64>,
@@ -17,7 +18,7 @@ pub struct Request {
     pub search_key: Option<Vec<SearchKey>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct SearchKey {
     pub key: String,

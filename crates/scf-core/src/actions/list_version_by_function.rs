@@ -1,14 +1,15 @@
 //! ListVersionByFunction: `$LATEST` and every published version.
 
-use super::get_function::load;
+use crate::lookup::load;
 use super::paging;
 use crate::service::{Caller, Service};
+use scf_derive::Params;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,

@@ -1,15 +1,16 @@
 //! PublishVersion: an immutable, numbered snapshot of the function's code and configuration.
 
-use super::get_function::load;
+use crate::lookup::load;
 use crate::rules;
 use crate::service::{Caller, Service, now_ms};
+use scf_derive::Params;
 use scf_store::StoreError;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,
@@ -50,7 +51,7 @@ pub async fn apply(
             ));
         }
         Err(StoreError::NotFound) => {
-            return Err(super::create_function::function_not_found(
+            return Err(crate::lookup::function_not_found(
                 &req.function_name,
             ));
         }

@@ -1,14 +1,15 @@
 //! Put/Get/DeleteReservedConcurrencyConfig: a function's reserved concurrency, in MB of
 //! instance memory; its cap in instances is ReservedConcurrencyMem / MemorySize.
 
-use super::get_function::load;
+use crate::lookup::load;
 use crate::service::{Caller, Service, now_ms};
+use scf_derive::Params;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,

@@ -2,15 +2,16 @@
 //! is killed.
 
 use super::get_async_event_status::not_found;
-use super::get_function::load;
+use crate::lookup::load;
 use crate::service::{Caller, Service, now_ms};
+use scf_derive::Params;
 use scf_store::AbortOutcome;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,

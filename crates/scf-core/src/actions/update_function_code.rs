@@ -2,16 +2,17 @@
 //! the package is unpacked, then `Active` (or `UpdateFailed`).
 
 use super::code_source::{self, Code};
-use super::get_function::load;
+use crate::lookup::load;
 use crate::rules;
 use crate::service::{Caller, Service, now_ms};
+use scf_derive::Params;
 use scf_store::{FunctionRecord, StoreError};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,
@@ -107,7 +108,7 @@ pub async fn apply(
         Ok(bytes) => code_source::store_again(svc, &inspected.sha256, &bytes).await,
         Err(StoreError::NotFound) => {
             svc.release_package(&inspected.sha256).await;
-            return Err(super::create_function::function_not_found(
+            return Err(crate::lookup::function_not_found(
                 &req.function_name,
             ));
         }

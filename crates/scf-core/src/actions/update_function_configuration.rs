@@ -2,17 +2,18 @@
 //! one (Environment as a whole, as SCF does); the runtime is fixed at creation.
 
 use super::function_view::{Environment, env_pairs};
-use super::get_function::load;
+use crate::lookup::load;
 use super::update_function_code::refuse_publish;
 use crate::rules;
 use crate::service::{Caller, Service, now_ms};
+use scf_derive::Params;
 use scf_store::StoreError;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,
@@ -26,7 +27,19 @@ pub struct Request {
     pub init_timeout: Option<i64>,
     /// VpcConfig, Role, CLS, CFS, ...: stored, not acted on.
     #[serde(flatten)]
+    #[params(schema = Stored)]
     pub extra: Map<String, Value>,
+}
+
+/// What UpdateFunctionConfiguration stores as sent without acting on it (see [`super::wire`]).
+#[allow(dead_code)]
+#[derive(Deserialize, Params)]
+#[serde(rename_all = "PascalCase")]
+pub struct Stored {
+    #[serde(flatten)]
+    common: super::wire::StoredConfig,
+    l5_enable: Option<String>,
+    ignore_sys_log: Option<bool>,
 }
 
 pub async fn apply(
@@ -75,7 +88,7 @@ pub async fn apply(
             crate::invocation::drain_instances(svc, &f.key);
             Ok(Map::new())
         }
-        Err(StoreError::NotFound) => Err(super::create_function::function_not_found(
+        Err(StoreError::NotFound) => Err(crate::lookup::function_not_found(
             &req.function_name,
         )),
         Err(e) => Err(e.into()),

@@ -1,13 +1,14 @@
 //! UpdateFunctionEventInvokeConfig: async retries (RetryNum 0-2) and message TTL (60-21600 s).
 
-use super::get_function::load;
+use crate::lookup::load;
 use crate::service::{Caller, Service, now_ms};
+use scf_derive::Params;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub async_trigger_config: AsyncTriggerConfig,
@@ -15,7 +16,7 @@ pub struct Request {
     pub namespace: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct AsyncTriggerConfig {
     pub retry_config: Vec<RetryConfig>,
@@ -23,7 +24,7 @@ pub struct AsyncTriggerConfig {
     pub msg_ttl: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct RetryConfig {
     pub retry_num: i64,

@@ -2,13 +2,14 @@
 
 use crate::rules;
 use crate::service::{Caller, Service, namespace_not_found, now_ms};
+use scf_derive::Params;
 use scf_store::StoreError;
 use scf_types::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub namespace: String,

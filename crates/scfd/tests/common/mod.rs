@@ -58,7 +58,7 @@ pub fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
         settings,
     )
     .expect("service");
-    service.start_background();
+    scf_core::background::start_background(&service);
     let mut overrides: HashMap<String, u32> = HashMap::from([("default".to_string(), 0)]);
     for (a, r) in rates {
         overrides.insert(a.to_string(), *r);
