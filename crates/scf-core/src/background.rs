@@ -3,6 +3,7 @@
 //! must finish first ([`resume`]).
 
 use crate::service::Service;
+use scf_store::FunctionStatus;
 use scf_types::ApiError;
 use std::sync::Arc;
 
@@ -40,16 +41,21 @@ pub async fn resume(svc: &Arc<Service>) -> Result<(usize, u64, u64), ApiError> {
 async fn resume_packages(svc: &Arc<Service>) -> Result<usize, ApiError> {
     let pending = svc
         .store
-        .functions_with_status(&["Creating", "Updating"])
+        .functions_with_status(&[FunctionStatus::Creating, FunctionStatus::Updating])
         .await?;
     let n = pending.len();
     for f in pending {
-        let failed = if f.status == "Creating" {
-            "CreateFailed"
+        let failed = if f.status == FunctionStatus::Creating {
+            FunctionStatus::CreateFailed
         } else {
-            "UpdateFailed"
+            FunctionStatus::UpdateFailed
         };
-        svc.spawn_unpack(f.key.clone(), f.code_sha256.clone(), "Active", failed);
+        svc.spawn_unpack(
+            f.key.clone(),
+            f.code_sha256.clone(),
+            FunctionStatus::Active,
+            failed,
+        );
     }
     Ok(n)
 }

@@ -2,7 +2,7 @@
 
 use crate::packages::Packages;
 use crate::zip_guard::ZipLimits;
-use scf_store::{FunctionKey, NamespaceRecord, Scope, StatusReason, Store};
+use scf_store::{FunctionKey, FunctionStatus, NamespaceRecord, Scope, StatusReason, Store};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -279,8 +279,8 @@ impl Service {
         self: &Arc<Self>,
         key: FunctionKey,
         sha256: String,
-        ok: &'static str,
-        failed: &'static str,
+        ok: FunctionStatus,
+        failed: FunctionStatus,
     ) {
         let svc = Arc::clone(self);
         tokio::spawn(async move {
@@ -324,9 +324,9 @@ impl Service {
                 {
                     Ok(_) => {
                         if failures > 0 {
-                            tracing::info!(function = %key.name, status, failures, "recorded the function's status at last");
+                            tracing::info!(function = %key.name, status = status.as_str(), failures, "recorded the function's status at last");
                         }
-                        tracing::debug!(function = %key.name, status, "code package settled");
+                        tracing::debug!(function = %key.name, status = status.as_str(), "code package settled");
                         break;
                     }
                     Err(e) => {

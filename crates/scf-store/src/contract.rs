@@ -1,5 +1,6 @@
 //! The behaviour every backend must have, as one suite run against each of them.
 
+use crate::FunctionStatus;
 use crate::{
     AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
     Scope, StatusReason, Store, StoreError,
@@ -42,7 +43,7 @@ fn function(app_id: u64, namespace: &str, name: &str) -> FunctionRecord {
         code_sha256: "aa".into(),
         code_size: 10,
         unpacked_size: 20,
-        status: "Creating".into(),
+        status: FunctionStatus::Creating,
         status_desc: String::new(),
         status_reasons: vec![],
         extra: serde_json::Map::new(),
@@ -581,7 +582,7 @@ async fn functions(store: &dyn Store) {
     );
 
     let creating = store
-        .functions_with_status(&["Creating"])
+        .functions_with_status(&[FunctionStatus::Creating])
         .await
         .expect("by status");
     assert_eq!(creating.len(), 2);
@@ -597,13 +598,18 @@ async fn functions(store: &dyn Store) {
     };
     assert!(
         !store
-            .set_function_status(&f.key, "old", "Active", &[])
+            .set_function_status(&f.key, "old", FunctionStatus::Active, &[])
             .await
             .expect("set")
     );
     assert!(
         store
-            .set_function_status(&f.key, "aa", "CreateFailed", std::slice::from_ref(&reason))
+            .set_function_status(
+                &f.key,
+                "aa",
+                FunctionStatus::CreateFailed,
+                std::slice::from_ref(&reason)
+            )
             .await
             .expect("set")
     );
@@ -613,8 +619,8 @@ async fn functions(store: &dyn Store) {
         .expect("get")
         .expect("exists");
     assert_eq!(
-        (got.status.as_str(), got.status_desc.as_str()),
-        ("CreateFailed", "broken")
+        (got.status, got.status_desc.as_str()),
+        (FunctionStatus::CreateFailed, "broken")
     );
     assert_eq!(got.status_reasons, vec![reason]);
 

@@ -18,8 +18,8 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use model::{
-    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
-    Scope, StatusReason, VersionRecord,
+    AsyncEventRecord, AsyncStatus, ErrorKind, FunctionKey, FunctionRecord, FunctionStatus,
+    NamespaceRecord, RequestRecord, Scope, StatusReason, VersionRecord,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, Synchronous};
@@ -150,13 +150,16 @@ pub trait Store: Send + Sync + 'static {
         &self,
         key: &FunctionKey,
         code_sha256: &str,
-        status: &str,
+        status: FunctionStatus,
         reasons: &[StatusReason],
     ) -> Result<bool>;
     /// `NotFound`.
     async fn delete_function(&self, key: &FunctionKey) -> Result<()>;
     /// Functions in any of `statuses`, across all accounts: the work a restart must resume.
-    async fn functions_with_status(&self, statuses: &[&str]) -> Result<Vec<FunctionRecord>>;
+    async fn functions_with_status(
+        &self,
+        statuses: &[FunctionStatus],
+    ) -> Result<Vec<FunctionRecord>>;
     /// Whether any function or published version still uses the code package `sha256`; only
     /// account `app_id`'s when given.
     async fn code_in_use(&self, sha256: &str, app_id: Option<u64>) -> Result<bool>;
@@ -329,5 +332,33 @@ mod tests {
             ApiError::from(StoreError::DiskFull("database or disk is full".into())).code,
             ErrorCode::FailedOperationInsufficientResources
         );
+    }
+
+    /// The typed fields keep the stored documents' strings: a database written before they
+    /// were typed reads back, and one written now reads in an older build.
+    #[test]
+    fn typed_fields_are_stored_by_their_old_names() {
+        use super::{ErrorKind, FunctionStatus};
+        for (kind, text) in [
+            (ErrorKind::None, ""),
+            (ErrorKind::UserCodeException, "UserCodeException"),
+            (ErrorKind::TimeLimitExceeded, "TimeLimitExceeded"),
+            (ErrorKind::ResourceLimitExceeded, "ResourceLimitExceeded"),
+            (ErrorKind::PlatformError, "PlatformError"),
+        ] {
+            assert_eq!(serde_json::to_value(kind).expect("ser"), text);
+            assert_eq!(kind.as_str(), text);
+            let back: ErrorKind = serde_json::from_value(text.into()).expect("de");
+            assert_eq!(back, kind);
+        }
+        for status in [
+            FunctionStatus::Creating,
+            FunctionStatus::CreateFailed,
+            FunctionStatus::Active,
+            FunctionStatus::Updating,
+            FunctionStatus::UpdateFailed,
+        ] {
+            assert_eq!(serde_json::to_value(status).expect("ser"), status.as_str());
+        }
     }
 }

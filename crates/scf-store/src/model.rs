@@ -28,6 +28,45 @@ pub struct FunctionKey {
     pub name: String,
 }
 
+/// Where a function is in its lifecycle (reference §6 `Status`). Stored and shown by these
+/// names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FunctionStatus {
+    /// Accepted; its package is being unpacked.
+    Creating,
+    CreateFailed,
+    Active,
+    /// New code accepted; its package is being unpacked.
+    Updating,
+    UpdateFailed,
+}
+
+impl FunctionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionStatus::Creating => "Creating",
+            FunctionStatus::CreateFailed => "CreateFailed",
+            FunctionStatus::Active => "Active",
+            FunctionStatus::Updating => "Updating",
+            FunctionStatus::UpdateFailed => "UpdateFailed",
+        }
+    }
+
+    /// A failed state: its StatusDesc and StatusReasons say why.
+    pub fn is_failed(self) -> bool {
+        matches!(
+            self,
+            FunctionStatus::CreateFailed | FunctionStatus::UpdateFailed
+        )
+    }
+}
+
+impl std::fmt::Display for FunctionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a function is in a failed state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReason {
@@ -60,7 +99,7 @@ pub struct FunctionRecord {
     /// The package's bytes once unpacked (0 in records written before scfd kept it).
     #[serde(default)]
     pub unpacked_size: u64,
-    pub status: String,
+    pub status: FunctionStatus,
     pub status_desc: String,
     pub status_reasons: Vec<StatusReason>,
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -98,10 +137,9 @@ pub struct RequestRecord {
     pub log: String,
     pub cold_start: bool,
     pub init_duration_ms: f64,
-    /// Why it failed, as GetFunctionLogs filters it: `UserCodeException`, `TimeLimitExceeded`,
-    /// `ResourceLimitExceeded` or `PlatformError`; empty when it did not fail.
+    /// Why it failed, as GetFunctionLogs filters it; `None` when it did not fail.
     #[serde(default)]
-    pub error_kind: String,
+    pub error_kind: ErrorKind,
     /// The node that accepted it (a restarted node fails only its own sync requests).
     #[serde(default)]
     pub node: String,
@@ -132,8 +170,48 @@ impl RequestRecord {
             log: String::new(),
             cold_start: false,
             init_duration_ms: 0.0,
-            error_kind: String::new(),
+            error_kind: ErrorKind::None,
             node: String::new(),
+        }
+    }
+
+    /// Ends the request as failed by the platform (not by its code) with `message`, as every
+    /// failure outside the function's own run is recorded: a restart, a lost node, a refused
+    /// start, an abort, an expired event.
+    pub fn fail(&mut self, message: &str, now_ms: i64) {
+        self.ret_code = -1;
+        self.ret_msg = message.to_string();
+        self.err_msg = message.to_string();
+        self.end_ms = Some(now_ms);
+        self.error_kind = ErrorKind::PlatformError;
+    }
+}
+
+/// Why a request failed, by GetFunctionLogs' RetCode filter names (reference §5). Stored by
+/// these names; `None` (not failed) as the empty string.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    #[default]
+    #[serde(rename = "")]
+    None,
+    /// The function raised, or its process ended with an error.
+    UserCodeException,
+    /// It ran past its Timeout.
+    TimeLimitExceeded,
+    /// It went over its MemorySize.
+    ResourceLimitExceeded,
+    /// The platform failed it (see [`RequestRecord::fail`]).
+    PlatformError,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::None => "",
+            ErrorKind::UserCodeException => "UserCodeException",
+            ErrorKind::TimeLimitExceeded => "TimeLimitExceeded",
+            ErrorKind::ResourceLimitExceeded => "ResourceLimitExceeded",
+            ErrorKind::PlatformError => "PlatformError",
         }
     }
 }

@@ -39,8 +39,8 @@
 //! before it: such a write first waits for those (see `DetachedWrites`).
 
 use crate::model::{
-    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
-    Scope, StatusReason, VersionRecord,
+    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, FunctionStatus, NamespaceRecord,
+    RequestRecord, Scope, StatusReason, VersionRecord,
 };
 use crate::{AbortOutcome, Result, Store, StoreError};
 use deadpool_postgres::{
@@ -485,7 +485,7 @@ async fn write_function(c: &impl GenericClient, f: &FunctionRecord) -> Result<u6
             &k.scope.region,
             &k.namespace,
             &k.name,
-            &f.status,
+            &f.status.as_str(),
             &f.code_sha256,
             &to_json(f)?,
         ],
@@ -779,7 +779,7 @@ impl Store for PgStore {
                 &k.scope.region,
                 &k.namespace,
                 &k.name,
-                &f.status,
+                &f.status.as_str(),
                 &f.code_sha256,
                 &to_json(f)?,
             ],
@@ -841,7 +841,7 @@ impl Store for PgStore {
         &self,
         key: &FunctionKey,
         code_sha256: &str,
-        status: &str,
+        status: FunctionStatus,
         reasons: &[StatusReason],
     ) -> Result<bool> {
         let mut c = self.writer().await?;
@@ -852,7 +852,7 @@ impl Store for PgStore {
         if f.code_sha256 != code_sha256 {
             return Ok(false);
         }
-        f.status = status.to_string();
+        f.status = status;
         f.status_desc = reasons
             .first()
             .map(|r| r.error_message.clone())
@@ -891,7 +891,11 @@ impl Store for PgStore {
         tx.commit().await.map_err(pg)
     }
 
-    async fn functions_with_status(&self, statuses: &[&str]) -> Result<Vec<FunctionRecord>> {
+    async fn functions_with_status(
+        &self,
+        statuses: &[FunctionStatus],
+    ) -> Result<Vec<FunctionRecord>> {
+        let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
         let c = self.reader().await?;
         // Grouped by status in the order asked, as SQLite answers.
         query(
@@ -1132,10 +1136,7 @@ impl Store for PgStore {
             {
                 continue;
             }
-            r.ret_code = -1;
-            r.ret_msg = message.to_string();
-            r.err_msg = message.to_string();
-            r.end_ms = Some(now_ms);
+            r.fail(message, now_ms);
             docs.push(to_json(&r)?);
             ids.push(r.request_id);
         }
@@ -1357,11 +1358,7 @@ impl Store for PgStore {
         .await?;
         if let Some(row) = record {
             let mut r = request_from(&row)?;
-            r.ret_code = -1;
-            r.ret_msg = message.to_string();
-            r.err_msg = message.to_string();
-            r.end_ms = Some(now_ms);
-            r.error_kind = "PlatformError".into();
+            r.fail(message, now_ms);
             write_request(&tx, &r).await?;
         }
         tx.commit().await.map_err(pg)?;

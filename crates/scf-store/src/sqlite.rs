@@ -9,8 +9,8 @@
 //! fsync per commit. Migrations are numbered by `PRAGMA user_version`.
 
 use crate::model::{
-    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
-    Scope, StatusReason, VersionRecord,
+    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, FunctionStatus, NamespaceRecord,
+    RequestRecord, Scope, StatusReason, VersionRecord,
 };
 use crate::{AbortOutcome, Result, Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -483,7 +483,7 @@ fn write_function(conn: &Connection, f: &FunctionRecord) -> rusqlite::Result<usi
             k.scope.region,
             k.namespace,
             k.name,
-            f.status,
+            f.status.as_str(),
             f.code_sha256,
             to_json(f)
         ],
@@ -706,7 +706,7 @@ impl Store for SqliteStore {
                     k.scope.region,
                     k.namespace,
                     k.name,
-                    f.status,
+                    f.status.as_str(),
                     f.code_sha256,
                     to_json(&f)
                 ],
@@ -764,13 +764,13 @@ impl Store for SqliteStore {
         &self,
         key: &FunctionKey,
         code_sha256: &str,
-        status: &str,
+        status: FunctionStatus,
         reasons: &[StatusReason],
     ) -> Result<bool> {
         let (key, code_sha256, status, reasons) = (
             key.clone(),
             code_sha256.to_string(),
-            status.to_string(),
+            status,
             reasons.to_vec(),
         );
         self.write(move |c| {
@@ -808,12 +808,15 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn functions_with_status(&self, statuses: &[&str]) -> Result<Vec<FunctionRecord>> {
+    async fn functions_with_status(
+        &self,
+        statuses: &[FunctionStatus],
+    ) -> Result<Vec<FunctionRecord>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached("SELECT * FROM functions WHERE status=?1")?;
             let mut out = Vec::new();
             for status in statuses {
-                for f in stmt.query_map(params![status], function_from)? {
+                for f in stmt.query_map(params![status.as_str()], function_from)? {
                     out.push(f?);
                 }
             }
@@ -1020,10 +1023,7 @@ impl Store for SqliteStore {
                     && (r.node == node || r.node.is_empty() || r.start_ms < started_before_ms)
             };
             for mut r in running.into_iter().filter(mine) {
-                r.ret_code = -1;
-                r.ret_msg = message.clone();
-                r.err_msg = message.clone();
-                r.end_ms = Some(now_ms);
+                r.fail(&message, now_ms);
                 c.execute(
                     "UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1",
                     params![r.request_id, r.ret_code, to_json(&r)],
@@ -1208,11 +1208,7 @@ impl Store for SqliteStore {
                 .query_row(params![request_id], request_from)
                 .optional()?;
             if let Some(mut r) = record {
-                r.ret_code = -1;
-                r.ret_msg = message.clone();
-                r.err_msg = message;
-                r.end_ms = Some(now_ms);
-                r.error_kind = "PlatformError".into();
+                r.fail(&message, now_ms);
                 c.prepare_cached("UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1")?
                     .execute(params![r.request_id, r.ret_code, to_json(&r)])?;
             }

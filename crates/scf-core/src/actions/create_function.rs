@@ -6,7 +6,7 @@ use super::function_view::{Environment, Tag, env_pairs};
 use crate::rules;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service, namespace_not_found, now_ms};
 use scf_derive::Params;
-use scf_store::{FunctionRecord, StoreError};
+use scf_store::{FunctionRecord, FunctionStatus, StoreError};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -132,7 +132,7 @@ pub async fn apply(
         code_sha256: inspected.sha256.clone(),
         code_size: inspected.zip_bytes,
         unpacked_size: inspected.unpacked_bytes,
-        status: "Creating".into(),
+        status: FunctionStatus::Creating,
         status_desc: String::new(),
         status_reasons: vec![],
         extra: req.extra,
@@ -164,7 +164,12 @@ pub async fn apply(
             });
         }
     }
-    svc.spawn_unpack(key, inspected.sha256, "Active", "CreateFailed");
+    svc.spawn_unpack(
+        key,
+        inspected.sha256,
+        FunctionStatus::Active,
+        FunctionStatus::CreateFailed,
+    );
     Ok(Map::new())
 }
 

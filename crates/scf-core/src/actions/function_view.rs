@@ -111,9 +111,10 @@ pub fn detail(
         .and_then(|c| c.get("IpFixed"))
         .map(|fixed| json!({"IpFixed": fixed, "IpAddress": []}))
         .unwrap_or(Value::Null);
-    let (code_result, code_error, err_no) = match f.status.as_str() {
-        "CreateFailed" | "UpdateFailed" => ("failed", f.status_desc.clone(), 1),
-        _ => ("success", String::new(), 0),
+    let (code_result, code_error, err_no) = if f.status.is_failed() {
+        ("failed", f.status_desc.clone(), 1)
+    } else {
+        ("success", String::new(), 0)
     };
     let value = json!({
         "ModTime": svc.format_time(f.mod_time_ms),

@@ -189,7 +189,7 @@ pub async fn apply(
                 None => true,
                 Some("is0") => r.ret_code == 0,
                 Some("not0") => r.ret_code != 0,
-                Some(kind) => r.error_kind == kind,
+                Some(kind) => r.error_kind.as_str() == kind,
             }
     });
     match order_by {

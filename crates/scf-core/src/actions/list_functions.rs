@@ -96,7 +96,7 @@ fn filter_values(f: &FunctionRecord, name: &str) -> Vec<String> {
             .unwrap_or_default()
     };
     match name {
-        "Status" => vec![f.status.clone()],
+        "Status" => vec![f.status.to_string()],
         "Runtime" => vec![f.runtime.clone()],
         "Type" | "FunctionType" => vec![f.kind.clone()],
         "VpcId" => vec![extra_str(&["VpcConfig", "VpcId"], "")],

@@ -4,6 +4,7 @@ use crate::lookup::load;
 use super::paging;
 use crate::service::{Caller, Service};
 use scf_derive::Params;
+use scf_store::FunctionStatus;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -42,12 +43,12 @@ pub async fn apply(
     };
     let desc = paging::descending(req.order.as_deref(), false)?;
     // (name, description, add, mod, status)
-    let mut all: Vec<(String, String, i64, i64, String)> = vec![(
+    let mut all: Vec<(String, String, i64, i64, FunctionStatus)> = vec![(
         "$LATEST".into(),
         f.description.clone(),
         f.add_time_ms,
         f.mod_time_ms,
-        f.status.clone(),
+        f.status,
     )];
     for v in svc.store.list_versions(&f.key).await? {
         all.push((
@@ -55,7 +56,7 @@ pub async fn apply(
             v.description,
             v.add_time_ms,
             v.add_time_ms,
-            "Active".into(),
+            FunctionStatus::Active,
         ));
     }
     if by_mod {

@@ -4,7 +4,7 @@ use crate::lookup::load;
 use crate::rules;
 use crate::service::{Caller, Service, now_ms};
 use scf_derive::Params;
-use scf_store::StoreError;
+use scf_store::{StoreError, FunctionStatus};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -29,7 +29,7 @@ pub async fn apply(
     let f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
     let description = req.description.unwrap_or_default();
     rules::description(&description)?;
-    if f.status != "Active" {
+    if f.status != FunctionStatus::Active {
         return Err(ApiError::new(
             ErrorCode::FailedOperationFunctionStatusError,
             format!(

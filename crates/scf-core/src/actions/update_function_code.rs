@@ -6,7 +6,7 @@ use crate::lookup::load;
 use crate::rules;
 use crate::service::{Caller, Service, now_ms};
 use scf_derive::Params;
-use scf_store::{FunctionRecord, StoreError};
+use scf_store::{FunctionRecord, FunctionStatus, StoreError};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -70,7 +70,7 @@ pub async fn apply(
         f.code_sha256 = inspected.sha256.clone();
         f.code_size = inspected.zip_bytes;
         f.unpacked_size = inspected.unpacked_bytes;
-        f.status = "Updating".into();
+        f.status = FunctionStatus::Updating;
         f.status_desc = String::new();
         f.status_reasons.clear();
         f.mod_time_ms = now_ms();
@@ -118,6 +118,11 @@ pub async fn apply(
     if old_sha != inspected.sha256 {
         svc.release_package(&old_sha).await;
     }
-    svc.spawn_unpack(f.key, inspected.sha256, "Active", "UpdateFailed");
+    svc.spawn_unpack(
+        f.key,
+        inspected.sha256,
+        FunctionStatus::Active,
+        FunctionStatus::UpdateFailed,
+    );
     Ok(Map::new())
 }

@@ -23,7 +23,10 @@ use crate::log_budget::LogBudget;
 use crate::service::{Caller, Service, now_ms};
 use scf_engine::instance::Failure;
 use scf_engine::{EngineError, FunctionSpec, Outcome};
-use scf_store::{AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, RequestRecord, Scope};
+use scf_store::{
+    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, FunctionStatus, RequestRecord,
+    Scope,
+};
 use scf_types::{ApiError, ErrorCode};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};

@@ -1,6 +1,7 @@
 //! What an invocation produced, written into its record.
 
 use super::*;
+use scf_store::ErrorKind;
 
 /// BillDuration: the duration rounded up to a multiple of 100 ms, at least 100 (reference §6
 /// FunctionLog).
@@ -55,13 +56,13 @@ pub(super) fn format_log(
     )
 }
 
-pub(super) fn error_kind(o: &Outcome) -> &'static str {
+pub(super) fn error_kind(o: &Outcome) -> ErrorKind {
     match (&o.run.result, &o.run.failure) {
-        (Ok(_), _) => "",
-        (Err(_), None) => "UserCodeException",
-        (Err(_), Some(Failure::Timeout)) => "TimeLimitExceeded",
-        (Err(_), Some(Failure::MemoryLimit)) => "ResourceLimitExceeded",
-        (Err(_), Some(_)) => "PlatformError",
+        (Ok(_), _) => ErrorKind::None,
+        (Err(_), None) => ErrorKind::UserCodeException,
+        (Err(_), Some(Failure::Timeout)) => ErrorKind::TimeLimitExceeded,
+        (Err(_), Some(Failure::MemoryLimit)) => ErrorKind::ResourceLimitExceeded,
+        (Err(_), Some(_)) => ErrorKind::PlatformError,
     }
 }
 
@@ -95,7 +96,7 @@ pub(super) fn settle(svc: &Service, record: &mut RequestRecord, f: &FunctionReco
     record.log = format_log(&record.request_id, f, o, &svc.log_budget);
     record.cold_start = o.cold_start;
     record.init_duration_ms = o.init_ms;
-    record.error_kind = error_kind(o).into();
+    record.error_kind = error_kind(o);
     observe(record);
 }
 

@@ -248,11 +248,7 @@ pub(super) async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, start
                   status: AsyncStatus,
                   message: Option<String>| {
         if let Some(m) = message {
-            record.ret_code = -1;
-            record.ret_msg = m.clone();
-            record.err_msg = m;
-            record.end_ms = Some(now_ms());
-            record.error_kind = "PlatformError".into();
+            record.fail(&m, now_ms());
         }
         e.status = status;
         e.end_ms = Some(now_ms());

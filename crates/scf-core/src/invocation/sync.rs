@@ -52,11 +52,7 @@ pub(crate) async fn invoke_sync(
                     }
                     EngineError::Runtime(m) => m.clone(),
                 };
-                record.ret_code = -1;
-                record.ret_msg = message.clone();
-                record.err_msg = message.clone();
-                record.end_ms = Some(now_ms());
-                record.error_kind = "PlatformError".into();
+                record.fail(&message, now_ms());
                 put_outcome(&svc2, &record).await?;
                 return Err(match e {
                     EngineError::Concurrency(_) => {

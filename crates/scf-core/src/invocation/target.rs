@@ -178,7 +178,7 @@ pub(crate) fn parse_event(
 }
 
 pub(super) fn require_active(t: &Target) -> Result<(), ApiError> {
-    if t.record.status == "Active" {
+    if t.record.status == FunctionStatus::Active {
         Ok(())
     } else {
         Err(ApiError::new(
