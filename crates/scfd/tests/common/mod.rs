@@ -1,6 +1,11 @@
 //! The router of every test here: a real `scfd::app` over an in-memory store, two accounts
-//! (`AKIDa`/`keya` app 1250000001, `AKIDb`/`keyb` app 1250000002), rate limits off.
+//! (`AKIDa`/`keya` app 1250000001, `AKIDb`/`keyb` app 1250000002), rate limits off; with the
+//! SDKs' ways of signing (`signing`), calls and their checks (`calls`) and code zips (`zips`).
 #![allow(dead_code)] // each test file uses its own part of it
+
+pub mod calls;
+pub mod signing;
+pub mod zips;
 
 use axum::Router;
 use scf_core::{Limits, Service, Settings};

@@ -1,0 +1,227 @@
+//! Asynchronous invocation and versions through the real router: retries, termination and the
+//! async-event records (GetAsyncEventStatus, ListAsyncEvents), the event-invoke config and its
+//! limits, and published versions (each runs its own code; listing, deletion, the cap of 100).
+
+use serde_json::json;
+
+mod common;
+use common::calls::{code, deploy};
+use common::signing::Tc3;
+use common::test_app;
+use common::zips::py_zip;
+
+#[tokio::test]
+async fn async_retries_terminate_and_versions() {
+    let t = test_app();
+    deploy(&t, "flaky", "import time\ndef main_handler(event, context):\n    if event.get('sleep'):\n        time.sleep(event['sleep'])\n        return 'slept'\n    raise RuntimeError('always')\n", json!({})).await;
+    t.ok("UpdateFunctionEventInvokeConfig", json!({"FunctionName": "flaky", "AsyncTriggerConfig": {"RetryConfig": [{"RetryNum": 1}], "MsgTTL": 60}})).await;
+    assert_eq!(
+        code(&t.call("UpdateFunctionEventInvokeConfig", json!({"FunctionName": "flaky", "AsyncTriggerConfig": {"RetryConfig": [{"RetryNum": 3}], "MsgTTL": 60}})).await),
+        "LimitExceeded.RetryNum"
+    );
+    let cfg = t
+        .ok(
+            "GetFunctionEventInvokeConfig",
+            json!({"FunctionName": "flaky"}),
+        )
+        .await;
+    assert_eq!(cfg["AsyncTriggerConfig"]["RetryConfig"][0]["RetryNum"], 1);
+
+    let a = t
+        .ok(
+            "Invoke",
+            json!({"FunctionName": "flaky", "InvocationType": "Event"}),
+        )
+        .await;
+    let id = a["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let mut last = json!(null);
+    for _ in 0..100 {
+        last = t
+            .ok(
+                "GetRequestStatus",
+                json!({"FunctionName": "flaky", "FunctionRequestId": id}),
+            )
+            .await["Data"][0]
+            .clone();
+        if last["RetCode"] != 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (last["RetCode"].clone(), last["RetryNum"].clone()),
+        (json!(-1), json!(1)),
+        "{last}"
+    );
+    let st = t
+        .ok("GetAsyncEventStatus", json!({"InvokeRequestId": id}))
+        .await;
+    assert_eq!(st["Result"]["Status"], "FAILED");
+    assert_eq!(
+        code(
+            &t.call(
+                "TerminateAsyncEvent",
+                json!({"FunctionName": "flaky", "InvokeRequestId": id})
+            )
+            .await
+        ),
+        "FailedOperation.AsyncEventStatus"
+    );
+
+    let slow = t.ok("Invoke", json!({"FunctionName": "flaky", "InvocationType": "Event", "ClientContext": "{\"sleep\": 1.5}"})).await;
+    let sid = slow["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let running = t
+        .ok(
+            "GetRequestStatus",
+            json!({"FunctionName": "flaky", "FunctionRequestId": sid}),
+        )
+        .await;
+    assert_eq!(running["Data"][0]["RetCode"], 1, "running while it sleeps");
+    t.ok(
+        "TerminateAsyncEvent",
+        json!({"FunctionName": "flaky", "InvokeRequestId": sid}),
+    )
+    .await;
+    let st = t
+        .ok("GetAsyncEventStatus", json!({"InvokeRequestId": sid}))
+        .await;
+    assert_eq!(st["Result"]["Status"], "ABORTED");
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let after = t
+        .ok(
+            "GetRequestStatus",
+            json!({"FunctionName": "flaky", "FunctionRequestId": sid}),
+        )
+        .await;
+    assert_eq!(
+        after["Data"][0]["RetCode"], -1,
+        "a terminated request stays failed: {after}"
+    );
+    let listed = t
+        .ok(
+            "ListAsyncEvents",
+            json!({"FunctionName": "flaky", "Status": ["ABORTED"]}),
+        )
+        .await;
+    assert_eq!(listed["TotalCount"], 1);
+    t.assert_codes(&[
+        (
+            "unknown event status",
+            "ListAsyncEvents",
+            json!({"FunctionName": "flaky", "Status": ["DONE"]}),
+            "InvalidParameterValue.Status",
+        ),
+        (
+            "unknown async event",
+            "GetAsyncEventStatus",
+            json!({"InvokeRequestId": "a63607c3-581f-4be9-8c4b-631c75909f07"}),
+            "ResourceNotFound.AsyncEvent",
+        ),
+    ])
+    .await;
+
+    // Versions: a snapshot keeps running its own code.
+    let v = t
+        .ok(
+            "PublishVersion",
+            json!({"FunctionName": "flaky", "Description": "v1"}),
+        )
+        .await;
+    assert_eq!(v["FunctionVersion"], "1");
+    t.ok("UpdateFunctionCode", json!({"FunctionName": "flaky", "ZipFile": py_zip("def main_handler(event, context):\n    return 'new'\n")})).await;
+    t.wait_active(&Tc3::default(), "flaky").await;
+    let new = t.ok("Invoke", json!({"FunctionName": "flaky"})).await;
+    assert_eq!(new["Result"]["RetMsg"], "\"new\"");
+    let old = t.ok("Invoke", json!({"FunctionName": "flaky", "Qualifier": "1", "ClientContext": "{\"sleep\": 0.01}"})).await;
+    assert_eq!(old["Result"]["RetMsg"], "\"slept\"");
+    let versions = t
+        .ok("ListVersionByFunction", json!({"FunctionName": "flaky"}))
+        .await;
+    assert_eq!(versions["FunctionVersion"], json!(["$LATEST", "1"]));
+    assert_eq!(
+        t.ok(
+            "GetFunction",
+            json!({"FunctionName": "flaky", "Qualifier": "1"})
+        )
+        .await["FunctionVersion"],
+        "1"
+    );
+    t.ok(
+        "DeleteFunction",
+        json!({"FunctionName": "flaky", "Qualifier": "1"}),
+    )
+    .await;
+    assert_eq!(
+        code(
+            &t.call(
+                "GetFunction",
+                json!({"FunctionName": "flaky", "Qualifier": "1"})
+            )
+            .await
+        ),
+        "ResourceNotFound.Version"
+    );
+    assert_eq!(
+        t.ok("GetFunction", json!({"FunctionName": "flaky"})).await["Status"],
+        "Active",
+        "$LATEST stays"
+    );
+}
+
+#[tokio::test]
+async fn event_config_async_list_and_version_limit_codes() {
+    let t = test_app();
+    deploy(
+        &t,
+        "cfg",
+        "def main_handler(event, context):\n    return 1\n",
+        json!({}),
+    )
+    .await;
+    let cfg = |retry: serde_json::Value, ttl: i64| json!({"FunctionName": "cfg", "AsyncTriggerConfig": {"RetryConfig": retry, "MsgTTL": ttl}});
+    t.assert_codes(&[
+        (
+            "no retry config",
+            "UpdateFunctionEventInvokeConfig",
+            cfg(json!([]), 60),
+            "InvalidParameterValue.AsyncTriggerConfig",
+        ),
+        (
+            "MsgTTL under its floor",
+            "UpdateFunctionEventInvokeConfig",
+            cfg(json!([{"RetryNum": 1}]), 10),
+            "LimitExceeded.MsgTTL",
+        ),
+        (
+            "unknown invoke type",
+            "ListAsyncEvents",
+            json!({"FunctionName": "cfg", "InvokeType": ["BOGUS"]}),
+            "InvalidParameterValue.InvokeType",
+        ),
+        (
+            "page over 100",
+            "ListAsyncEvents",
+            json!({"FunctionName": "cfg", "Limit": 101}),
+            "InvalidParameterValue.Limit",
+        ),
+    ])
+    .await;
+    for i in 1..=100 {
+        let v = t.ok("PublishVersion", json!({"FunctionName": "cfg"})).await;
+        assert_eq!(v["FunctionVersion"], i.to_string());
+    }
+    assert_eq!(
+        code(
+            &t.call("PublishVersion", json!({"FunctionName": "cfg"}))
+                .await
+        ),
+        "LimitExceeded.FunctionVersions"
+    );
+}
