@@ -50,6 +50,8 @@ fn function(app_id: u64, namespace: &str, name: &str) -> FunctionRecord {
         add_time_ms: 5,
         mod_time_ms: 5,
         revision: 0,
+        reserved_concurrency_mem: None,
+        async_retry: None,
     }
 }
 

@@ -18,8 +18,8 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use model::{
-    AsyncEventRecord, AsyncStatus, ErrorKind, FunctionKey, FunctionRecord, FunctionStatus,
-    NamespaceRecord, RequestRecord, Scope, StatusReason, VersionRecord,
+    AsyncEventRecord, AsyncRetry, AsyncStatus, ErrorKind, FunctionKey, FunctionRecord,
+    FunctionStatus, NamespaceRecord, RequestRecord, Scope, StatusReason, VersionRecord,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, Synchronous};
@@ -360,5 +360,31 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(status).expect("ser"), status.as_str());
         }
+    }
+
+    /// A record written when the reservation and the retry settings lived in `extra` reads
+    /// back with them in their fields, and `extra` without them.
+    #[test]
+    fn untyped_settings_of_older_records_are_adopted() {
+        let mut f: super::FunctionRecord = serde_json::from_value(serde_json::json!({
+            "function_id": "lam-1", "runtime": "Python3.9", "handler": "index.main_handler",
+            "description": "", "memory_size": 128, "timeout": 3, "init_timeout": 65,
+            "kind": "Event", "environment": [], "tags": [], "code_sha256": "aa", "code_size": 1,
+            "status": "Active", "status_desc": "", "status_reasons": [],
+            "extra": {"ReservedConcurrencyMem": 256, "Role": "r",
+                      "AsyncTriggerConfig": {"RetryConfig": [{"RetryNum": 1}], "MsgTTL": 600}},
+            "add_time_ms": 1, "mod_time_ms": 1
+        }))
+        .expect("an older record");
+        f.adopt_untyped_settings();
+        assert_eq!(f.reserved_concurrency_mem, Some(256));
+        assert_eq!(
+            f.async_retry,
+            Some(super::AsyncRetry {
+                retry_num: 1,
+                msg_ttl_secs: 600
+            })
+        );
+        assert_eq!(f.extra.keys().collect::<Vec<_>>(), ["Role"]);
     }
 }

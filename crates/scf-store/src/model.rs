@@ -109,6 +109,46 @@ pub struct FunctionRecord {
     /// was read at, so two read-modify-writes cannot undo each other.
     #[serde(default)]
     pub revision: u64,
+    /// PutReservedConcurrencyConfig's memory, MB (`None`: no reservation).
+    #[serde(default)]
+    pub reserved_concurrency_mem: Option<u64>,
+    /// UpdateFunctionEventInvokeConfig's settings (`None`: SCF's defaults).
+    #[serde(default)]
+    pub async_retry: Option<AsyncRetry>,
+}
+
+/// How a function's async events are retried (UpdateFunctionEventInvokeConfig).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsyncRetry {
+    /// Runs after a failed one: 0 to 2.
+    pub retry_num: i64,
+    /// How long an event may wait in the queue, seconds.
+    pub msg_ttl_secs: i64,
+}
+
+impl FunctionRecord {
+    /// Moves the settings that records written before they were typed kept in `extra`
+    /// (`ReservedConcurrencyMem`, `AsyncTriggerConfig`) into their fields. The stores call it
+    /// on every record they read.
+    pub fn adopt_untyped_settings(&mut self) {
+        if let Some(v) = self.extra.remove("ReservedConcurrencyMem") {
+            self.reserved_concurrency_mem = self.reserved_concurrency_mem.or(v.as_u64());
+        }
+        if let Some(cfg) = self.extra.remove("AsyncTriggerConfig")
+            && self.async_retry.is_none()
+        {
+            let retry_num = cfg
+                .pointer("/RetryConfig/0/RetryNum")
+                .and_then(serde_json::Value::as_i64);
+            let msg_ttl_secs = cfg.get("MsgTTL").and_then(serde_json::Value::as_i64);
+            if let (Some(retry_num), Some(msg_ttl_secs)) = (retry_num, msg_ttl_secs) {
+                self.async_retry = Some(AsyncRetry {
+                    retry_num,
+                    msg_ttl_secs,
+                });
+            }
+        }
+    }
 }
 
 /// One invocation, from the moment it is accepted. `ret_code` is SCF's RequestStatus code:

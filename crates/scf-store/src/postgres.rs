@@ -412,6 +412,7 @@ fn function_from(row: &Row) -> Result<FunctionRecord> {
         namespace: get(row, "namespace")?,
         name: get(row, "name")?,
     };
+    f.adopt_untyped_settings();
     Ok(f)
 }
 
@@ -430,6 +431,7 @@ fn key_from(row: &Row) -> Result<FunctionKey> {
 fn version_from(row: &Row, key: &FunctionKey) -> Result<VersionRecord> {
     let mut v: VersionRecord = doc(row)?;
     v.function.key = key.clone();
+    v.function.adopt_untyped_settings();
     Ok(v)
 }
 

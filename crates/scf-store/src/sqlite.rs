@@ -456,6 +456,7 @@ fn function_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<FunctionRecord> {
         namespace: row.get("namespace")?,
         name: row.get("name")?,
     };
+    f.adopt_untyped_settings();
     Ok(f)
 }
 
@@ -494,6 +495,7 @@ fn version_from(doc: &str, key: &FunctionKey) -> rusqlite::Result<VersionRecord>
     let mut v: VersionRecord = serde_json::from_str(doc)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     v.function.key = key.clone();
+    v.function.adopt_untyped_settings();
     Ok(v)
 }
 

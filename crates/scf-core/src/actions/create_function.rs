@@ -136,6 +136,8 @@ pub async fn apply(
         status_desc: String::new(),
         status_reasons: vec![],
         extra: req.extra,
+        reserved_concurrency_mem: None,
+        async_retry: None,
         add_time_ms: now,
         mod_time_ms: now,
         revision: 0,

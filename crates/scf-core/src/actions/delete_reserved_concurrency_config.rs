@@ -21,7 +21,7 @@ pub async fn apply(
     req: Request,
 ) -> Result<Map<String, Value>, ApiError> {
     let mut f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
-    if f.extra.remove("ReservedConcurrencyMem").is_some() {
+    if f.reserved_concurrency_mem.take().is_some() {
         f.mod_time_ms = now_ms();
         svc.store.update_function(&f).await?;
     }

@@ -78,7 +78,7 @@ pub fn summary(svc: &Service, f: &FunctionRecord) -> Value {
         "Type": f.kind,
         "StatusReasons": reasons_json(f),
         "TotalProvisionedConcurrencyMem": 0,
-        "ReservedConcurrencyMem": f.extra.get("ReservedConcurrencyMem").cloned().unwrap_or(Value::Null),
+        "ReservedConcurrencyMem": f.reserved_concurrency_mem,
         "AsyncRunEnable": flag(f, "AsyncRunEnable"),
         "TraceEnable": flag(f, "TraceEnable"),
     })

@@ -24,10 +24,7 @@ pub async fn apply(
     let mut out = Map::new();
     out.insert(
         "ReservedMem".into(),
-        f.extra
-            .get("ReservedConcurrencyMem")
-            .cloned()
-            .unwrap_or(Value::Null),
+        f.reserved_concurrency_mem.map_or(Value::Null, Value::from),
     );
     Ok(out)
 }

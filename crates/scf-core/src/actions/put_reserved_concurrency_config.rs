@@ -6,7 +6,7 @@ use crate::service::{Caller, Service, now_ms};
 use scf_derive::Params;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 #[derive(Debug, Deserialize, Params)]
@@ -35,10 +35,7 @@ pub async fn apply(
             ),
         ));
     }
-    f.extra.insert(
-        "ReservedConcurrencyMem".into(),
-        json!(req.reserved_concurrency_mem),
-    );
+    f.reserved_concurrency_mem = Some(req.reserved_concurrency_mem);
     f.mod_time_ms = now_ms();
     svc.store.update_function(&f).await?;
     Ok(Map::new())

@@ -3,9 +3,10 @@
 use crate::lookup::load;
 use crate::service::{Caller, Service, now_ms};
 use scf_derive::Params;
+use scf_store::AsyncRetry;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 #[derive(Debug, Deserialize, Params)]
@@ -65,10 +66,10 @@ pub async fn apply(
             ),
         ));
     }
-    f.extra.insert(
-        "AsyncTriggerConfig".into(),
-        json!({"RetryConfig": [{"RetryNum": first.retry_num}], "MsgTTL": cfg.msg_ttl}),
-    );
+    f.async_retry = Some(AsyncRetry {
+        retry_num: first.retry_num,
+        msg_ttl_secs: cfg.msg_ttl,
+    });
     f.mod_time_ms = now_ms();
     svc.store.update_function(&f).await?;
     Ok(Map::new())

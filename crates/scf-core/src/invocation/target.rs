@@ -39,7 +39,7 @@ pub(crate) async fn resolve(
 
 /// The reserved concurrency of a function, as a count of instances.
 pub(crate) fn max_concurrency(f: &FunctionRecord) -> Option<u32> {
-    let reserved = f.extra.get("ReservedConcurrencyMem")?.as_u64()?;
+    let reserved = f.reserved_concurrency_mem?;
     Some((reserved / (f.memory_size.max(64) as u64)) as u32)
 }
 
@@ -193,16 +193,8 @@ pub(super) fn require_active(t: &Target) -> Result<(), ApiError> {
 
 /// The function's async retry settings: (retries after a failed run, MsgTTL seconds).
 pub(crate) fn async_settings(f: &FunctionRecord) -> (i64, i64) {
-    let cfg = f.extra.get("AsyncTriggerConfig");
-    let retries = cfg
-        .and_then(|c| c.get("RetryConfig"))
-        .and_then(|r| r.get(0))
-        .and_then(|r| r.get("RetryNum"))
-        .and_then(Value::as_i64)
-        .unwrap_or(DEFAULT_RETRY_NUM);
-    let ttl = cfg
-        .and_then(|c| c.get("MsgTTL"))
-        .and_then(Value::as_i64)
-        .unwrap_or(DEFAULT_MSG_TTL_SECS);
-    (retries, ttl)
+    f.async_retry
+        .map_or((DEFAULT_RETRY_NUM, DEFAULT_MSG_TTL_SECS), |r| {
+            (r.retry_num, r.msg_ttl_secs)
+        })
 }
