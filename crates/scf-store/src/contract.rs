@@ -149,11 +149,11 @@ fn request(app_id: u64, id: &str, is_async: bool, start: i64) -> RequestRecord {
 async fn requests(store: &dyn Store) {
     let key = function(8, "default", "r").key;
     store
-        .insert_request(&request(8, "req-1", false, 1000))
+        .put_request(&request(8, "req-1", false, 1000))
         .await
         .expect("insert");
     store
-        .insert_request(&request(8, "req-2", false, 2000))
+        .put_request(&request(8, "req-2", false, 2000))
         .await
         .expect("insert");
     let mut r = store
@@ -166,7 +166,7 @@ async fn requests(store: &dyn Store) {
     r.ret_msg = "\"ok\"".into();
     r.duration_ms = 1.5;
     r.end_ms = Some(1002);
-    store.update_request(&r).await.expect("update");
+    store.put_request(&r).await.expect("update");
     assert_eq!(
         store.get_request(&key, "req-1").await.expect("get"),
         Some(r.clone())
@@ -249,7 +249,7 @@ async fn sync_outcomes(store: &dyn Store) {
     store.insert_running_detached(&slow);
     // A later write is committed after every earlier detached one.
     store
-        .insert_request(&request(18, "req-barrier", false, 1000))
+        .put_request(&request(18, "req-barrier", false, 1000))
         .await
         .expect("insert");
     let got = store.get_request(&key, "req-quick").await.expect("get");
@@ -1102,7 +1102,7 @@ mod tests {
                 .expect("old events");
                 let key = super::super::function(5, "default", "p").key;
                 let running = RequestRecord::accepted(key.clone(), "run".into(), "$LATEST".into(), false, 10);
-                store.insert_request(&running).await.expect("insert");
+                store.put_request(&running).await.expect("insert");
                 let (r, e) = event(&key, "queued", 10);
                 let mut r = r;
                 r.ret_code = 0;
@@ -1301,8 +1301,8 @@ pub(crate) async fn async_leases(store: &dyn Store) {
     let mut theirs = mine.clone();
     theirs.request_id = "s-2".into();
     theirs.node = "n2".into();
-    store.insert_request(&mine).await.expect("insert");
-    store.insert_request(&theirs).await.expect("insert");
+    store.put_request(&mine).await.expect("insert");
+    store.put_request(&theirs).await.expect("insert");
     assert_eq!(
         store
             .fail_running_sync_requests("n1", 0, "restarted", 200)

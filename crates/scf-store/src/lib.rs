@@ -179,16 +179,12 @@ pub trait Store: Send + Sync + 'static {
     /// `NotFound`.
     async fn delete_version(&self, key: &FunctionKey, version: &str) -> Result<()>;
 
-    /// Records an accepted request (RetCode 1).
-    async fn insert_request(&self, r: &RequestRecord) -> Result<()>;
     /// Queues the running record of a synchronous request without waiting for it to be
     /// durable (its id reaches nobody before the request ends). Written only if the request
     /// has no record yet: an outcome already written stands.
     fn insert_running_detached(&self, r: &RequestRecord);
     /// Writes a request's outcome, whether or not its running record was written.
     async fn put_request(&self, r: &RequestRecord) -> Result<()>;
-    /// Writes a request's progress or outcome.
-    async fn update_request(&self, r: &RequestRecord) -> Result<()>;
     async fn get_request(
         &self,
         key: &FunctionKey,

@@ -1027,11 +1027,6 @@ impl Store for PgStore {
         }
     }
 
-    async fn insert_request(&self, r: &RequestRecord) -> Result<()> {
-        let c = self.writer().await?;
-        insert_request_in(&c, INSERT_REQUEST, r).await.map(drop)
-    }
-
     fn insert_running_detached(&self, r: &RequestRecord) {
         let (pool, r) = (self.pool.clone(), r.clone());
         let ticket = self.detached.begin();
@@ -1054,11 +1049,6 @@ impl Store for PgStore {
             "{INSERT_REQUEST} ON CONFLICT (request_id) DO UPDATE SET ret_code = excluded.ret_code, doc = excluded.doc"
         );
         insert_request_in(&c, &sql, r).await.map(drop)
-    }
-
-    async fn update_request(&self, r: &RequestRecord) -> Result<()> {
-        let c = self.writer().await?;
-        write_request(&c, r).await.map(drop)
     }
 
     async fn get_request(

@@ -928,11 +928,6 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn insert_request(&self, r: &RequestRecord) -> Result<()> {
-        let r = r.clone();
-        self.write(move |c| insert_request_in(c, &r)).await
-    }
-
     fn insert_running_detached(&self, r: &RequestRecord) {
         let r = r.clone();
         self.write_detached(move |c| {
@@ -957,16 +952,6 @@ impl Store for SqliteStore {
             )?
             .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.ret_code, r.start_ms, to_json(&r)])
             .map(drop)
-        })
-        .await
-    }
-
-    async fn update_request(&self, r: &RequestRecord) -> Result<()> {
-        let r = r.clone();
-        self.write(move |c| {
-            c.prepare_cached("UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1")?
-                .execute(params![r.request_id, r.ret_code, to_json(&r)])
-                .map(drop)
         })
         .await
     }
