@@ -122,18 +122,58 @@ pub struct FunctionSpec {
     /// Identifies the function (account, region, namespace, name) for its concurrency cap,
     /// its idle cap and [`Engine::drain_function`].
     pub function_id: String,
-    /// Identifies this exact version and configuration: instances are shared only within it.
-    pub pool_key: String,
+    /// What the caller counts as one version of the function (its own id and the version
+    /// name): instances are shared only within one version and one configuration (see
+    /// [`FunctionSpec::pool_key`]).
+    pub version_id: String,
     pub runtime: String,
     pub handler: String,
     pub memory_mb: u64,
     pub timeout: Duration,
     pub init_timeout: Duration,
     pub code_dir: PathBuf,
-    /// Built-in variables and the function's own, in that order.
+    /// Built-in variables and the function's own, in that order. The engine adds what the
+    /// runtime needs to find the code (`USER_CODE_ROOT`, `PYTHONPATH`, `NODE_PATH`).
     pub env: Vec<(String, String)>,
     /// The function's cap, from its reserved concurrency; `None` = only the server's.
     pub max_concurrency: Option<u32>,
+}
+
+impl FunctionSpec {
+    /// The pool an invocation's instance comes from: one per version and configuration, so
+    /// that an instance never serves another version, handler, limit or environment (nor a
+    /// function deleted and made again under the same name, whose version id differs).
+    pub fn pool_key(&self) -> String {
+        format!(
+            "{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{:?}",
+            self.function_id,
+            self.version_id,
+            self.code_dir.display(),
+            self.runtime,
+            self.handler,
+            self.memory_mb,
+            self.timeout.as_millis(),
+            self.init_timeout.as_millis(),
+            self.env
+        )
+    }
+}
+
+/// The variables by which a runtime finds a function's code at `root` and its layers.
+fn runtime_paths(runtime: &str, root: &str) -> Vec<(String, String)> {
+    if runtime.starts_with("Python") {
+        vec![
+            ("PYTHONPATH".into(), format!("{root}:/opt")),
+            ("PYTHONDONTWRITEBYTECODE".into(), "x".into()),
+        ]
+    } else if runtime.starts_with("Nodejs") {
+        vec![(
+            "NODE_PATH".into(),
+            format!("{root}:{root}/node_modules:/opt:/opt/node_modules"),
+        )]
+    } else {
+        vec![]
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -312,10 +352,6 @@ impl Engine {
         self.interpreters.launch(runtime).map(|(_, note)| note)
     }
 
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
-    }
-
     fn reap(&self) {
         instance::remove_dead_cgroups();
         // Pools nobody uses any more (an old version or configuration).
@@ -447,7 +483,7 @@ impl Engine {
 
     fn pool(&self, spec: &FunctionSpec) -> Arc<Pool> {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(pools.entry(spec.pool_key.clone()).or_insert_with(|| {
+        Arc::clone(pools.entry(spec.pool_key()).or_insert_with(|| {
             Arc::new(Pool {
                 function_id: spec.function_id.clone(),
                 drained: AtomicBool::new(false),
@@ -514,8 +550,12 @@ impl Engine {
             }
         }
         let code_root = self.sandbox.code_root(&spec.code_dir);
-        let mut env = spec.env.clone();
-        env.push(("USER_CODE_ROOT".into(), code_root.display().to_string()));
+        let root = code_root.display().to_string();
+        // Where the runtime looks for the code and the layers (`/opt`): before the function's
+        // own variables, which may set them otherwise.
+        let mut env = runtime_paths(&spec.runtime, &root);
+        env.extend(spec.env.iter().cloned());
+        env.push(("USER_CODE_ROOT".into(), root));
         Ok(InstanceSpec {
             launch,
             code_dir: spec.code_dir.clone(),
@@ -739,4 +779,59 @@ fn pop_alive<T>(items: &mut Vec<T>, mut alive: impl FnMut(&mut T) -> bool) -> Op
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> FunctionSpec {
+        FunctionSpec {
+            account_id: "1".into(),
+            function_id: "1/ap/default/f".into(),
+            version_id: "lam-1@$LATEST".into(),
+            runtime: "Python3.9".into(),
+            handler: "index.main_handler".into(),
+            memory_mb: 128,
+            timeout: Duration::from_secs(3),
+            init_timeout: Duration::from_secs(10),
+            code_dir: PathBuf::from("/data/code/aa"),
+            env: vec![("A".into(), "1".into())],
+            max_concurrency: None,
+        }
+    }
+
+    type Change = fn(&mut FunctionSpec);
+
+    #[test]
+    fn a_pool_holds_one_version_and_configuration() {
+        let base = spec();
+        assert_eq!(base.pool_key(), spec().pool_key());
+        let changes: [(&str, Change); 6] = [
+            ("version", |s| s.version_id = "lam-2@$LATEST".into()),
+            ("code", |s| s.code_dir = PathBuf::from("/data/code/bb")),
+            ("handler", |s| s.handler = "app.run".into()),
+            ("memory", |s| s.memory_mb = 256),
+            ("timeout", |s| s.timeout = Duration::from_secs(4)),
+            ("environment", |s| s.env.push(("B".into(), "2".into()))),
+        ];
+        for (what, change) in changes {
+            let mut other = spec();
+            change(&mut other);
+            assert_ne!(base.pool_key(), other.pool_key(), "{what}");
+        }
+    }
+
+    #[test]
+    fn runtimes_find_the_code_and_the_layers() {
+        assert_eq!(
+            runtime_paths("Python3.9", "/var/user")[0],
+            ("PYTHONPATH".into(), "/var/user:/opt".into())
+        );
+        assert_eq!(
+            runtime_paths("Nodejs16.13", "/var/user")[0].1,
+            "/var/user:/var/user/node_modules:/opt:/opt/node_modules"
+        );
+        assert!(runtime_paths("CustomRuntime", "/var/user").is_empty());
+    }
 }

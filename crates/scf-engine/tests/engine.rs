@@ -36,7 +36,7 @@ fn function(dir: &Path, runtime: &str, files: &[(&str, &str)], timeout_s: u64) -
     FunctionSpec {
         account_id: "1250000000".into(),
         function_id: format!("fn-{}", code.display()),
-        pool_key: format!("pool-{}", code.display()),
+        version_id: format!("v-{}", code.display()),
         runtime: runtime.into(),
         handler: "index.main_handler".into(),
         memory_mb: 128,
@@ -441,7 +441,7 @@ fn of_account(f: &FunctionSpec, account: &str) -> FunctionSpec {
     FunctionSpec {
         account_id: account.into(),
         function_id: format!("{account}/{}", f.function_id),
-        pool_key: format!("{account}/{}", f.pool_key),
+        version_id: format!("{account}/{}", f.version_id),
         ..f.clone()
     }
 }
@@ -545,7 +545,7 @@ async fn idle_instances_are_capped_per_function_and_per_server_oldest_first() {
     assert_eq!(e.idle_instances(), 2, "per function: two idle at most");
     // Another configuration of the same function (a new pool) shares the function's cap.
     let f_changed = FunctionSpec {
-        pool_key: format!("{}-env2", f.pool_key),
+        version_id: format!("{}-env2", f.version_id),
         ..f.clone()
     };
     let out = e

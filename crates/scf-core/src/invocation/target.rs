@@ -64,41 +64,13 @@ pub(super) fn spec(svc: &Service, caller_scope: &Scope, uin: &str, t: &Target) -
         ("HOME".into(), "/tmp".into()),
         ("TMPDIR".into(), "/tmp".into()),
     ];
-    let code_root = svc
-        .engine
-        .sandbox()
-        .code_root(&svc.packages.code_dir(&f.code_sha256));
-    let root = code_root.display().to_string();
-    if f.runtime.starts_with("Python") {
-        env.push(("PYTHONPATH".into(), format!("{root}:/opt")));
-        env.push(("PYTHONDONTWRITEBYTECODE".into(), "x".into()));
-    } else if f.runtime.starts_with("Nodejs") {
-        env.push((
-            "NODE_PATH".into(),
-            format!("{root}:{root}/node_modules:/opt:/opt/node_modules"),
-        ));
-    }
     env.extend(f.environment.iter().cloned());
     FunctionSpec {
         account_id: k.scope.app_id.to_string(),
         function_id: engine_function_id(k),
         // The function's id too: a function deleted and made again under the same name, with
         // the same package, must not get the old one's instances (their code folder is gone).
-        pool_key: format!(
-            "{}/{}/{}/{}@{}#{}#{}:{}:{}:{}:{}:{:?}",
-            k.scope.app_id,
-            k.scope.region,
-            k.namespace,
-            k.name,
-            t.version,
-            f.function_id,
-            f.code_sha256,
-            f.runtime,
-            f.handler,
-            f.memory_size,
-            f.timeout,
-            f.environment
-        ),
+        version_id: format!("{}@{}", f.function_id, t.version),
         runtime: f.runtime.clone(),
         handler: f.handler.clone(),
         memory_mb: f.memory_size as u64,
