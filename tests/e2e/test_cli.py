@@ -5,10 +5,14 @@ local server's account.toml. What they did is cross-checked through the official
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import json
 import os
 import queue
+import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -388,8 +392,8 @@ def test_usage_errors_exit_2(cli, tmp_path):
     p = bare.fails(2, "function", "list")
     for hint in ("--secret-id", "TENCENTCLOUD_SECRET_ID", "scfd configure", "account.toml"):
         assert hint in p.stderr, p.stderr
-    p = cli.fails(2, "function", "list", "--endpoint", "https://scf.example")
-    assert "plain HTTP" in p.stderr
+    p = cli.fails(2, "function", "list", "--endpoint", "ftp://scf.example")
+    assert "unknown scheme `ftp`" in p.stderr
 
 
 def test_an_unreachable_endpoint_is_named(cli):
@@ -397,6 +401,147 @@ def test_an_unreachable_endpoint_is_named(cli):
     endpoint = f"http://127.0.0.1:{free_port()}"
     p = cli.fails(1, "function", "list", "--endpoint", endpoint)
     assert f"cannot reach scfd at {endpoint}" in p.stderr, p.stderr
+
+
+# --------------------------------------------------------------------------------------
+# https: a server behind a TLS-terminating proxy
+# --------------------------------------------------------------------------------------
+
+def throwaway_ca_and_certificate(d: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a certificate it signed for 127.0.0.1: (ca.pem, server.pem, server.key)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no `openssl` command to make the throwaway CA and certificate with")
+
+    def run(*args: str) -> None:
+        p = subprocess.run([openssl, *args], cwd=d, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, f"openssl {' '.join(args)}: {p.stderr}"
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=scfd e2e throwaway CA")
+    run("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (d / "server.ext").write_text("subjectAltName = IP:127.0.0.1\n"
+                                  "basicConstraints = CA:FALSE\n"
+                                  "keyUsage = critical, digitalSignature\n"
+                                  "extendedKeyUsage = serverAuth\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.pem")
+    return d / "ca.pem", d / "server.pem", d / "server.key"
+
+
+# Headers of one hop, not passed on.
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+               "proxy-connection", "content-length"}
+
+
+class TlsProxy:
+    """A TLS-terminating reverse proxy, as nginx in front of scfd would be: each request is
+    passed to the plain-HTTP backend with its headers (Host too: it is signed) and the answer
+    relayed back."""
+
+    def __init__(self, backend_port: int, cert: Path, key: Path):
+        proxy = self
+        self.forwarded = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
+                backend = http.client.HTTPConnection("127.0.0.1", backend_port, timeout=60)
+                try:
+                    backend.request(self.command, self.path, body, headers)
+                    answer = backend.getresponse()
+                    data = answer.read()
+                finally:
+                    backend.close()
+                proxy.forwarded += 1
+                self.send_response(answer.status, answer.reason)
+                for k, v in answer.getheaders():
+                    if k.lower() not in HOP_HEADERS:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        # The handshake runs in accept(); one the client refuses is an OSError there, which
+        # the server loop drops.
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def tls_proxy(server, tmp_path):
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca, cert, key = throwaway_ca_and_certificate(certs)
+    proxy = TlsProxy(server.port, cert, key)
+    yield proxy, ca
+    proxy.close()
+
+
+def test_an_https_endpoint_through_a_tls_proxy(cli, tls_proxy):
+    proxy, ca = tls_proxy
+    name = deploy(cli)
+    https = f"https://127.0.0.1:{proxy.port}"
+    # No SSL_CERT_FILE of the machine's: the built-in roots only, unless a case sets one.
+    plain = cli.ok("function", "list", env={"SSL_CERT_FILE": ""})
+    assert name in plain.stdout
+    for how, args, env in (
+        ("--ca-bundle", ["--ca-bundle", str(ca)], {"SSL_CERT_FILE": ""}),
+        ("SCFD_CA_BUNDLE", [], {"SCFD_CA_BUNDLE": str(ca), "SSL_CERT_FILE": ""}),
+        ("SSL_CERT_FILE", [], {"SSL_CERT_FILE": str(ca)}),
+    ):
+        before = proxy.forwarded
+        p = cli.ok("function", "list", "--endpoint", https, *args, env=env)
+        assert p.stdout == plain.stdout, how
+        assert proxy.forwarded > before, f"{how}: the call did not go through the proxy"
+        # The signature covers the Host the client sent, which the proxy passed on: a call
+        # with a body works as well as a list.
+        p = cli.ok("invoke", name, "--event", '{"name": "tls"}', "--endpoint", https, *args,
+                   env=env)
+        assert json.loads(p.stdout)["hello"] == "tls", how
+
+    # Without the CA: Mozilla's roots do not know it.
+    before = proxy.forwarded
+    p = cli.fails(1, "function", "list", "--endpoint", https, env={"SSL_CERT_FILE": ""})
+    assert p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith(f"error: TLS with {https} failed: "), p.stderr
+    assert "certificate" in lines[0] and "unknown issuer" in lines[0], p.stderr
+    assert "--ca-bundle" in lines[0], p.stderr
+    assert "panicked" not in p.stderr and "Traceback" not in p.stderr
+    assert proxy.forwarded == before
+
+    # The CA, but a name the certificate is not for.
+    by_name = f"https://localhost:{proxy.port}"
+    p = cli.fails(1, "function", "list", "--endpoint", by_name, "--ca-bundle", str(ca))
+    assert p.stderr.startswith(f"error: TLS with {by_name} failed: "), p.stderr
+    assert "certificate" in p.stderr and "localhost" in p.stderr, p.stderr
+    # A CA file that holds no certificate is a usage error, before any connection.
+    p = cli.fails(2, "function", "list", "--endpoint", https, "--ca-bundle", str(ca.with_name("server.key")))
+    assert "no PEM certificate" in p.stderr, p.stderr
+    # And https:// to the plain-HTTP server says what is wrong.
+    plain_port = f"https://127.0.0.1:{cli.server.port}"
+    p = cli.fails(1, "function", "list", "--endpoint", plain_port, "--ca-bundle", str(ca))
+    assert "use an http:// endpoint" in p.stderr, p.stderr
 
 
 # --------------------------------------------------------------------------------------

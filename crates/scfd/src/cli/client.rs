@@ -1,9 +1,13 @@
 //! One signed API call: a JSON POST with the TC3-HMAC-SHA256 headers the official SDKs send,
 //! and the answer's `Response` object, or its `Error` as a [`CliError::Api`].
 //!
-//! HTTP is `ureq` with its default features off: blocking (a command makes one call at a time),
-//! plain HTTP only (scfd serves plain HTTP; no TLS stack to build on a 2-core machine), chunked
-//! bodies, timeouts and `NO_PROXY` handled, five small dependencies in all.
+//! HTTP is `ureq` with its default features off but `rustls`: blocking (a command makes one call
+//! at a time), chunked bodies, timeouts and `NO_PROXY` handled; http:// as scfd serves it, and
+//! https:// for a server behind a TLS proxy. TLS is rustls on ring (ureq's choice with that
+//! feature; aws-lc-rs would need cmake and a long C build). Trust: the CA bundle the settings
+//! name (`--ca-bundle`, see [`super::credentials`]) replaces the default, which is Mozilla's
+//! roots compiled in (webpki-roots, the cheapest way ureq offers: a data crate, where the
+//! platform verifier would add crates and a read of the system store at every start).
 
 use super::CliError;
 use super::credentials::Settings;
@@ -12,6 +16,7 @@ use scf_types::sign::{Tc3Request, sha256_hex, utc_date};
 use serde_json::Value;
 use std::io::Read;
 use std::time::Duration;
+use ureq::tls::{PemItem, RootCerts, TlsConfig};
 
 /// The service and API version every call names.
 pub const SERVICE: &str = "scf";
@@ -35,25 +40,21 @@ pub struct Endpoint {
     pub shown: String,
     pub url: String,
     pub host: String,
+    pub https: bool,
 }
 
 impl Endpoint {
-    /// `http://HOST[:PORT][/PATH]`, or `HOST[:PORT]` (http is implied). https is refused with a
-    /// reason rather than failing later inside the HTTP client.
+    /// `http://HOST[:PORT][/PATH]`, `https://...` alike, or `HOST[:PORT]` (http is implied).
     pub fn parse(endpoint: &str) -> Result<Endpoint, CliError> {
         let trimmed = endpoint.trim();
-        let rest = match trimmed.split_once("://") {
-            None => trimmed,
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-                return Err(CliError::Usage(format!(
-                    "endpoint `{trimmed}`: the scfd client speaks plain HTTP only (scfd serves \
-                     HTTP); give the http:// address of the server"
-                )));
-            }
+        let (https, rest) = match trimmed.split_once("://") {
+            None => (false, trimmed),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
             Some((scheme, _)) => {
                 return Err(CliError::Usage(format!(
-                    "endpoint `{trimmed}`: unknown scheme `{scheme}` (use http://HOST:PORT)"
+                    "endpoint `{trimmed}`: unknown scheme `{scheme}` (use http://HOST:PORT or \
+                     https://HOST[:PORT])"
                 )));
             }
         };
@@ -66,12 +67,50 @@ impl Endpoint {
                 "endpoint `{trimmed}` is not an address like http://127.0.0.1:9000"
             )));
         }
+        let scheme = if https { "https" } else { "http" };
         Ok(Endpoint {
             shown: trimmed.to_string(),
-            url: format!("http://{authority}{path}"),
+            url: format!("{scheme}://{authority}{path}"),
             host: authority.to_string(),
+            https,
         })
     }
+}
+
+/// The roots to trust: every certificate of the PEM file at `path`.
+fn ca_bundle(path: &str) -> Result<RootCerts, CliError> {
+    let bad = |why: String| CliError::Usage(format!("CA bundle {path}: {why}"));
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(e) => return Err(bad(format!("not a PEM file: {e}"))),
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// Why a TLS handshake failed, when `io` says it did: rustls hands its error up inside the
+/// I/O error of the read or write that met it.
+fn tls_failure(io: &std::io::Error) -> Option<String> {
+    use rustls::{CertificateError, Error};
+    let error = io.get_ref()?.downcast_ref::<Error>()?;
+    Some(match error {
+        Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "invalid peer certificate: unknown issuer (give the CA's certificate with \
+             --ca-bundle FILE or SCFD_CA_BUNDLE)"
+                .to_string()
+        }
+        Error::InvalidMessage(_) => {
+            format!("{error} (is it plain HTTP? then use an http:// endpoint)")
+        }
+        other => other.to_string(),
+    })
 }
 
 /// The headers of one TC3-signed JSON POST, in the order the Python SDK sends them.
@@ -161,7 +200,13 @@ pub struct Client {
 impl Client {
     pub fn new(settings: Settings) -> Result<Client, CliError> {
         let endpoint = Endpoint::parse(&settings.endpoint)?;
+        let mut tls = TlsConfig::builder();
+        // Read for https only: a stray SSL_CERT_FILE must not break a plain-HTTP call.
+        if let Some(path) = settings.ca_bundle.as_deref().filter(|_| endpoint.https) {
+            tls = tls.root_certs(ca_bundle(path)?);
+        }
         let config = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             // Every API answer is HTTP 200 with its error in the body; anything else is read
             // and reported as what it is.
             .http_status_as_error(false)
@@ -248,7 +293,10 @@ impl Client {
             ureq::Error::HostNotFound => {
                 format!("cannot reach scfd at {endpoint}: the host name does not resolve")
             }
-            ureq::Error::Io(io) => format!("cannot reach scfd at {endpoint}: {io}"),
+            ureq::Error::Io(io) => match tls_failure(&io) {
+                Some(why) => format!("TLS with {endpoint} failed: {why}"),
+                None => format!("cannot reach scfd at {endpoint}: {io}"),
+            },
             ureq::Error::ConnectionFailed => {
                 format!("cannot reach scfd at {endpoint}: the connection failed")
             }
@@ -344,6 +392,7 @@ pub(crate) mod fake {
             secret_id: "AKIDtest".into(),
             secret_key: "test".into(),
             region: "ap-guangzhou".into(),
+            ca_bundle: None,
         };
         (settings, handle)
     }
@@ -359,6 +408,7 @@ mod tests {
             secret_id: "AKIDtest".into(),
             secret_key: key.into(),
             region: "ap-guangzhou".into(),
+            ca_bundle: None,
         }
     }
 
@@ -373,13 +423,12 @@ mod tests {
         let e = Endpoint::parse("HTTP://gw.example/scf/").expect("path kept");
         assert_eq!(e.url, "http://gw.example/scf/");
         assert_eq!(e.host, "gw.example");
-        for bad in [
-            "https://scf.example",
-            "ftp://x",
-            "http://",
-            "",
-            "http://a b",
-        ] {
+        assert!(!e.https);
+        let e = Endpoint::parse("HTTPS://gw.example/scf").expect("https");
+        assert_eq!(e.url, "https://gw.example/scf");
+        assert_eq!(e.host, "gw.example");
+        assert!(e.https);
+        for bad in ["https://", "ftp://x", "http://", "", "http://a b"] {
             assert!(
                 matches!(Endpoint::parse(bad), Err(CliError::Usage(_))),
                 "{bad}"
@@ -512,6 +561,61 @@ mod tests {
         };
         assert!(request.verify("test", auth.signature));
         assert!(!request.verify("other", auth.signature));
+    }
+
+    #[test]
+    fn ca_bundles_are_checked_for_https_only() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        let with = |endpoint: &str, bundle: &std::path::Path| {
+            Client::new(Settings {
+                endpoint: endpoint.into(),
+                ca_bundle: Some(bundle.display().to_string()),
+                ..settings("k")
+            })
+        };
+        match with("https://127.0.0.1:1", &empty) {
+            Err(e @ CliError::Usage(_)) => {
+                assert!(e.to_string().contains("no PEM certificate"), "{e}")
+            }
+            other => panic!("expected a usage error, got {:?}", other.err()),
+        }
+        match with("https://127.0.0.1:1", &dir.path().join("missing.pem")) {
+            Err(e @ CliError::Usage(_)) => {
+                assert!(e.to_string().contains("missing.pem: cannot read"), "{e}")
+            }
+            other => panic!("expected a usage error, got {:?}", other.err()),
+        }
+        assert!(with("http://127.0.0.1:1", &empty).is_ok());
+    }
+
+    /// rustls's reason comes through the I/O error: here, plain HTTP answering a ClientHello.
+    #[test]
+    fn a_tls_failure_is_named() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+        });
+        let client = Client::new(Settings {
+            endpoint: format!("https://{addr}"),
+            ..settings("k")
+        })
+        .expect("client");
+        let err = client
+            .call("ListFunctions", &serde_json::json!({}))
+            .expect_err("not TLS");
+        server.join().expect("the server");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("TLS with https://{addr} failed: ")),
+            "{text}"
+        );
+        assert!(text.contains("use an http:// endpoint"), "{text}");
+        assert_eq!(err.exit_code(), 1);
     }
 
     #[test]

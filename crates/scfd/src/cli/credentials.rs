@@ -8,6 +8,10 @@
 //!    account a server started in this folder generated, so that `scfd serve` then `scfd invoke`
 //!    on one laptop needs no setup;
 //! 5. defaults: `http://127.0.0.1:9000`, `ap-guangzhou`.
+//!
+//! The CA bundle for an https endpoint follows the same order (`--ca-bundle`, `SCFD_CA_BUNDLE`,
+//! the profile's `ca_bundle`), then the standard `SSL_CERT_FILE` last: that one is set for all
+//! tools alike and must not override what was set for scfd; with none, the built-in roots.
 
 use super::{CliError, Connection};
 use serde::{Deserialize, Serialize};
@@ -25,6 +29,8 @@ pub struct Settings {
     pub secret_id: String,
     pub secret_key: String,
     pub region: String,
+    /// A PEM file of the CAs to trust instead of the built-in roots (read for https only).
+    pub ca_bundle: Option<String>,
 }
 
 /// The profile file: every key optional.
@@ -39,6 +45,8 @@ pub struct Profile {
     pub secret_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
 }
 
 /// Resolves the settings. `env` reads a variable; `local_account` is asked for the laptop
@@ -66,6 +74,10 @@ pub fn resolve(
     let secret_key = given(&flags.secret_key)
         .or_else(|| env("TENCENTCLOUD_SECRET_KEY"))
         .or_else(|| given(&profile.secret_key));
+    let ca_bundle = given(&flags.ca_bundle)
+        .or_else(|| env("SCFD_CA_BUNDLE"))
+        .or_else(|| given(&profile.ca_bundle))
+        .or_else(|| env("SSL_CERT_FILE"));
     let (secret_id, secret_key) = match (secret_id, secret_key) {
         (Some(id), Some(key)) => (id, key),
         (None, None) => local_account().ok_or_else(|| no_credentials(None, profile_path))?,
@@ -77,6 +89,7 @@ pub fn resolve(
         secret_id,
         secret_key,
         region,
+        ca_bundle,
     })
 }
 
@@ -176,6 +189,7 @@ mod tests {
             secret_id: id.map(String::from),
             secret_key: key.map(String::from),
             region: None,
+            ca_bundle: None,
         }
     }
 
@@ -193,6 +207,7 @@ mod tests {
             secret_id: Some("AKIDprofile".into()),
             secret_key: Some("profilekey".into()),
             region: Some("ap-profile".into()),
+            ca_bundle: Some("/profile/ca.pem".into()),
         }
     }
 
@@ -228,6 +243,7 @@ mod tests {
                 secret_id: "AKIDflag".into(),
                 secret_key: "flagkey".into(),
                 region: "ap-flag".into(),
+                ca_bundle: Some("/profile/ca.pem".into()),
             }
         );
         let s =
@@ -264,6 +280,42 @@ mod tests {
         assert_eq!(s.endpoint, "http://profile:1");
         assert_eq!(s.secret_id, "AKIDprofile");
         assert_eq!(s.region, "ap-env");
+    }
+
+    #[test]
+    fn the_ca_bundle_takes_ssl_cert_file_last() {
+        let bundle = |flag: Option<&str>, env: &[(&str, &str)], profile: &Profile| {
+            let flags = Connection {
+                ca_bundle: flag.map(String::from),
+                ..flags(Some("AKIDflag"), Some("flagkey"), None)
+            };
+            resolve(&flags, env_of(env), profile, Path::new("/p"), never)
+                .expect("resolves")
+                .ca_bundle
+        };
+        let both = [
+            ("SCFD_CA_BUNDLE", "/env/scfd.pem"),
+            ("SSL_CERT_FILE", "/env/ssl.pem"),
+        ];
+        let profile = profile();
+        let none = Profile::default();
+        assert_eq!(
+            bundle(Some("/flag.pem"), &both, &profile).as_deref(),
+            Some("/flag.pem")
+        );
+        assert_eq!(
+            bundle(None, &both, &profile).as_deref(),
+            Some("/env/scfd.pem")
+        );
+        assert_eq!(
+            bundle(None, &both[1..], &profile).as_deref(),
+            Some("/profile/ca.pem")
+        );
+        assert_eq!(
+            bundle(None, &both[1..], &none).as_deref(),
+            Some("/env/ssl.pem")
+        );
+        assert_eq!(bundle(None, &[], &none), None);
     }
 
     #[test]
