@@ -47,4 +47,11 @@ pub mod service;
 pub mod zip_guard;
 
 pub use actions::Action;
+
+/// Locks `m`, also after a panic in another holder: every mutex of the core guards plain data
+/// (maps, counters) that a panic cannot leave half-written in a way that matters, and a poisoned
+/// lock must not take the server down with it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 pub use service::{Caller, Limits, Service, Settings};

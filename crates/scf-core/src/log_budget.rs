@@ -37,7 +37,7 @@ impl LogBudget {
         }
         let full = self.per_minute as f64;
         let now = Instant::now();
-        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut accounts = crate::lock(&self.accounts);
         let (left, at) = accounts.entry(app_id).or_insert((full, now));
         *left = (*left + now.duration_since(*at).as_secs_f64() * full / 60.0).min(full);
         *at = now;

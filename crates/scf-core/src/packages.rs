@@ -48,8 +48,7 @@ impl Packages {
     }
 
     fn pins(&self) -> MutexGuard<'_, HashMap<String, Pin>> {
-        // A panic while holding this lock leaves plain counts: still consistent.
-        self.pins.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.pins)
     }
 
     /// One more invocation runs from package `sha256`. Taken before looking at the tree: a

@@ -92,12 +92,11 @@ impl Running {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        // A panic while holding this lock leaves a map of plain data: still consistent.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.map)
     }
 
     fn lock_held(&self) -> std::sync::MutexGuard<'_, Held> {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.held)
     }
 
     /// Counts `r` as held and returns its sequence number.

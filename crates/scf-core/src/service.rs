@@ -220,12 +220,7 @@ impl Service {
 
     /// Creates the `default` namespace of a scope on first use.
     pub(crate) async fn ensure_default_namespace(&self, scope: &Scope) -> Result<(), ApiError> {
-        if self
-            .default_seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(scope)
-        {
+        if crate::lock(&self.default_seen).contains(scope) {
             return Ok(());
         }
         let now = now_ms();
@@ -237,10 +232,7 @@ impl Service {
             mod_time_ms: now,
         };
         self.store.ensure_namespace(scope, &ns).await?;
-        self.default_seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(scope.clone());
+        crate::lock(&self.default_seen).insert(scope.clone());
         Ok(())
     }
 

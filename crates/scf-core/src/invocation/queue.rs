@@ -3,6 +3,7 @@
 use super::outcome::*;
 use super::target::*;
 use super::*;
+use crate::lock;
 
 /// Accepts an async invocation: durable before this returns.
 pub(crate) async fn invoke_async(
@@ -189,10 +190,6 @@ pub(crate) async fn dispatch(svc: std::sync::Weak<Service>) {
             tokio::task::yield_now().await;
         }
     }
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Extends the leases of the events this node runs, three times a lease, so that they run out
