@@ -18,8 +18,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scf_types::ErrorCode;
 use scf_core::Action;
+use scf_types::ErrorCode;
 use scf_types::actions::SCF_ACTIONS;
 use scf_types::schema::{Field, check_object, unflatten};
 use serde_json::{Map, Value};
