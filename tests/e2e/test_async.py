@@ -298,7 +298,10 @@ def test_kill9_mid_batch(make_server, hits):
     t = threading.Thread(target=sync_call, daemon=True)
     t.start()
     hits.wait("start/" + sync_tag, timeout=10)
-    time.sleep(0.05)
+    # Past `running_record_after_ms` (100 ms) and the writer's next commit: a sync request's
+    # running record reaches the store only once it has run that long (a warm spare can start
+    # it within milliseconds of its acceptance, so 50 ms after its start was sometimes too soon).
+    time.sleep(0.5)
     s.kill()
     t.join(timeout=10)
     assert "e" in sync_err, "the sync call cannot have succeeded: its server was killed"
