@@ -10,12 +10,12 @@ use std::hint::black_box;
 
 const SECRET_KEY: &str = "scfbenchsecretkeyscfbenchsecret1";
 
-/// TC3 verification of an Invoke body, as the gateway does it (values as sent, matching).
 /// A served action's parameters, as the gateway checks them.
 fn schema(action: &str) -> &'static [scf_types::schema::Field] {
     scf_core::Action::schema(action).expect("a served action")
 }
 
+/// TC3 verification of an Invoke body, as the gateway does it (values as sent, matching).
 fn tc3_verify(c: &mut Criterion) {
     let body = br#"{"FunctionName":"py-hello","ClientContext":"{}"}"#;
     let headers = vec![
@@ -123,11 +123,59 @@ fn record_encoding(c: &mut Criterion) {
     });
 }
 
+/// The engine's pool key of a warm invocation: the spec the core builds for a Python function
+/// with its 16 built-in variables and two of its own (computed on every invocation).
+fn pool_key(c: &mut Criterion) {
+    let mut env: Vec<(String, String)> = [
+        ("SCF_FUNCTIONNAME", "py-hello"),
+        ("SCF_FUNCTIONVERSION", "$LATEST"),
+        ("SCF_NAMESPACE", "default"),
+        ("SCF_RUNTIME", "Python3.9"),
+        ("SCF_MEMORY_SIZE", "128"),
+        ("SCF_TIMEOUT", "3"),
+        ("TENCENTCLOUD_REGION", "ap-guangzhou"),
+        ("TENCENTCLOUD_APPID", "1250000000"),
+        ("TENCENTCLOUD_UIN", "100000000001"),
+        ("TENCENTCLOUD_TZ", "UTC"),
+        ("TENCENTCLOUD_RUNENV", "SCF"),
+        ("_HANDLER", "index.main_handler"),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        ("LANG", "C.UTF-8"),
+        ("HOME", "/tmp"),
+        ("TMPDIR", "/tmp"),
+        ("GREETING", "hello"),
+        ("DB_URL", "postgres://db.internal:5432/app"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.shrink_to_fit();
+    let spec = scf_engine::FunctionSpec {
+        account_id: "1250000000".into(),
+        function_id: "1250000000/ap-guangzhou/default/py-hello".into(),
+        version_id: "lam-bcrxav2w@$LATEST".into(),
+        runtime: "Python3.9".into(),
+        handler: "index.main_handler".into(),
+        memory_mb: 128,
+        timeout: std::time::Duration::from_secs(3),
+        init_timeout: std::time::Duration::from_secs(65),
+        code_dir:
+            "/var/lib/scfd/code/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                .into(),
+        env,
+        max_concurrency: None,
+    };
+    c.bench_function("FunctionSpec::pool_key (18 variables)", |b| {
+        b.iter(|| black_box(&spec).pool_key())
+    });
+}
+
 criterion_group!(
     hot_paths,
     tc3_verify,
     flattened,
     json_params,
-    record_encoding
+    record_encoding,
+    pool_key
 );
 criterion_main!(hot_paths);
