@@ -57,6 +57,27 @@ fn held_size(r: &RequestRecord) -> usize {
     r.ret_msg.len() + r.err_msg.len() + r.log.len() + 512
 }
 
+impl Held {
+    /// Counts `size` bytes of `app_id` as held; returns the hold's sequence number.
+    fn add(&mut self, app_id: u64, size: usize) -> u64 {
+        self.bytes += size;
+        *self.by_account.entry(app_id).or_default() += size;
+        self.seq += 1;
+        self.seq
+    }
+
+    /// `size` bytes of `app_id` are in the store now.
+    fn remove(&mut self, app_id: u64, size: usize) {
+        self.bytes = self.bytes.saturating_sub(size);
+        if let Some(n) = self.by_account.get_mut(&app_id) {
+            *n = n.saturating_sub(size);
+            if *n == 0 {
+                self.by_account.remove(&app_id);
+            }
+        }
+    }
+}
+
 impl Running {
     /// The in-flight map of a node whose data dir is `dir`, holding again the outcomes its
     /// journal kept through the last stop (see [`crate::journal`]).
@@ -85,7 +106,9 @@ impl Running {
         }
         for r in &kept {
             // Accepted and answered before the stop: no cap refuses them now.
-            let seq = running.count_held(r);
+            let seq = running
+                .lock_held()
+                .add(r.function.scope.app_id, held_size(r));
             running.put(r, Some(seq));
         }
         Ok(running)
@@ -97,16 +120,6 @@ impl Running {
 
     fn lock_held(&self) -> std::sync::MutexGuard<'_, Held> {
         crate::lock(&self.held)
-    }
-
-    /// Counts `r` as held and returns its sequence number.
-    fn count_held(&self, r: &RequestRecord) -> u64 {
-        let mut held = self.lock_held();
-        let size = held_size(r);
-        held.bytes += size;
-        *held.by_account.entry(r.function.scope.app_id).or_default() += size;
-        held.seq += 1;
-        held.seq
     }
 
     /// A sync request has been accepted.
@@ -153,10 +166,7 @@ impl Running {
             {
                 tracing::error!(error = %e, path = %j.path().display(), request_id = %record.request_id, "cannot journal a held outcome; it is held in memory only");
             }
-            held.bytes += size;
-            *held.by_account.entry(app_id).or_default() += size;
-            held.seq += 1;
-            held.seq
+            held.add(app_id, size)
         };
         self.put(record, Some(seq));
         true
@@ -181,16 +191,8 @@ impl Running {
         let Some(e) = self.lock().remove(request_id) else {
             return;
         };
-        let size = held_size(&e.record);
         let mut held = self.lock_held();
-        held.bytes = held.bytes.saturating_sub(size);
-        let app_id = e.record.function.scope.app_id;
-        if let Some(n) = held.by_account.get_mut(&app_id) {
-            *n = n.saturating_sub(size);
-            if *n == 0 {
-                held.by_account.remove(&app_id);
-            }
-        }
+        held.remove(e.record.function.scope.app_id, held_size(&e.record));
         if held.bytes == 0
             && let Some(j) = held.journal.as_mut()
             && let Err(e) = j.clear()
@@ -276,5 +278,62 @@ pub(crate) async fn persist_loop(svc: std::sync::Weak<crate::Service>, after: Du
         tokio::time::sleep(tick).await;
         let Some(s) = svc.upgrade() else { return };
         s.running.persist_older_than(s.store.as_ref(), after);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scf_store::Scope;
+
+    fn outcome(app_id: u64, id: &str, bytes: usize) -> RequestRecord {
+        let key = FunctionKey {
+            scope: Scope {
+                app_id,
+                region: "ap-guangzhou".into(),
+            },
+            namespace: "default".into(),
+            name: "f".into(),
+        };
+        let mut r = RequestRecord::accepted(key, id.into(), "$LATEST".into(), false, 1);
+        r.ret_code = 0;
+        r.ret_msg = "x".repeat(bytes);
+        r
+    }
+
+    /// A tenant whose functions answer megabytes through an outage fills its own quarter of
+    /// the hold and no more: another account's answers are still held (and journaled).
+    #[test]
+    fn one_account_cannot_take_the_whole_hold() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let running = Running::open(dir.path()).expect("open");
+        let big = 4 << 20;
+        let mut held = 0;
+        while running.hold(&outcome(1, &format!("a{held}"), big)) {
+            held += 1;
+        }
+        assert_eq!(
+            held,
+            MAX_HELD_BYTES_PER_ACCOUNT / (big + 512),
+            "account 1 stops at its share"
+        );
+        assert!(
+            running.hold(&outcome(2, "b", big)),
+            "account 2 is still held"
+        );
+        drop(running);
+        let again = Running::open(dir.path()).expect("reopen");
+        assert_eq!(
+            again.held().len(),
+            held + 1,
+            "every held outcome was journaled"
+        );
+        // Written to the store one by one, the hold empties and the journal with it.
+        for r in again.held() {
+            again.written(&r.request_id);
+        }
+        assert_eq!(again.lock_held().bytes, 0);
+        drop(again);
+        assert!(Running::open(dir.path()).expect("reopen").held().is_empty());
     }
 }
