@@ -41,7 +41,7 @@ def test_free(text: str) -> str:
     return text[: m.start()] if m else text
 
 
-def resolve(mods: set[tuple[str, ...]], here: tuple[str, ...], is_dir_mod: bool,
+def resolve(mods: set[tuple[str, ...]], here: tuple[str, ...],
             root: str, rest: list[str]) -> tuple[str, ...] | None:
     if root == "crate":
         base: tuple[str, ...] = ()
@@ -61,10 +61,10 @@ def crate_cycles(crate: pathlib.Path) -> list[list[str]]:
     src = crate / "src"
     files = [f for f in src.rglob("*.rs") if "bin" not in f.relative_to(src).parts]
     mods = {module_of(src, f): f for f in files}
+    known = set(mods)
     graph: dict[tuple[str, ...], set[tuple[str, ...]]] = {m: set() for m in mods}
     for m, f in mods.items():
         text = test_free(strip_comments(f.read_text()))
-        is_dir_mod = f.name in ("mod.rs", "lib.rs", "main.rs")
         refs: list[tuple[str, list[str]]] = []
         for g in GROUP.finditer(text):
             for item in g.group(2).split(","):
@@ -74,7 +74,7 @@ def crate_cycles(crate: pathlib.Path) -> list[list[str]]:
         for p in PATH.finditer(text):
             refs.append((p.group(1), [x for x in p.group(2).split("::") if x]))
         for root, rest in refs:
-            target = resolve(set(mods), m, is_dir_mod, root, rest)
+            target = resolve(known, m, root, rest)
             if target is None or target == m:
                 continue
             # parent -> child (declaring it) and child -> ancestor (its folder) are not edges

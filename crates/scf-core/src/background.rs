@@ -7,7 +7,8 @@ use scf_store::FunctionStatus;
 use scf_types::ApiError;
 use std::sync::Arc;
 
-/// Starts the async dispatcher and the retention purge.
+/// Starts the async dispatcher, the retention purge, the flush of held outcomes and the
+/// writer of long requests' running records.
 pub fn start_background(svc: &Arc<Service>) {
     svc.store.watch_async(Arc::clone(&svc.async_wakeup));
     if svc.settings.async_dispatch {

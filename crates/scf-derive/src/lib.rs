@@ -68,6 +68,12 @@ fn serde_attrs(attrs: &[syn::Attribute]) -> syn::Result<Serde> {
                 .map(|i| i.to_string())
                 .unwrap_or_default();
             match key.as_str() {
+                // A name the schema does not know, or one it knows that serde reads under
+                // another, would make the schema and the type disagree: refused here.
+                "rename" if !meta.input.peek(syn::Token![=]) => {
+                    return Err(meta.error("Params needs `rename = \"Name\"` (one name both ways)"));
+                }
+                "alias" => return Err(meta.error("Params cannot describe serde aliases")),
                 "rename" => out.rename = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "rename_all" => {
                     let rule = meta.value()?.parse::<LitStr>()?.value();
