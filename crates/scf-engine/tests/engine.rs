@@ -500,11 +500,24 @@ async fn an_account_at_its_share_leaves_the_rest_to_the_others() {
             .expect("B runs");
         assert!(out.run.result.is_ok(), "{:?}", out.run.result);
     }
-    let (x, y) = tokio::join!(
+    let c = of_account(&a, "1250000003");
+    let (x, y, z) = tokio::join!(
         e.invoke(&b, "b-x", sleep(0.3), &ctx, false),
-        e.invoke(&b, "b-y", sleep(0.3), &ctx, false)
+        e.invoke(&b, "b-y", sleep(0.3), &ctx, false),
+        async {
+            // A's two and B's two: the server's four instances are all busy.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            e.invoke(&c, "c", &event("{}"), &ctx, false).await
+        }
     );
     assert!(x.is_ok() && y.is_ok(), "B has its own share of two");
+    assert_eq!(
+        z.err(),
+        Some(scf_engine::EngineError::Concurrency(
+            scf_engine::Limit::Server
+        )),
+        "a third account within its share meets the server's cap"
+    );
     for q in queued {
         let out = q
             .await
