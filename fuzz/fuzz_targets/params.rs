@@ -5,10 +5,10 @@
 //! Input (invalid UTF-8 replaced): an action name, a newline, then the parameters: a JSON body
 //! when it starts with `{`, else a form or query string (`Filters.0.Name=Status&...`), decoded
 //! as the gateway decodes one. A name scfd does not serve picks one that it does. Properties:
-//! * a refusal is one of the three codes the schema module promises (UnknownParameter,
-//!   MissingParameter, InvalidParameter);
-//! * what the schema accepts, the action's typed request accepts too (the gateway `expect`s
-//!   it);
+//! * a refusal is one of the codes the schema module promises (UnknownParameter,
+//!   MissingParameter, InvalidParameter, or a closed choice's own code);
+//! * what the schema accepts, the action's typed request accepts too (`Action::parse` would
+//!   otherwise answer a plain InvalidParameter for a well-formed request);
 //! * flattened pairs rebuild into an object the JSON check accepts, and flattening that object
 //!   again rebuilds the very same object;
 //! * a JSON body the check accepts, flattened (when it has no null and no empty array or
@@ -21,7 +21,7 @@ use libfuzzer_sys::fuzz_target;
 use scf_core::Action;
 use scf_types::ErrorCode;
 use scf_types::actions::SCF_ACTIONS;
-use scf_types::schema::{Field, check_object, unflatten};
+use scf_types::schema::{Field, RawParams, check_object, unflatten};
 use serde_json::{Map, Value};
 
 /// What a tokio worker thread gets (the gateway runs on them).
@@ -70,14 +70,19 @@ fn refused_as_promised(code: ErrorCode, what: &str) {
     assert!(
         matches!(
             code,
-            ErrorCode::UnknownParameter | ErrorCode::MissingParameter | ErrorCode::InvalidParameter
+            ErrorCode::UnknownParameter
+                | ErrorCode::MissingParameter
+                | ErrorCode::InvalidParameter
+                // a value outside a closed choice (InvocationType, LogType, Order)
+                | ErrorCode::InvalidParameterValue
+                | ErrorCode::InvalidParameterValueOrder
         ),
         "{what}: {code:?}"
     );
 }
 
 fn typed(action: &str, params: &Map<String, Value>) {
-    match scf_core::Action::parse(action, params.clone()) {
+    match scf_core::Action::parse(action, RawParams::Json(params.clone())) {
         Some(Ok(_)) => {}
         Some(Err(e)) => panic!(
             "{action}: the schema accepts {params:?} but the typed request does not: {}",

@@ -8,11 +8,14 @@
 //! * [`envelope`]: the `{"Response": ...}` body for success and failure.
 //! * [`schema`]: parameter types; checking JSON bodies and rebuilding flattened
 //!   (`Filters.0.Values.1=`) parameters into the nested, typed shape.
+//! * [`choices`]: InvocationType, LogType, Order: closed string sets as enums checked by the
+//!   schema with their own codes.
 //! * [`time`]: SCF's `YYYY-MM-DD HH:MM:SS` strings at a fixed offset.
 //! * [`actions`]: the names of all SCF actions (the parameters of those scfd serves are
 //!   declared by their request types in scf-core, see `scf_core::Action::schema`).
 
 pub mod actions;
+pub mod choices;
 pub mod envelope;
 pub mod error;
 pub mod schema;

@@ -5,8 +5,9 @@
 //! walking the schema so that every leaf string is coerced to its declared type, and then checked
 //! the same way. Both paths give the same three answers for bad input: `UnknownParameter` for a
 //! name the schema lacks, `MissingParameter` for a required one that is absent, `InvalidParameter`
-//! for a value of the wrong type. Values that are well typed but out of range are the action's
-//! business.
+//! for a value of the wrong type. A string of a closed set ([`Ty::Enum`]: InvocationType,
+//! LogType, Order) is refused here too, with the code its [`EnumSpec`] names. Values that are
+//! well typed but out of range are the action's business.
 
 use crate::error::{ApiError, ErrorCode};
 use serde_json::{Map, Value};
@@ -24,6 +25,68 @@ pub enum Ty {
     Obj(&'static [Field]),
     /// A structure scfd accepts and stores without looking inside.
     Any,
+    /// A string from a closed set (see [`EnumSpec`]).
+    Enum(&'static EnumSpec),
+}
+
+/// The values a [`Ty::Enum`] parameter takes, and the code a value outside them gets.
+#[derive(Debug)]
+pub struct EnumSpec {
+    /// The wire spellings, in the order the refusal lists them.
+    pub values: &'static [&'static str],
+    /// Matched in any case (`Order`: `asc`, `DESC`).
+    pub any_case: bool,
+    /// The code for a value outside the set (SCF's codes differ by parameter).
+    pub code: ErrorCode,
+}
+
+impl EnumSpec {
+    /// The index in [`EnumSpec::values`] of `value`; `None` for the empty string (absent) too.
+    pub fn find(&self, value: &str) -> Option<usize> {
+        self.values.iter().position(|v| {
+            if self.any_case {
+                v.eq_ignore_ascii_case(value)
+            } else {
+                *v == value
+            }
+        })
+    }
+
+    /// The refusal of `value` for the parameter at `path`: "use A, B or C".
+    pub fn refuse(&self, path: &str, value: &str) -> ApiError {
+        let shown: String = value.chars().take(64).collect();
+        let choices = match self.values.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        ApiError::new(
+            self.code,
+            format!("{path} `{shown}` is invalid: use {choices}."),
+        )
+    }
+}
+
+/// The parameters of a request as they arrived: a JSON body, or flattened pairs (query string
+/// or form).
+#[derive(Debug)]
+pub enum RawParams {
+    Json(Map<String, Value>),
+    Pairs(Vec<(String, String)>),
+}
+
+/// Checks (and for pairs, rebuilds) `raw` against `fields`: the one object an action's request
+/// type deserializes from.
+pub fn check(fields: &[Field], raw: RawParams) -> Result<Map<String, Value>, ApiError> {
+    match raw {
+        RawParams::Json(map) => {
+            check_object(fields, &map, "")?;
+            Ok(map)
+        }
+        RawParams::Pairs(pairs) => {
+            unflatten(fields, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        }
+    }
 }
 
 /// One named parameter of an action or a structure.
@@ -109,7 +172,7 @@ fn missing(path: &str) -> ApiError {
 
 fn wrong_type(path: &str, ty: &Ty) -> ApiError {
     let want = match ty {
-        Ty::Str => "a string",
+        Ty::Str | Ty::Enum(_) => "a string",
         Ty::Int => "an integer",
         Ty::Uint => "a non-negative integer",
         Ty::Float => "a number",
@@ -158,6 +221,14 @@ pub fn check_object(
 fn check_value(ty: &Ty, value: &Value, path: &str) -> Result<(), ApiError> {
     let ok = match (ty, value) {
         (Ty::Str, Value::String(_)) => true,
+        // The empty string is how clients leave an optional choice unset.
+        (Ty::Enum(spec), Value::String(s)) => {
+            if s.is_empty() || spec.find(s).is_some() {
+                true
+            } else {
+                return Err(spec.refuse(path, s));
+            }
+        }
         (Ty::Int, Value::Number(n)) => {
             n.is_i64() || n.is_u64() && n.as_u64().is_some_and(|u| i64::try_from(u).is_ok())
         }
@@ -304,7 +375,7 @@ fn insert(
 
 fn to_value(ty: &Ty, node: Node, path: &str) -> Result<Value, ApiError> {
     match (ty, node) {
-        (Ty::Str, Node::Leaf(s)) => Ok(Value::String(s)),
+        (Ty::Str | Ty::Enum(_), Node::Leaf(s)) => Ok(Value::String(s)),
         (Ty::Int, Node::Leaf(s)) => s
             .trim()
             .parse::<i64>()

@@ -25,8 +25,9 @@ use axum::response::Response;
 use scf_core::{Action, Caller};
 use scf_store::Scope;
 use scf_types::actions::{SCF_ACTIONS, SERVICE, VERSION};
+use scf_types::schema::RawParams;
 use scf_types::sign::{self, Tc3Request, V1Method};
-use scf_types::{ApiError, ErrorCode, envelope, schema as params};
+use scf_types::{ApiError, ErrorCode, envelope};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tracing::Instrument;
@@ -66,18 +67,12 @@ fn answer(body: Vec<u8>) -> Response {
         .expect("a static status and header always build")
 }
 
-/// The parameters as they arrived.
-enum Params {
-    Json(Map<String, Value>),
-    Pairs(Vec<(String, String)>),
-}
-
 /// A request whose signature checked out.
 struct Verified<'a> {
     account: &'a Account,
     action: String,
     region: Option<String>,
-    params: Params,
+    params: RawParams,
 }
 
 /// Handles one API request.
@@ -304,23 +299,13 @@ async fn handle(
             ),
         ));
     }
-    let Some(fields) = Action::schema(&verified.action) else {
+    let Some(action) = Action::parse(&verified.action, verified.params) else {
         return Err(err(
             ErrorCode::UnsupportedOperation,
             format!("scfd does not implement {} yet.", verified.action),
         ));
     };
-    let checked = match verified.params {
-        Params::Json(map) => {
-            params::check_object(fields, &map, "")?;
-            map
-        }
-        Params::Pairs(pairs) => {
-            params::unflatten(fields, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
-        }
-    };
-    let action =
-        Action::parse(&verified.action, checked).expect("every action with a schema parses")?;
+    let action = action?;
     let caller = Caller {
         scope: Scope {
             app_id: account.app_id,
@@ -522,13 +507,13 @@ fn verify_tc3<'s>(
         ));
     }
     let params = if !is_post {
-        Params::Pairs(
+        RawParams::Pairs(
             form_urlencoded::parse(query.as_bytes())
                 .into_owned()
                 .collect(),
         )
     } else if is_form {
-        Params::Pairs(form_urlencoded::parse(body).into_owned().collect())
+        RawParams::Pairs(form_urlencoded::parse(body).into_owned().collect())
     } else {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
             err(
@@ -537,7 +522,7 @@ fn verify_tc3<'s>(
             )
         })?;
         match value {
-            Value::Object(map) => Params::Json(map),
+            Value::Object(map) => RawParams::Json(map),
             _ => {
                 return Err(err(
                     ErrorCode::InvalidParameter,
@@ -610,6 +595,6 @@ fn verify_v1<'s>(
         account,
         action,
         region,
-        params: Params::Pairs(params),
+        params: RawParams::Pairs(params),
     })
 }

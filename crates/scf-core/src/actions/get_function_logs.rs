@@ -7,6 +7,7 @@ use crate::service::namespace_or_default;
 use crate::rules;
 use crate::service::{Caller, Service};
 use scf_derive::Params;
+use scf_types::choices::Order;
 use scf_store::RequestRecord;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -19,7 +20,8 @@ pub struct Request {
     pub function_name: Option<String>,
     pub offset: Option<i64>,
     pub limit: Option<i64>,
-    pub order: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub order: Option<Order>,
     pub order_by: Option<String>,
     pub filter: Option<LogFilter>,
     pub namespace: Option<String>,
@@ -106,16 +108,7 @@ pub async fn apply(
         ));
     };
     let (offset, limit) = page(req.offset, req.limit)?;
-    let desc = match req.order.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("") | Some("desc") => true,
-        Some("asc") => false,
-        Some(other) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidParameterValueOrder,
-                format!("Order `{other}` is invalid: use desc or asc."),
-            ));
-        }
-    };
+    let desc = Order::descending(req.order, true);
     let order_by = req
         .order_by
         .as_deref()

@@ -4,6 +4,7 @@
 use crate::invocation::{self, MAX_ASYNC_EVENT_BYTES, MAX_SYNC_EVENT_BYTES};
 use crate::service::{Caller, Service};
 use scf_derive::Params;
+use scf_types::choices::{InvocationType, LogType};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -13,25 +14,15 @@ use std::sync::Arc;
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,
-    pub invocation_type: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub invocation_type: Option<InvocationType>,
     pub qualifier: Option<String>,
     pub client_context: Option<String>,
-    pub log_type: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub log_type: Option<LogType>,
     pub namespace: Option<String>,
     /// Alias traffic routing: no aliases are served, so it has nothing to route.
     pub routing_key: Option<String>,
-}
-
-/// `None` or `Tail`.
-pub(crate) fn wants_tail(log_type: Option<&str>) -> Result<bool, ApiError> {
-    match log_type {
-        None | Some("") | Some("None") => Ok(false),
-        Some("Tail") => Ok(true),
-        Some(other) => Err(ApiError::new(
-            ErrorCode::InvalidParameterValue,
-            format!("LogType `{other}` is invalid: use None or Tail."),
-        )),
-    }
 }
 
 pub async fn apply(
@@ -39,17 +30,8 @@ pub async fn apply(
     caller: &Caller,
     req: Request,
 ) -> Result<Map<String, Value>, ApiError> {
-    let is_async = match req.invocation_type.as_deref() {
-        None | Some("") | Some("RequestResponse") => false,
-        Some("Event") => true,
-        Some(other) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidParameterValue,
-                format!("InvocationType `{other}` is invalid: use RequestResponse or Event."),
-            ));
-        }
-    };
-    let tail = wants_tail(req.log_type.as_deref())?;
+    let is_async = req.invocation_type == Some(InvocationType::Event);
+    let tail = req.log_type == Some(LogType::Tail);
     let max = if is_async {
         MAX_ASYNC_EVENT_BYTES
     } else {

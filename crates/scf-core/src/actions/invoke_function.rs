@@ -1,9 +1,9 @@
 //! InvokeFunction: the synchronous-only invoke API (Qualifier defaults to `$DEFAULT`).
 
-use super::invoke::wants_tail;
 use crate::invocation::{self, MAX_SYNC_EVENT_BYTES};
 use crate::service::{Caller, Service};
 use scf_derive::Params;
+use scf_types::choices::LogType;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -15,7 +15,8 @@ pub struct Request {
     pub function_name: String,
     pub qualifier: Option<String>,
     pub event: Option<String>,
-    pub log_type: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub log_type: Option<LogType>,
     pub namespace: Option<String>,
     pub routing_key: Option<String>,
 }
@@ -25,7 +26,7 @@ pub async fn apply(
     caller: &Caller,
     req: Request,
 ) -> Result<Map<String, Value>, ApiError> {
-    let tail = wants_tail(req.log_type.as_deref())?;
+    let tail = req.log_type == Some(LogType::Tail);
     let event = invocation::parse_event(
         req.event.as_deref(),
         ErrorCode::InvalidParameterValueParam,

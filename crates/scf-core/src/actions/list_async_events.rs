@@ -5,6 +5,7 @@ use crate::lookup::load;
 use super::paging;
 use crate::service::{Caller, Service};
 use scf_derive::Params;
+use scf_types::choices::Order;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -20,7 +21,8 @@ pub struct Request {
     pub status: Option<Vec<String>>,
     pub start_time_interval: Option<TimeInterval>,
     pub end_time_interval: Option<TimeInterval>,
-    pub order: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub order: Option<Order>,
     pub orderby: Option<String>,
     pub offset: Option<i64>,
     pub limit: Option<i64>,
@@ -102,7 +104,7 @@ pub async fn apply(
             ));
         }
     };
-    let desc = paging::descending(req.order.as_deref(), true)?;
+    let desc = Order::descending(req.order, true);
     let started = interval(svc, req.start_time_interval.as_ref())?;
     let ended = interval(svc, req.end_time_interval.as_ref())?;
     let qualifier = req.qualifier.filter(|q| !q.is_empty());

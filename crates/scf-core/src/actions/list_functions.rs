@@ -4,6 +4,7 @@ use super::function_view;
 use super::paging;
 use crate::service::{Caller, DEFAULT_NAMESPACE, Service};
 use scf_derive::Params;
+use scf_types::choices::Order;
 use scf_store::FunctionRecord;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -13,7 +14,8 @@ use std::sync::Arc;
 #[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
-    pub order: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub order: Option<Order>,
     pub orderby: Option<String>,
     pub offset: Option<i64>,
     pub limit: Option<i64>,
@@ -142,7 +144,7 @@ pub async fn apply(
         ));
     }
     // With no Orderby, the newest function comes first, as in the SCF console.
-    let desc = paging::descending(req.order.as_deref(), orderby.is_none())?;
+    let desc = Order::descending(req.order, orderby.is_none());
     let filters = req.filters.unwrap_or_default();
     if filters.len() > MAX_FILTERS {
         return Err(filters_error(format!(

@@ -3,6 +3,7 @@
 use super::paging;
 use crate::service::{Caller, Service};
 use scf_derive::Params;
+use scf_types::choices::Order;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -14,7 +15,8 @@ pub struct Request {
     pub limit: Option<i64>,
     pub offset: Option<i64>,
     pub orderby: Option<String>,
-    pub order: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub order: Option<Order>,
     pub search_key: Option<Vec<SearchKey>>,
 }
 
@@ -43,7 +45,7 @@ pub async fn apply(
             ));
         }
     };
-    let desc = paging::descending(req.order.as_deref(), by_name.is_none())?;
+    let desc = Order::descending(req.order, by_name.is_none());
     let keys = req.search_key.unwrap_or_default();
     for k in &keys {
         if k.key != "Namespace" && k.key != "Description" {

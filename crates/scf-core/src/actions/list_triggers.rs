@@ -10,6 +10,7 @@ use super::list_functions::Filter;
 use super::paging;
 use crate::service::{Caller, Service};
 use scf_derive::Params;
+use scf_types::choices::Order;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -23,7 +24,8 @@ pub struct Request {
     pub offset: Option<u64>,
     pub limit: Option<u64>,
     pub order_by: Option<String>,
-    pub order: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub order: Option<Order>,
     pub filters: Option<Vec<Filter>>,
 }
 
@@ -49,7 +51,6 @@ pub async fn apply(
             ));
         }
     }
-    paging::descending(req.order.as_deref(), true)?;
     for f in req.filters.iter().flatten() {
         if !FILTER_NAMES.contains(&f.name.as_str()) {
             return Err(ApiError::new(

@@ -4,6 +4,7 @@ use crate::lookup::load;
 use super::paging;
 use crate::service::{Caller, Service};
 use scf_derive::Params;
+use scf_types::choices::Order;
 use scf_store::FunctionStatus;
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -17,7 +18,8 @@ pub struct Request {
     pub namespace: Option<String>,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
-    pub order: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub order: Option<Order>,
     pub order_by: Option<String>,
 }
 
@@ -41,7 +43,7 @@ pub async fn apply(
             ));
         }
     };
-    let desc = paging::descending(req.order.as_deref(), false)?;
+    let desc = Order::descending(req.order, false);
     // (name, description, add, mod, status)
     let mut all: Vec<(String, String, i64, i64, FunctionStatus)> = vec![(
         "$LATEST".into(),

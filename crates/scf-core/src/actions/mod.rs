@@ -9,9 +9,10 @@
 //! `UnsupportedOperation` without), the router ([`Action::apply`]) and the tests at the end
 //! (every served action is an SCF action; `src/schemas.txt` holds what each accepts).
 
+use scf_types::schema::RawParams;
 use scf_types::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Declares the action modules and the [`Action`] enum from the one list (in `actions/mod.rs`).
 macro_rules! actions {
@@ -23,11 +24,12 @@ macro_rules! actions {
         pub enum Action { $($name($module::Request),)* }
 
         impl Action {
-            /// Builds the action `name` from parameters already checked against its schema
-            /// ([`Action::schema`]). `None` for a name the service does not apply.
-            pub fn parse(name: &str, params: Map<String, Value>) -> Option<Result<Action, ApiError>> {
+            /// Builds the action `name` from its parameters as they arrived: checked against
+            /// the request type's schema (each refusal with its Tencent code) and typed.
+            /// `None` for a name the service does not apply.
+            pub fn parse(name: &str, params: RawParams) -> Option<Result<Action, ApiError>> {
                 Some(match name {
-                    $(stringify!($name) => typed(params).map(Action::$name),)*
+                    $(stringify!($name) => typed::<$module::Request>(params).map(Action::$name),)*
                     _ => return None,
                 })
             }
@@ -91,10 +93,13 @@ actions! {
     ListTriggers => list_triggers,
 }
 
-pub(crate) fn typed<T: DeserializeOwned>(params: Map<String, Value>) -> Result<T, ApiError> {
-    // The schema check has run, so this only fails if a module's struct and the schema
-    // disagree: say so plainly rather than guess a code.
-    serde_json::from_value(Value::Object(params)).map_err(|e| {
+fn typed<T: DeserializeOwned + scf_types::schema::Params>(
+    params: RawParams,
+) -> Result<T, ApiError> {
+    let checked = scf_types::schema::check(T::FIELDS, params)?;
+    // The schema is the type's, so this only fails if a hand-written part of it (a
+    // `#[params(schema = ...)]`) and the type disagree: say so plainly rather than guess a code.
+    serde_json::from_value(Value::Object(checked)).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidParameter,
             format!("Invalid parameters: {e}"),
@@ -112,6 +117,12 @@ mod tests {
             match t {
                 Ty::List(inner) => format!("[{}]", ty(inner)),
                 Ty::Obj(fields) => format!("{{{}}}", render(fields).join(", ")),
+                Ty::Enum(spec) => format!(
+                    "Str of {}{}, else {}",
+                    spec.values.join("|"),
+                    if spec.any_case { " (any case)" } else { "" },
+                    spec.code.as_str()
+                ),
                 other => format!("{other:?}"),
             }
         }
@@ -178,7 +189,7 @@ mod tests {
         let mut served = 0;
         for name in scf_types::actions::SCF_ACTIONS {
             let has_schema = Action::schema(name).is_some();
-            let parsed = Action::parse(name, Map::new());
+            let parsed = Action::parse(name, RawParams::Json(serde_json::Map::new()));
             assert_eq!(has_schema, parsed.is_some(), "{name}");
             served += usize::from(has_schema);
         }

@@ -1,4 +1,4 @@
-//! Offset/Limit/Order checks shared by the List actions.
+//! Offset/Limit checks shared by the List actions (Order is `scf_types::choices::Order`).
 
 use scf_types::{ApiError, ErrorCode};
 
@@ -27,22 +27,6 @@ pub fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(usize, usize), A
         }
     };
     Ok((offset as usize, limit as usize))
-}
-
-/// `ASC` or `DESC` (any case); `true` for descending.
-pub fn descending(order: Option<&str>, default_desc: bool) -> Result<bool, ApiError> {
-    match order.map(str::to_ascii_uppercase).as_deref() {
-        None | Some("") => Ok(default_desc),
-        Some("ASC") => Ok(false),
-        Some("DESC") => Ok(true),
-        Some(_) => Err(ApiError::new(
-            ErrorCode::InvalidParameterValueOrder,
-            format!(
-                "Order `{}` is invalid: use ASC or DESC.",
-                order.unwrap_or_default()
-            ),
-        )),
-    }
 }
 
 /// Applies offset and limit to an already sorted list.
@@ -118,12 +102,6 @@ mod tests {
         assert_eq!(
             page(None, Some(1001)).expect_err("big").code,
             ErrorCode::InvalidParameterValueLimit
-        );
-        assert!(descending(Some("desc"), false).expect("ok"));
-        assert!(!descending(None, false).expect("ok"));
-        assert_eq!(
-            descending(Some("UP"), false).expect_err("bad").code,
-            ErrorCode::InvalidParameterValueOrder
         );
         assert_eq!(slice(vec![1, 2, 3, 4], 1, 2), vec![2, 3]);
     }
