@@ -13,8 +13,8 @@ use crate::custom::CustomApi;
 use crate::network::{self, Outbound};
 use crate::protocol::{self, InitKind, Message};
 use crate::runtimes::{Language, Launch};
-use crate::sandbox::Sandbox;
-use std::path::PathBuf;
+use crate::sandbox::{Handoff, Sandbox};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -685,6 +685,364 @@ async fn await_init(
     }
 }
 
+/// A custom runtime's API, its address added to `env`. Unsandboxed, it listens on the host's
+/// loopback, and is made here; `sandboxed`, inside the instance's namespace, on SCF's fixed
+/// port, on the listener the launcher hands back (`None` here).
+async fn runtime_api(
+    memory_mb: u64,
+    sandboxed: bool,
+    env: &mut Vec<(String, String)>,
+) -> Result<Option<Arc<CustomApi>>, String> {
+    let mut custom_api = None;
+    let port = if sandboxed {
+        crate::RUNTIME_API_PORT
+    } else {
+        let api = CustomApi::start(memory_mb)
+            .await
+            .map_err(|e| format!("cannot serve the runtime API: {e}"))?;
+        let port = api.port();
+        custom_api = Some(api);
+        port
+    };
+    env.push(("SCF_RUNTIME_API".into(), "127.0.0.1".into()));
+    env.push(("SCF_RUNTIME_API_PORT".into(), port.to_string()));
+    Ok(custom_api)
+}
+
+/// The program an instance runs and its arguments: the interpreter with its runtime's
+/// bootstrap script, or a custom runtime's `bootstrap` (at `code_root`, as the instance sees
+/// the code).
+fn program_and_args(spec: &InstanceSpec, code_root: &Path) -> (PathBuf, Vec<String>) {
+    match &spec.launch {
+        Launch::Interpreter {
+            program,
+            kind: Language::Python,
+        } => (
+            program.clone(),
+            vec![
+                "-u".into(),
+                "-B".into(),
+                spec.runtime_dir
+                    .join("python_bootstrap.py")
+                    .display()
+                    .to_string(),
+            ],
+        ),
+        Launch::Interpreter {
+            program,
+            kind: Language::Node,
+        } => (
+            program.clone(),
+            vec![
+                spec.runtime_dir
+                    .join("node_bootstrap.js")
+                    .display()
+                    .to_string(),
+            ],
+        ),
+        Launch::Custom => (code_root.join("bootstrap"), vec![]),
+    }
+}
+
+/// Refuses a custom runtime's package without an executable `bootstrap`.
+fn check_bootstrap(code_dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let bootstrap = code_dir.join("bootstrap");
+    // Not followed if it is a link: the server is root, and the link is the tenant's.
+    // A link is left for exec inside the sandbox to resolve.
+    match std::fs::symlink_metadata(&bootstrap) {
+        Ok(m) if m.file_type().is_symlink() => Ok(()),
+        Ok(m) if m.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(_) => Err("the package's `bootstrap` is not executable".into()),
+        Err(_) => Err("the package has no `bootstrap` file (a custom runtime needs one)".into()),
+    }
+}
+
+/// Starts `cmd` (its `plan` written to it first, if it is the launcher), with the server's
+/// end of the protocol socket returned.
+async fn start_process(
+    mut cmd: tokio::process::Command,
+    plan: Option<Vec<u8>>,
+    custom: bool,
+    program: &Path,
+) -> Result<(Child, tokio::net::UnixStream), String> {
+    // The protocol's socket is the instance's stdin (the launcher reads its plan from it
+    // first); stdout and stderr are pipes read only as log.
+    let (host_end, instance_end) = std::os::unix::net::UnixStream::pair()
+        .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
+    host_end
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
+    let mut host_end = tokio::net::UnixStream::from_std(host_end)
+        .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
+    if !(custom && plan.is_none()) {
+        cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(instance_end)));
+    }
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let spawned = cmd.spawn();
+    // The command holds the instance's end of the socket: closed here, so the server sees
+    // the end of the stream as soon as the instance is gone.
+    drop(cmd);
+    let child = spawned.map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    if let Some(plan) = plan {
+        host_end
+            .write_all(&plan)
+            .await
+            .map_err(|e| format!("cannot hand the sandbox its plan: {e}"))?;
+    }
+    Ok((child, host_end))
+}
+
+/// Starts what the launcher `received` makes possible: the outbound network (pasta on the
+/// instance's network namespace) and the runtime API on the listener inside it.
+fn start_network(
+    received: network::Received,
+    sandbox: &Sandbox,
+    cgroups: &Cgroups,
+    child: &Child,
+    memory_mb: u64,
+) -> Result<(Option<Outbound>, Option<Arc<CustomApi>>), String> {
+    let mut outbound = None;
+    if let (Some(netns), Some(launcher), Some(pasta)) =
+        (received.netns, &sandbox.launcher, &sandbox.pasta)
+    {
+        outbound = Some(Outbound::start(launcher, pasta, netns)?);
+    }
+    let Some(listener) = received.listener else {
+        return Ok((outbound, None));
+    };
+    let owner = crate::custom::Owner {
+        cgroup: cgroups
+            .pids
+            .clone()
+            .or_else(|| cgroups.memory.clone())
+            .ok_or("the runtime API needs the instance's cgroup to check its peers")?,
+        // The launcher is in the instance's network namespace.
+        tcp_table: PathBuf::from(format!(
+            "/proc/{}/net/tcp",
+            child.id().ok_or("the sandbox is gone")?
+        )),
+    };
+    let api = CustomApi::serve(listener, memory_mb, owner)
+        .map_err(|e| format!("cannot serve the runtime API: {e}"))?;
+    Ok((outbound, Some(api)))
+}
+
+/// A process on its way up, for the steps of [`Instance::spawn`] after its start: the
+/// process, its stray output (drained from its start), and what its failures are told with.
+struct Starting {
+    child: Child,
+    stray: Arc<Mutex<Vec<u8>>>,
+    uses_launcher: bool,
+    init_timeout: Duration,
+}
+
+impl Starting {
+    /// Starts draining `child`'s stdout and stderr into its stray output.
+    fn new(mut child: Child, uses_launcher: bool, init_timeout: Duration) -> Starting {
+        let stray = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let stderr = child.stderr.take().expect("stderr was piped");
+        spawn_drain(stderr, Arc::clone(&stray));
+        spawn_drain(stdout, Arc::clone(&stray));
+        Starting {
+            child,
+            stray,
+            uses_launcher,
+            init_timeout,
+        }
+    }
+
+    /// What the launcher hands over on `host_end`, within the init timeout; else why not, with
+    /// how the sandbox ended and what it wrote.
+    async fn receive(
+        &mut self,
+        host_end: &tokio::net::UnixStream,
+        want: Handoff,
+    ) -> Result<network::Received, String> {
+        let late = "the sandbox did not hand over the instance's network in time";
+        let received = tokio::time::timeout(self.init_timeout, network::receive(host_end, want))
+            .await
+            .unwrap_or_else(|_| Err(late.into()));
+        match received {
+            Ok(r) => Ok(r),
+            Err(message) => {
+                let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait())
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                Err(format!(
+                    "{message} ({}).\n{}",
+                    describe_exit(status, self.uses_launcher),
+                    take_text(&self.stray)
+                ))
+            }
+        }
+    }
+
+    /// Waits until a custom runtime calls `/runtime/init/ready` on `api`, within the init
+    /// timeout; `wait_start`: its bootstrap first gets the go-ahead, once `outbound` is up.
+    /// Returns what it wrote while starting.
+    async fn custom_ready(
+        &mut self,
+        api: &CustomApi,
+        reader: OwnedReadHalf,
+        mut writer: OwnedWriteHalf,
+        wait_start: bool,
+        outbound: Option<&mut Outbound>,
+    ) -> Result<String, String> {
+        if wait_start {
+            // The bootstrap is the function's own code: it starts once its outbound
+            // network is up.
+            if let Some(o) = outbound {
+                wait_outbound(o, self.init_timeout).await?;
+            }
+            writer
+                .write_all(b"G")
+                .await
+                .map_err(|e| format!("cannot start the bootstrap: {e}"))?;
+        }
+        drop((reader, writer));
+        tokio::select! {
+            ready = tokio::time::timeout(self.init_timeout, api.ready()) => {
+                if ready.is_err() {
+                    let _ = self.child.start_kill();
+                    return Err(format!("the custom runtime did not call /runtime/init/ready within {} s (init timeout)", self.init_timeout.as_secs()));
+                }
+            }
+            status = self.child.wait() => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let log = take_text(&self.stray);
+                return Err(format!("bootstrap ended before it was ready: {}\n{log}", describe_exit(status.ok(), self.uses_launcher)));
+            }
+        }
+        Ok(take_text(&self.stray))
+    }
+
+    /// Waits until an interpreter runtime says "standby" on `reader`; returns what it wrote
+    /// while starting.
+    async fn standby(
+        &mut self,
+        reader: &mut BufReader<OwnedReadHalf>,
+        cgroups: &Cgroups,
+    ) -> Result<String, String> {
+        let mut log = String::new();
+        await_init(
+            &mut self.child,
+            reader,
+            &self.stray,
+            cgroups,
+            self.uses_launcher,
+            self.init_timeout,
+            InitKind::Standby,
+            &mut log,
+        )
+        .await?;
+        Ok(log)
+    }
+}
+
+/// Sends `req` on the protocol socket and reads lines until its answer (others are skipped),
+/// within `timeout`, unless `cancel` comes first. `Err(None)`: the instance went away.
+async fn socket_exchange(
+    writer: &mut OwnedWriteHalf,
+    reader: &mut BufReader<OwnedReadHalf>,
+    req: &protocol::Request<'_>,
+    timeout: Duration,
+    cancel: &tokio::sync::Notify,
+) -> Result<Answer, Option<Failure>> {
+    let line = req.to_line();
+    let exchange = async {
+        if writer.write_all(&line).await.is_err() {
+            return Err(None);
+        }
+        loop {
+            match read_line(reader).await {
+                Line::Text(text) => {
+                    if let Ok(m) = serde_json::from_str::<Message>(&text)
+                        && let Some(a) = m.into_answer()
+                        && a.id == req.id
+                    {
+                        return Ok(Answer::Given(a));
+                    }
+                }
+                Line::TooLong => return Ok(Answer::TooLong),
+                Line::End => return Err(None),
+            }
+        }
+    };
+    tokio::select! {
+        r = tokio::time::timeout(timeout, exchange) => match r {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Some(Failure::Timeout)),
+        },
+        () = cancel.notified() => Err(Some(Failure::Terminated)),
+    }
+}
+
+/// Hands one invocation to a custom runtime's API and waits for its answer, within `timeout`,
+/// unless `cancel` comes first or the bootstrap (`child`) ends. `Err(None)`: the instance
+/// went away.
+async fn custom_exchange(
+    api: &Arc<CustomApi>,
+    child: &mut Child,
+    request_id: &str,
+    event: &serde_json::value::RawValue,
+    deadline_ms: i64,
+    timeout: Duration,
+    cancel: &tokio::sync::Notify,
+) -> Result<Answer, Option<Failure>> {
+    let api = Arc::clone(api);
+    let body = event.get().to_string();
+    let exchange = api.invoke(request_id, body, deadline_ms, timeout);
+    tokio::select! {
+        r = tokio::time::timeout(timeout, exchange) => match r {
+            Ok(Some(result)) => Ok(Answer::Given(protocol::Answer {
+                id: request_id.to_string(),
+                ok: result.is_ok(),
+                result: result.clone().unwrap_or_default(),
+                error: result.err().unwrap_or_default(),
+                log: String::new(),
+                fatal: false,
+            })),
+            Ok(None) => Err(None),
+            Err(_) => Err(Some(Failure::Timeout)),
+        },
+        status = child.wait() => {
+            let _ = status;
+            Err(None)
+        }
+        () = cancel.notified() => Err(Some(Failure::Terminated)),
+    }
+}
+
+/// The error of an answer over the 6 MB limit (`bytes`: its size, if known).
+fn too_big(bytes: Option<usize>) -> String {
+    match bytes {
+        Some(n) => format!("The function's response is {n} bytes, over the 6 MB limit."),
+        None => "The function's response is over the 6 MB limit.".to_string(),
+    }
+}
+
+/// The error message of an invocation that ended in `failure` (`timeout`: its timeout).
+fn failure_message(failure: &Failure, timeout: Duration) -> String {
+    match failure {
+        Failure::Timeout => format!(
+            "Invoking task timed out after {} seconds",
+            timeout.as_secs_f64().round()
+        ),
+        Failure::MemoryLimit => {
+            "Memory limit exceeded: the function used more than its MemorySize and was killed"
+                .into()
+        }
+        Failure::Crashed(why) => format!("The function's instance crashed: {why}"),
+        Failure::Terminated => "The request was terminated (TerminateAsyncEvent)".into(),
+    }
+}
+
 impl Instance {
     /// Starts an instance and waits until its handler is loaded. The init duration is the
     /// whole wait: the process's start and the handler's loading.
@@ -721,70 +1079,16 @@ impl Instance {
         // What the launcher hands back: the instance's network namespace (for pasta) and the
         // runtime API's listener inside it.
         let handoff = sandbox.handoff(custom);
-        // Unsandboxed, the runtime API listens on the host's loopback, made here; sandboxed,
-        // inside the instance's namespace, on SCF's fixed port.
         let mut custom_api = None;
         if custom {
-            let port = if handoff.is_some() {
-                crate::RUNTIME_API_PORT
-            } else {
-                let api = CustomApi::start(spec.memory_mb)
-                    .await
-                    .map_err(|e| format!("cannot serve the runtime API: {e}"))?;
-                let port = api.port();
-                custom_api = Some(api);
-                port
-            };
-            env.push(("SCF_RUNTIME_API".into(), "127.0.0.1".into()));
-            env.push(("SCF_RUNTIME_API_PORT".into(), port.to_string()));
+            custom_api = runtime_api(spec.memory_mb, handoff.is_some(), &mut env).await?;
         }
-        let (program, args): (PathBuf, Vec<String>) = match &spec.launch {
-            Launch::Interpreter {
-                program,
-                kind: Language::Python,
-            } => (
-                program.clone(),
-                vec![
-                    "-u".into(),
-                    "-B".into(),
-                    spec.runtime_dir
-                        .join("python_bootstrap.py")
-                        .display()
-                        .to_string(),
-                ],
-            ),
-            Launch::Interpreter {
-                program,
-                kind: Language::Node,
-            } => (
-                program.clone(),
-                vec![
-                    spec.runtime_dir
-                        .join("node_bootstrap.js")
-                        .display()
-                        .to_string(),
-                ],
-            ),
-            Launch::Custom => (code_root.join("bootstrap"), vec![]),
-        };
-        if spec.launch == Launch::Custom {
-            let bootstrap = spec.code_dir.join("bootstrap");
-            use std::os::unix::fs::PermissionsExt;
-            // Not followed if it is a link: the server is root, and the link is the tenant's.
-            // A link is left for exec inside the sandbox to resolve.
-            match std::fs::symlink_metadata(&bootstrap) {
-                Ok(m) if m.file_type().is_symlink() => {}
-                Ok(m) if m.permissions().mode() & 0o111 != 0 => {}
-                Ok(_) => return Err("the package's `bootstrap` is not executable".into()),
-                Err(_) => {
-                    return Err(
-                        "the package has no `bootstrap` file (a custom runtime needs one)".into(),
-                    );
-                }
-            }
+        let (program, args) = program_and_args(spec, &code_root);
+        if custom {
+            check_bootstrap(&spec.code_dir)?;
         }
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (mut cmd, plan) = sandbox.command(
+        let (cmd, plan) = sandbox.command(
             &program,
             &arg_refs,
             &spec.code_dir,
@@ -793,137 +1097,39 @@ impl Instance {
             &env,
             custom,
         )?;
-        // The protocol's socket is the instance's stdin (the launcher reads its plan from it
-        // first); stdout and stderr are pipes read only as log.
-        let (host_end, instance_end) = std::os::unix::net::UnixStream::pair()
-            .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
-        host_end
-            .set_nonblocking(true)
-            .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
-        let mut host_end = tokio::net::UnixStream::from_std(host_end)
-            .map_err(|e| format!("cannot make the instance's socket: {e}"))?;
-        if !(custom && plan.is_none()) {
-            cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(instance_end)));
-        }
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let spawned = cmd.spawn();
-        // The command holds the instance's end of the socket: closed here, so the server sees
-        // the end of the stream as soon as the instance is gone.
-        drop(cmd);
-        let mut child = spawned.map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-        if let Some(plan) = plan {
-            host_end
-                .write_all(&plan)
-                .await
-                .map_err(|e| format!("cannot hand the sandbox its plan: {e}"))?;
-        }
-        let stray = Arc::new(Mutex::new(Vec::new()));
-        let stdout = child.stdout.take().expect("stdout was piped");
-        let stderr = child.stderr.take().expect("stderr was piped");
-        spawn_drain(stderr, Arc::clone(&stray));
-        spawn_drain(stdout, Arc::clone(&stray));
-        let uses_launcher = sandbox.launcher.is_some();
+        let (child, host_end) = start_process(cmd, plan, custom, &program).await?;
+        let mut starting = Starting::new(child, sandbox.launcher.is_some(), spec.init_timeout);
 
         let mut outbound = None;
         if let Some(want) = handoff {
-            let late = "the sandbox did not hand over the instance's network in time";
-            let received =
-                tokio::time::timeout(spec.init_timeout, network::receive(&host_end, want))
-                    .await
-                    .unwrap_or_else(|_| Err(late.into()));
-            let received = match received {
-                Ok(r) => r,
-                Err(message) => {
-                    let status = tokio::time::timeout(Duration::from_secs(2), child.wait())
-                        .await
-                        .ok()
-                        .and_then(Result::ok);
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    return Err(format!(
-                        "{message} ({}).\n{}",
-                        describe_exit(status, uses_launcher),
-                        take_text(&stray)
-                    ));
-                }
-            };
-            if let (Some(netns), Some(launcher), Some(pasta)) =
-                (received.netns, &sandbox.launcher, &sandbox.pasta)
-            {
-                outbound = Some(Outbound::start(launcher, pasta, netns)?);
-            }
-            if let Some(listener) = received.listener {
-                let owner = crate::custom::Owner {
-                    cgroup: cgroups
-                        .pids
-                        .clone()
-                        .or_else(|| cgroups.memory.clone())
-                        .ok_or("the runtime API needs the instance's cgroup to check its peers")?,
-                    // The launcher is in the instance's network namespace.
-                    tcp_table: PathBuf::from(format!(
-                        "/proc/{}/net/tcp",
-                        child.id().ok_or("the sandbox is gone")?
-                    )),
-                };
-                custom_api = Some(
-                    CustomApi::serve(listener, spec.memory_mb, owner)
-                        .map_err(|e| format!("cannot serve the runtime API: {e}"))?,
-                );
+            let received = starting.receive(&host_end, want).await?;
+            let (started, served) =
+                start_network(received, sandbox, cgroups, &starting.child, spec.memory_mb)?;
+            outbound = started;
+            if served.is_some() {
+                custom_api = served;
             }
         }
-        let (reader, mut writer) = host_end.into_split();
+        let (reader, writer) = host_end.into_split();
 
         let (io, log) = match custom_api {
             Some(api) => {
-                if handoff.is_some_and(|h| h.wait_start) {
-                    // The bootstrap is the function's own code: it starts once its outbound
-                    // network is up.
-                    if let Some(o) = outbound.as_mut() {
-                        wait_outbound(o, spec.init_timeout).await?;
-                    }
-                    writer
-                        .write_all(b"G")
-                        .await
-                        .map_err(|e| format!("cannot start the bootstrap: {e}"))?;
-                }
-                drop((reader, writer));
-                tokio::select! {
-                    ready = tokio::time::timeout(spec.init_timeout, api.ready()) => {
-                        if ready.is_err() {
-                            let _ = child.start_kill();
-                            return Err(format!("the custom runtime did not call /runtime/init/ready within {} s (init timeout)", spec.init_timeout.as_secs()));
-                        }
-                    }
-                    status = child.wait() => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        let log = take_text(&stray);
-                        return Err(format!("bootstrap ended before it was ready: {}\n{log}", describe_exit(status.ok(), uses_launcher)));
-                    }
-                }
-                (Io::Custom(api), take_text(&stray))
+                let wait_start = handoff.is_some_and(|h| h.wait_start);
+                let log = starting
+                    .custom_ready(&api, reader, writer, wait_start, outbound.as_mut())
+                    .await?;
+                (Io::Custom(api), log)
             }
             None => {
                 let mut reader = BufReader::new(reader);
-                let mut log = String::new();
-                await_init(
-                    &mut child,
-                    &mut reader,
-                    &stray,
-                    cgroups,
-                    uses_launcher,
-                    spec.init_timeout,
-                    InitKind::Standby,
-                    &mut log,
-                )
-                .await?;
+                let log = starting.standby(&mut reader, cgroups).await?;
                 (Io::Socket { writer, reader }, log)
             }
         };
         Ok(Spawned {
-            child,
+            child: starting.child,
             io,
-            stray,
+            stray: starting.stray,
             log,
             outbound,
         })
@@ -982,145 +1188,113 @@ impl Instance {
                     context,
                     deadline_ms,
                 };
-                let line = req.to_line();
-                let exchange = async {
-                    if writer.write_all(&line).await.is_err() {
-                        return Err(None);
-                    }
-                    loop {
-                        match read_line(reader).await {
-                            Line::Text(text) => {
-                                if let Ok(m) = serde_json::from_str::<Message>(&text)
-                                    && let Some(a) = m.into_answer()
-                                    && a.id == request_id
-                                {
-                                    return Ok(Answer::Given(a));
-                                }
-                            }
-                            Line::TooLong => return Ok(Answer::TooLong),
-                            Line::End => return Err(None),
-                        }
-                    }
-                };
-                tokio::select! {
-                    r = tokio::time::timeout(timeout, exchange) => match r {
-                        Ok(outcome) => outcome,
-                        Err(_) => Err(Some(Failure::Timeout)),
-                    },
-                    () = cancel.notified() => Err(Some(Failure::Terminated)),
-                }
+                socket_exchange(writer, reader, &req, timeout, cancel).await
             }
             Io::Custom(api) => {
-                let api = Arc::clone(api);
-                let body = event.get().to_string();
-                let exchange = api.invoke(request_id, body, deadline_ms, timeout);
-                tokio::select! {
-                    r = tokio::time::timeout(timeout, exchange) => match r {
-                        Ok(Some(result)) => Ok(Answer::Given(protocol::Answer {
-                            id: request_id.to_string(),
-                            ok: result.is_ok(),
-                            result: result.clone().unwrap_or_default(),
-                            error: result.err().unwrap_or_default(),
-                            log: String::new(),
-                            fatal: false,
-                        })),
-                        Ok(None) => Err(None),
-                        Err(_) => Err(Some(Failure::Timeout)),
-                    },
-                    status = self.child.wait() => {
-                        let _ = status;
-                        Err(None)
-                    }
-                    () = cancel.notified() => Err(Some(Failure::Terminated)),
-                }
+                let child = &mut self.child;
+                custom_exchange(api, child, request_id, event, deadline_ms, timeout, cancel).await
             }
         };
         // The platform's figure, never the instance's: the wall clock around the exchange.
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let too_big = |bytes: Option<usize>| match bytes {
-            Some(n) => format!("The function's response is {n} bytes, over the 6 MB limit."),
-            None => "The function's response is over the 6 MB limit.".to_string(),
-        };
         match outcome {
-            Ok(Answer::Given(answer)) => {
-                // Output that reached stderr/stdout outside the runtime's capture.
-                tokio::task::yield_now().await;
-                let mem_bytes = self.peak_memory();
-                let mut log = String::new();
-                append_capped(&mut log, &answer.log);
-                append_capped(&mut log, &self.take_stray());
-                let result = if answer.ok && answer.result.len() > MAX_RESPONSE_BYTES {
-                    Err(too_big(Some(answer.result.len())))
-                } else if answer.ok {
-                    Ok(answer.result)
-                } else {
-                    Err(answer.error)
-                };
-                let reusable = !answer.fatal;
-                if reusable {
-                    self.cgroups.idle();
-                }
-                self.last_used = Instant::now();
-                Run {
-                    result,
-                    failure: None,
-                    log,
-                    duration_ms,
-                    mem_bytes,
-                    reusable,
-                }
-            }
-            Ok(Answer::TooLong) => {
-                let mem_bytes = self.peak_memory();
-                let _ = self.child.start_kill();
-                let log = self.take_stray();
-                Run {
-                    result: Err(too_big(None)),
-                    failure: None,
-                    log,
-                    duration_ms,
-                    mem_bytes,
-                    reusable: false,
-                }
-            }
-            Err(failure) => {
-                let mem_bytes = self.peak_memory();
-                if failure.is_none() {
-                    // The instance went away on its own: let it finish dying, so its exit
-                    // status says how (a signal, an exit code), before making sure.
-                    let _ =
-                        tokio::time::timeout(Duration::from_millis(500), self.child.wait()).await;
-                }
-                let _ = self.child.start_kill();
-                let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait())
-                    .await
-                    .ok()
-                    .and_then(Result::ok);
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                let log = self.take_stray();
-                let failure = match failure {
-                    Some(f) => f,
-                    // Each instance has its own memory cgroup, and an OOM kill ends it: any
-                    // kill counted there is this invocation's.
-                    None if self.cgroups.oom_kills() > 0 => Failure::MemoryLimit,
-                    None => Failure::Crashed(describe_exit(status, self.uses_launcher)),
-                };
-                let message = match &failure {
-                    Failure::Timeout => format!("Invoking task timed out after {} seconds", timeout.as_secs_f64().round()),
-                    Failure::MemoryLimit => "Memory limit exceeded: the function used more than its MemorySize and was killed".into(),
-                    Failure::Crashed(why) => format!("The function's instance crashed: {why}"),
-                    Failure::Terminated => "The request was terminated (TerminateAsyncEvent)".into(),
-                };
-                Run {
-                    result: Err(message),
-                    failure: Some(failure),
-                    log,
-                    duration_ms,
-                    mem_bytes,
-                    reusable: false,
-                }
-            }
+            Ok(Answer::Given(answer)) => self.answered(answer, duration_ms).await,
+            Ok(Answer::TooLong) => self.too_long(duration_ms),
+            Err(failure) => self.failed(failure, timeout, duration_ms).await,
         }
+    }
+
+    /// The run of an invocation the instance answered: its result (refused over the 6 MB
+    /// limit), its log, and whether the instance can serve again (it is then frozen once idle).
+    async fn answered(&mut self, answer: protocol::Answer, duration_ms: f64) -> Run {
+        // Output that reached stderr/stdout outside the runtime's capture.
+        tokio::task::yield_now().await;
+        let mem_bytes = self.peak_memory();
+        let mut log = String::new();
+        append_capped(&mut log, &answer.log);
+        append_capped(&mut log, &self.take_stray());
+        let result = if answer.ok && answer.result.len() > MAX_RESPONSE_BYTES {
+            Err(too_big(Some(answer.result.len())))
+        } else if answer.ok {
+            Ok(answer.result)
+        } else {
+            Err(answer.error)
+        };
+        let reusable = !answer.fatal;
+        if reusable {
+            self.cgroups.idle();
+        }
+        self.last_used = Instant::now();
+        Run {
+            result,
+            failure: None,
+            log,
+            duration_ms,
+            mem_bytes,
+            reusable,
+        }
+    }
+
+    /// The run of an invocation whose answer was longer than any within the limit: the
+    /// instance is killed.
+    fn too_long(&mut self, duration_ms: f64) -> Run {
+        let mem_bytes = self.peak_memory();
+        let _ = self.child.start_kill();
+        let log = self.take_stray();
+        Run {
+            result: Err(too_big(None)),
+            failure: None,
+            log,
+            duration_ms,
+            mem_bytes,
+            reusable: false,
+        }
+    }
+
+    /// The run of an invocation that got no answer: `failure` (a timeout, a termination), or
+    /// `None` when the instance went away on its own (a memory kill or a crash, told apart
+    /// here). The instance is killed.
+    async fn failed(
+        &mut self,
+        failure: Option<Failure>,
+        timeout: Duration,
+        duration_ms: f64,
+    ) -> Run {
+        let mem_bytes = self.peak_memory();
+        let status = self.kill(failure.is_none()).await;
+        let log = self.take_stray();
+        let failure = match failure {
+            Some(f) => f,
+            // Each instance has its own memory cgroup, and an OOM kill ends it: any
+            // kill counted there is this invocation's.
+            None if self.cgroups.oom_kills() > 0 => Failure::MemoryLimit,
+            None => Failure::Crashed(describe_exit(status, self.uses_launcher)),
+        };
+        Run {
+            result: Err(failure_message(&failure, timeout)),
+            failure: Some(failure),
+            log,
+            duration_ms,
+            mem_bytes,
+            reusable: false,
+        }
+    }
+
+    /// Kills the instance and returns its exit status (if it came within 2 s), after 10 ms more
+    /// for the drains to read its last output. `went_away`: it went away on its own, and is
+    /// first given up to 500 ms to finish dying, so its exit status says how (a signal, an
+    /// exit code).
+    async fn kill(&mut self, went_away: bool) -> Option<std::process::ExitStatus> {
+        if went_away {
+            let _ = tokio::time::timeout(Duration::from_millis(500), self.child.wait()).await;
+        }
+        let _ = self.child.start_kill();
+        let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        status
     }
 
     /// Whether the process is still there.

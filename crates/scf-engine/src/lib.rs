@@ -246,6 +246,24 @@ pub struct Outcome {
     pub init_ms: f64,
 }
 
+impl Outcome {
+    /// The outcome of an invocation whose instance failed to start.
+    fn failed_start(failure: instance::StartFailure) -> Outcome {
+        Outcome {
+            run: Run {
+                result: Err(failure.message),
+                failure: Some(instance::Failure::Crashed("initialization failed".into())),
+                log: String::new(),
+                duration_ms: 0.0,
+                mem_bytes: failure.mem_bytes,
+                reusable: false,
+            },
+            cold_start: true,
+            init_ms: failure.init_ms,
+        }
+    }
+}
+
 /// What [`Engine::stats`] counts.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EngineStats {
@@ -619,55 +637,22 @@ impl Engine {
         let mut replenish = None;
         let (mut instance, cold_start) = match warm {
             Some(i) => (i, false),
-            None => {
-                let ispec = self.instance_spec(spec)?;
-                let spare = pop_alive(&mut lock(&pool.spares), Standby::alive);
-                // The spare that replaces this one starts after this invocation: starting it
-                // now would compete with it (a process moving into its cgroup blocks every
-                // fork and exit on the machine for an RCU grace period).
-                if pool.starts.fetch_add(1, Ordering::Relaxed) > 0
-                    || self.config.keep_alive_secs == 0
-                {
-                    replenish = Some(ispec.clone());
-                }
-                let started = match spare {
-                    Some(s) => s.activate(&ispec).await,
-                    None => Instance::start(&ispec, &self.sandbox).await,
-                };
-                match started {
-                    Ok(i) => (i, true),
-                    Err(failure) => {
-                        if let Some(ispec) = replenish {
-                            self.replenish(&pool, &ispec);
-                        }
-                        return Ok(Outcome {
-                            run: Run {
-                                result: Err(failure.message),
-                                failure: Some(instance::Failure::Crashed(
-                                    "initialization failed".into(),
-                                )),
-                                log: String::new(),
-                                duration_ms: 0.0,
-                                mem_bytes: failure.mem_bytes,
-                                reusable: false,
-                            },
-                            cold_start: true,
-                            init_ms: failure.init_ms,
-                        });
+            None => match self.cold_start(spec, &pool, &mut replenish).await? {
+                Ok(i) => (i, true),
+                Err(failure) => {
+                    if let Some(ispec) = replenish {
+                        self.replenish(&pool, &ispec);
                     }
+                    return Ok(Outcome::failed_start(failure));
                 }
-            }
+            },
         };
         let cancel = Arc::new(Notify::new());
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(request_id.to_string(), Arc::clone(&cancel));
-        let deadline_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default()
-            + spec.timeout.as_millis() as i64;
+        let deadline_ms = deadline_ms(spec.timeout);
         let mut run = instance
             .invoke(
                 request_id,
@@ -688,13 +673,10 @@ impl Engine {
         }
         if run.reusable && self.config.keep_alive_secs > 0 && !pool.drained.load(Ordering::Relaxed)
         {
-            instance.last_used = Instant::now();
-            pool.idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(instance);
-            self.cap_idle(&spec.function_id);
+            self.keep_warm(&pool, instance, &spec.function_id);
         }
+        // An instance not kept stops when it is dropped, at the end of this function: after
+        // the spare below is asked for.
         if let Some(ispec) = replenish {
             self.replenish(&pool, &ispec);
         }
@@ -703,6 +685,39 @@ impl Engine {
             cold_start,
             init_ms,
         })
+    }
+
+    /// A cold start in `pool`: a spare's handler loaded, else a new instance. Sets `replenish`
+    /// when a spare is to be started after the invocation (the pool grows, or keeps nothing).
+    async fn cold_start(
+        &self,
+        spec: &FunctionSpec,
+        pool: &Pool,
+        replenish: &mut Option<InstanceSpec>,
+    ) -> Result<Result<Instance, instance::StartFailure>, EngineError> {
+        let ispec = self.instance_spec(spec)?;
+        let spare = pop_alive(&mut lock(&pool.spares), Standby::alive);
+        // The spare that replaces this one starts after this invocation: starting it
+        // now would compete with it (a process moving into its cgroup blocks every
+        // fork and exit on the machine for an RCU grace period).
+        if pool.starts.fetch_add(1, Ordering::Relaxed) > 0 || self.config.keep_alive_secs == 0 {
+            *replenish = Some(ispec.clone());
+        }
+        Ok(match spare {
+            Some(s) => s.activate(&ispec).await,
+            None => Instance::start(&ispec, &self.sandbox).await,
+        })
+    }
+
+    /// Puts `instance` back in `pool` after an invocation, and caps the idle instances.
+    #[inline]
+    fn keep_warm(&self, pool: &Pool, mut instance: Instance, function_id: &str) {
+        instance.last_used = Instant::now();
+        pool.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(instance);
+        self.cap_idle(function_id);
     }
 
     /// Stops idle instances, oldest first, while `function_id` keeps more than
@@ -799,6 +814,16 @@ impl<F: FnOnce()> Drop for Finally<F> {
             f();
         }
     }
+}
+
+/// The deadline of an invocation starting now with `timeout`, in ms since the epoch.
+#[inline]
+fn deadline_ms(timeout: Duration) -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+        + timeout.as_millis() as i64
 }
 
 /// Locks a mutex of plain data, which a panic elsewhere cannot leave inconsistent.

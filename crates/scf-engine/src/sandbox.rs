@@ -266,6 +266,47 @@ fn remove_stale_cgroups(mine: &Path) {
     }
 }
 
+/// Without the launcher: `program args` started directly in `code_dir`, with exactly `env`
+/// (`/dev/null` as stdin for a custom runtime).
+fn direct_command(
+    program: &Path,
+    args: &[&str],
+    code_dir: &Path,
+    env: &[(String, String)],
+    custom: bool,
+) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(program);
+    c.args(args)
+        .current_dir(code_dir)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if custom {
+        c.stdin(std::process::Stdio::null());
+    }
+    c
+}
+
+/// The plan's cgroups, namespaces and, if `handoff` has one, the runtime API's listener.
+fn plan_isolation(
+    plan: &mut Vec<std::ffi::OsString>,
+    cgroups: &[PathBuf],
+    handoff: Option<Handoff>,
+) {
+    for cg in cgroups {
+        plan_arg(plan, "--cgroup", cg.display().to_string());
+    }
+    plan_arg(plan, "--unshare", "pid,mount,ipc,uts,net".into());
+    if handoff.is_some_and(|h| h.listener) {
+        plan_arg(plan, "--listen", crate::RUNTIME_API_PORT.to_string());
+    }
+}
+
+/// Adds the launcher option `option value` to `plan`.
+fn plan_arg(plan: &mut Vec<std::ffi::OsString>, option: &str, value: String) {
+    plan.push(option.into());
+    plan.push(value.into());
+}
+
 fn has(probe: &Probe, ns: &str) -> bool {
     probe.namespaces.get(ns).copied().unwrap_or(false)
 }
@@ -283,108 +324,116 @@ fn cgroup_tag(data_dir: &Path) -> String {
 const FIX: &str = "Fix that, or set `enabled = false` in the `[sandbox]` table of the config \
 to run every function unsandboxed, as the server's user (only for code you trust).";
 
+/// The launcher: `[sandbox] launcher`, else `scf-sandbox` next to the server's binary.
+fn find_launcher(configured: Option<&Path>) -> Result<PathBuf, String> {
+    let launcher = match configured {
+        Some(l) => l.to_path_buf(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join("scf-sandbox")))
+            .ok_or_else(|| format!("cannot locate the scfd binary's folder. {FIX}"))?,
+    };
+    if !launcher.is_file() {
+        return Err(format!(
+            "the sandbox launcher {} does not exist (it is built next to scfd by \
+             `cargo build --release -p scfd --bins`; `[sandbox] launcher` names another). {FIX}",
+            launcher.display()
+        ));
+    }
+    Ok(launcher)
+}
+
+/// What `launcher --probe` (run with an empty environment) says this machine allows.
+fn run_probe(launcher: &Path) -> Result<Probe, String> {
+    let out = std::process::Command::new(launcher)
+        .arg("--probe")
+        .env_clear()
+        .output()
+        .map_err(|e| format!("cannot run {} --probe: {e}. {FIX}", launcher.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} --probe failed ({}): {}. {FIX}",
+            launcher.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "{} --probe answered nonsense ({e}). {FIX}",
+            launcher.display()
+        )
+    })
+}
+
+/// Refuses a machine where the sandbox cannot isolate instances as `uid`: not root, or any
+/// namespace, cgroup hierarchy, seccomp or `no_new_privs` missing (all of them are named).
+fn check_isolation(probe: &Probe, uid: u32) -> Result<(), String> {
+    if probe.uid != 0 {
+        return Err(format!(
+            "the sandbox needs root: it runs each instance as uid {} in namespaces and \
+             cgroups of its own, which uid {} cannot set up. Run scfd as root. {FIX}",
+            uid, probe.uid
+        ));
+    }
+    let missing: Vec<String> = ["pid", "mount", "ipc", "uts", "net"]
+        .into_iter()
+        .filter(|n| !has(probe, n))
+        .map(|n| format!("{n} namespace: {}", probe.reason(n)))
+        .chain(
+            [
+                ("cgroup_v1_memory", probe.cgroup_v1_memory.is_none()),
+                ("cgroup_v1_pids", probe.cgroup_v1_pids.is_none()),
+                ("cgroup_v1_freezer", probe.cgroup_v1_freezer.is_none()),
+                ("seccomp", !probe.seccomp),
+                ("no_new_privs", !probe.no_new_privs),
+            ]
+            .into_iter()
+            .filter(|(_, missing)| *missing)
+            .map(|(k, _)| format!("{k}: {}", probe.reason(k))),
+        )
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the sandbox cannot isolate instances on this machine: {}. {FIX}",
+            missing.join("; ")
+        ));
+    }
+    Ok(())
+}
+
+/// This server's parent cgroup (`tag`) under the hierarchy `base`, if the machine has it:
+/// emptied of what a killed earlier run left, and created.
+fn make_cgroup_root(base: &Option<PathBuf>, tag: &str) -> Result<Option<PathBuf>, String> {
+    let Some(base) = base.as_ref() else {
+        return Ok(None);
+    };
+    let dir = base.join(tag);
+    remove_stale_cgroups(&dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create the cgroup {}: {e}. {FIX}", dir.display()))?;
+    Ok(Some(dir))
+}
+
 impl Sandbox {
     /// Finds the launcher, probes, prepares the cgroup parents, and logs what is active.
     /// Fails closed: with the sandbox enabled, anything it needs that is missing is an error
     /// (the server then refuses to start), never a silent downgrade.
     pub fn start(config: SandboxConfig, data_dir: &Path) -> Result<Sandbox, String> {
         if !config.enabled {
-            tracing::warn!(
-                "sandbox disabled by the config ([sandbox] enabled = false): every function runs \
-                 as the server's user, unisolated, with no limits but the timeout"
-            );
-            return Ok(Sandbox {
-                config,
-                launcher: None,
-                probe: Probe::default(),
-                memory_root: None,
-                pids_root: None,
-                freezer_root: None,
-                pasta: None,
-                system_binds: Vec::new(),
-            });
+            return Ok(Self::disabled(config));
         }
-        let launcher = match config.launcher.clone() {
-            Some(l) => l,
-            None => std::env::current_exe()
-                .ok()
-                .and_then(|exe| exe.parent().map(|d| d.join("scf-sandbox")))
-                .ok_or_else(|| format!("cannot locate the scfd binary's folder. {FIX}"))?,
-        };
-        if !launcher.is_file() {
-            return Err(format!(
-                "the sandbox launcher {} does not exist (it is built next to scfd by \
-                 `cargo build --release -p scfd --bins`; `[sandbox] launcher` names another). {FIX}",
-                launcher.display()
-            ));
-        }
-        let out = std::process::Command::new(&launcher)
-            .arg("--probe")
-            .env_clear()
-            .output()
-            .map_err(|e| format!("cannot run {} --probe: {e}. {FIX}", launcher.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{} --probe failed ({}): {}. {FIX}",
-                launcher.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        let probe: Probe = serde_json::from_slice(&out.stdout).map_err(|e| {
-            format!(
-                "{} --probe answered nonsense ({e}). {FIX}",
-                launcher.display()
-            )
-        })?;
-        if probe.uid != 0 {
-            return Err(format!(
-                "the sandbox needs root: it runs each instance as uid {} in namespaces and \
-                 cgroups of its own, which uid {} cannot set up. Run scfd as root. {FIX}",
-                config.uid, probe.uid
-            ));
-        }
-        let missing: Vec<String> = ["pid", "mount", "ipc", "uts", "net"]
-            .into_iter()
-            .filter(|n| !has(&probe, n))
-            .map(|n| format!("{n} namespace: {}", probe.reason(n)))
-            .chain(
-                [
-                    ("cgroup_v1_memory", probe.cgroup_v1_memory.is_none()),
-                    ("cgroup_v1_pids", probe.cgroup_v1_pids.is_none()),
-                    ("cgroup_v1_freezer", probe.cgroup_v1_freezer.is_none()),
-                    ("seccomp", !probe.seccomp),
-                    ("no_new_privs", !probe.no_new_privs),
-                ]
-                .into_iter()
-                .filter(|(_, missing)| *missing)
-                .map(|(k, _)| format!("{k}: {}", probe.reason(k))),
-            )
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "the sandbox cannot isolate instances on this machine: {}. {FIX}",
-                missing.join("; ")
-            ));
-        }
+        let launcher = find_launcher(config.launcher.as_deref())?;
+        let probe = run_probe(&launcher)?;
+        check_isolation(&probe, config.uid)?;
         let pasta = match config.network {
             Network::None => None,
             Network::Outbound => Some(find_pasta(config.pasta.as_deref())?),
         };
         let tag = cgroup_tag(data_dir);
-        let make_root = |base: &Option<PathBuf>| -> Result<Option<PathBuf>, String> {
-            let Some(base) = base.as_ref() else {
-                return Ok(None);
-            };
-            let dir = base.join(&tag);
-            remove_stale_cgroups(&dir);
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| format!("cannot create the cgroup {}: {e}. {FIX}", dir.display()))?;
-            Ok(Some(dir))
-        };
-        let memory_root = make_root(&probe.cgroup_v1_memory)?;
-        let pids_root = make_root(&probe.cgroup_v1_pids)?;
-        let freezer_root = make_root(&probe.cgroup_v1_freezer)?;
+        let memory_root = make_cgroup_root(&probe.cgroup_v1_memory, &tag)?;
+        let pids_root = make_cgroup_root(&probe.cgroup_v1_pids, &tag)?;
+        let freezer_root = make_cgroup_root(&probe.cgroup_v1_freezer, &tag)?;
         let sandbox = Sandbox {
             config,
             launcher: Some(launcher),
@@ -402,6 +451,24 @@ impl Sandbox {
         };
         sandbox.report();
         Ok(sandbox)
+    }
+
+    /// No sandbox (`[sandbox] enabled = false`), warned about.
+    fn disabled(config: SandboxConfig) -> Sandbox {
+        tracing::warn!(
+            "sandbox disabled by the config ([sandbox] enabled = false): every function runs \
+             as the server's user, unisolated, with no limits but the timeout"
+        );
+        Sandbox {
+            config,
+            launcher: None,
+            probe: Probe::default(),
+            memory_root: None,
+            pids_root: None,
+            freezer_root: None,
+            pasta: None,
+            system_binds: Vec::new(),
+        }
     }
 
     fn report(&self) {
@@ -451,39 +518,48 @@ impl Sandbox {
         env: &[(String, String)],
         custom: bool,
     ) -> Result<(tokio::process::Command, Option<Vec<u8>>), String> {
-        let handoff = self.handoff(custom);
         let Some(launcher) = &self.launcher else {
-            let mut c = tokio::process::Command::new(program);
-            c.args(args)
-                .current_dir(code_dir)
-                .env_clear()
-                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            if custom {
-                c.stdin(std::process::Stdio::null());
-            }
-            return Ok((c, None));
+            return Ok((direct_command(program, args, code_dir, env, custom), None));
         };
+        let handoff = self.handoff(custom);
         let mut plan: Vec<std::ffi::OsString> = Vec::with_capacity(64);
-        let mut arg = |a: &str, v: String| {
-            plan.push(a.into());
-            plan.push(v.into());
-        };
-        for cg in cgroups {
-            arg("--cgroup", cg.display().to_string());
-        }
-        arg("--unshare", "pid,mount,ipc,uts,net".into());
-        if handoff.is_some_and(|h| h.listener) {
-            arg("--listen", crate::RUNTIME_API_PORT.to_string());
-        }
+        plan_isolation(&mut plan, cgroups, handoff);
+        self.plan_filesystem(&mut plan, code_dir, extra_ro);
+        self.plan_process(&mut plan, env, custom, handoff);
+        plan.push("--".into());
+        plan.push(program.into());
+        plan.extend(args.iter().map(Into::into));
+
+        let mut c = tokio::process::Command::new(launcher);
+        c.arg0("scf-sandbox")
+            .arg("--plan-stdin")
+            .env_clear()
+            .current_dir("/");
+        Ok((c, Some(encode_plan(&plan)?)))
+    }
+
+    /// The plan's filesystem: the system folders, the code and `extra_ro` read-only, and the
+    /// private tmpfs folders.
+    fn plan_filesystem(
+        &self,
+        plan: &mut Vec<std::ffi::OsString>,
+        code_dir: &Path,
+        extra_ro: &[(PathBuf, PathBuf)],
+    ) {
         for path in &self.system_binds {
-            arg("--bind-ro", format!("{0}:{0}", path.display()));
+            plan_arg(plan, "--bind-ro", format!("{0}:{0}", path.display()));
         }
-        arg(
+        plan_arg(
+            plan,
             "--bind-ro",
             format!("{}:{USER_CODE_ROOT}", code_dir.display()),
         );
         for (src, dst) in extra_ro {
-            arg("--bind-ro", format!("{}:{}", src.display(), dst.display()));
+            plan_arg(
+                plan,
+                "--bind-ro",
+                format!("{}:{}", src.display(), dst.display()),
+            );
         }
         for (dir, size) in [
             ("/tmp", self.config.tmp_size.as_str()),
@@ -491,20 +567,39 @@ impl Sandbox {
             ("/dev/shm", SMALL_TMPFS),
             ("/run/lock", "1m"),
         ] {
-            arg("--tmpfs", format!("{dir}:{size}"));
+            plan_arg(plan, "--tmpfs", format!("{dir}:{size}"));
         }
-        arg("--rlimit", format!("nofile={}", self.config.max_open_files));
+    }
+
+    /// The plan's process: rlimits, user, working folder, the function's environment, the
+    /// final hardening flags, stdin, and what is handed back to the server.
+    fn plan_process(
+        &self,
+        plan: &mut Vec<std::ffi::OsString>,
+        env: &[(String, String)],
+        custom: bool,
+        handoff: Option<Handoff>,
+    ) {
+        plan_arg(
+            plan,
+            "--rlimit",
+            format!("nofile={}", self.config.max_open_files),
+        );
         if self.pids_root.is_none() {
             // RLIMIT_NPROC counts every process of the (shared) sandbox user, so it is only the
             // fallback when there is no per-instance pids cgroup.
-            arg("--rlimit", format!("nproc={}", self.config.max_processes));
+            plan_arg(
+                plan,
+                "--rlimit",
+                format!("nproc={}", self.config.max_processes),
+            );
         }
-        arg("--rlimit", "core=0".into());
-        arg("--uid", self.config.uid.to_string());
-        arg("--gid", self.config.gid.to_string());
-        arg("--chdir", USER_CODE_ROOT.into());
+        plan_arg(plan, "--rlimit", "core=0".into());
+        plan_arg(plan, "--uid", self.config.uid.to_string());
+        plan_arg(plan, "--gid", self.config.gid.to_string());
+        plan_arg(plan, "--chdir", USER_CODE_ROOT.into());
         for (k, v) in env {
-            arg("--env", format!("{k}={v}"));
+            plan_arg(plan, "--env", format!("{k}={v}"));
         }
         for flag in ["--new-root", "--no-new-privs", "--seccomp"] {
             plan.push(flag.into());
@@ -520,16 +615,6 @@ impl Sandbox {
                 plan.push("--wait-start".into());
             }
         }
-        plan.push("--".into());
-        plan.push(program.into());
-        plan.extend(args.iter().map(Into::into));
-
-        let mut c = tokio::process::Command::new(launcher);
-        c.arg0("scf-sandbox")
-            .arg("--plan-stdin")
-            .env_clear()
-            .current_dir("/");
-        Ok((c, Some(encode_plan(&plan)?)))
     }
 
     /// What the launcher hands back over the instance's stdin for an instance (`custom`: a

@@ -27,7 +27,7 @@ use nix::sys::stat::{Mode, SFlag, fstat};
 use nix::sys::statvfs::{FsFlags, statvfs};
 use nix::unistd::{chdir, pivot_root};
 
-use crate::cli::Plan;
+use crate::cli::{Plan, Tmpfs};
 use crate::failure::{Context, Failure};
 
 const NONE: Option<&str> = None;
@@ -44,30 +44,44 @@ const HIDE_DATA: &str = "mode=711,size=64k";
 pub fn apply(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
     mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_PRIVATE, NONE)
         .context(|| "make / private (mount --make-rprivate /)")?;
-    // Every bind source is opened before anything is hidden or the root moves: a
-    // source below a hidden dir (a pyenv interpreter inside a hidden /root) is
-    // unreachable by path afterwards, but its descriptor still names it.
+    let sources = open_sources(plan)?;
+    if plan.new_root {
+        return new_root(plan, &sources, fresh_proc);
+    }
+    in_place(plan, &sources, fresh_proc)
+}
+
+/// Opens every bind source before anything is hidden or the root moves: a source below a
+/// hidden dir (a pyenv interpreter inside a hidden /root) is unreachable by path afterwards,
+/// but its descriptor still names it.
+fn open_sources(plan: &Plan) -> Result<Vec<OwnedFd>, Failure> {
     let mut sources = Vec::with_capacity(plan.binds.len());
     for bind in &plan.binds {
         let fd = open(&bind.src, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
             .context(|| format!("--bind-ro {}: open source", bind.src.display()))?;
         sources.push(fd);
     }
-    if plan.new_root {
-        return new_root(plan, &sources, fresh_proc);
-    }
+    Ok(sources)
+}
 
+/// Flags of a `--hide` tmpfs, kept when it is remounted read-only.
+const HIDDEN: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
+
+/// Without `--new-root`: the host's tree, with the hides, then the tmpfs, then the read-only
+/// binds on it, then the hides made read-only (the order the module doc gives).
+fn in_place(plan: &Plan, sources: &[OwnedFd], fresh_proc: bool) -> Result<(), Failure> {
     // Directories we mounted a tmpfs on: mount points missing below them may
     // be created, since that only writes into our own throwaway tmpfs.
     let mut ours: Vec<&Path> = Vec::new();
 
-    let hidden = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     for dir in &plan.hides {
         mount(
             Some("scf-hide"),
             dir,
             Some("tmpfs"),
-            hidden,
+            HIDDEN,
             Some(HIDE_DATA),
         )
         .context(|| format!("--hide {}: mount tmpfs", dir.display()))?;
@@ -76,23 +90,24 @@ pub fn apply(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
 
     for tmpfs in &plan.tmpfs {
         ensure_mount_point(&tmpfs.dir, true, &ours)?;
-        let data = format!("mode=1777,size={}", tmpfs.size);
-        mount(
-            Some("scf-tmp"),
-            &tmpfs.dir,
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some(data.as_str()),
-        )
-        .context(|| format!("--tmpfs {}: mount tmpfs ({data})", tmpfs.dir.display()))?;
+        mount_tmpfs(tmpfs, &tmpfs.dir)?;
         ours.push(&tmpfs.dir);
     }
 
-    for (bind, source) in plan.binds.iter().zip(&sources) {
+    for (bind, source) in plan.binds.iter().zip(sources) {
         let what = || format!("--bind-ro {}:{}", bind.src.display(), bind.dst.display());
         bind_at(source, &bind.dst, &ours, MsFlags::MS_RDONLY, &what)?;
     }
 
+    seal_hides(plan)?;
+    if fresh_proc {
+        mount_proc(Path::new("/proc"))?;
+    }
+    Ok(())
+}
+
+/// Remounts every `--hide` tmpfs read-only, once the mount points below it are made.
+fn seal_hides(plan: &Plan) -> Result<(), Failure> {
     for dir in &plan.hides {
         // A later mount exactly on the hidden dir covers it completely, and a
         // remount through the path would hit that mount instead.
@@ -105,23 +120,38 @@ pub fn apply(plan: &Plan, fresh_proc: bool) -> Result<(), Failure> {
             NONE,
             dir,
             NONE,
-            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | hidden,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | HIDDEN,
             NONE,
         )
         .context(|| format!("--hide {}: remount read-only", dir.display()))?;
     }
-
-    if fresh_proc {
-        mount(
-            Some("proc"),
-            "/proc",
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            NONE,
-        )
-        .context(|| "mount a fresh /proc")?;
-    }
     Ok(())
+}
+
+/// Mounts the `--tmpfs` `tmpfs` (world-writable, sticky, its size capped) on `at`: its own
+/// target, or that target in the staging tree.
+fn mount_tmpfs(tmpfs: &Tmpfs, at: &Path) -> Result<(), Failure> {
+    let data = format!("mode=1777,size={}", tmpfs.size);
+    mount(
+        Some("scf-tmp"),
+        at,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(data.as_str()),
+    )
+    .context(|| format!("--tmpfs {}: mount tmpfs ({data})", tmpfs.dir.display()))
+}
+
+/// Mounts a fresh `/proc` (of the PID namespace the caller is in) on `at`.
+fn mount_proc(at: &Path) -> Result<(), Failure> {
+    mount(
+        Some("proc"),
+        at,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        NONE,
+    )
+    .context(|| "mount a fresh /proc")
 }
 
 fn locked_flags(fs: FsFlags) -> MsFlags {
@@ -241,19 +271,10 @@ fn bind_at(
     .context(|| format!("{}: remount", what()))
 }
 
+/// `--new-root`: builds the instance's own root on the staging tmpfs, then moves into it.
 fn new_root(plan: &Plan, sources: &[OwnedFd], fresh_proc: bool) -> Result<(), Failure> {
     // Opened, like the sources, while the host's tree is still there.
-    let mut devices = Vec::with_capacity(DEVICES.len());
-    for dev in DEVICES {
-        let path = format!("/dev/{dev}");
-        let fd = open(
-            path.as_str(),
-            OFlag::O_PATH | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .context(|| format!("open {path}"))?;
-        devices.push((dev, fd));
-    }
+    let devices = open_devices()?;
 
     let staging = Path::new(STAGING);
     mount(
@@ -266,8 +287,45 @@ fn new_root(plan: &Plan, sources: &[OwnedFd], fresh_proc: bool) -> Result<(), Fa
     .context(|| "--new-root: mount the root tmpfs")?;
     let ours: [&Path; 1] = [staging];
 
+    stage_dev(&devices, &ours)?;
+    for tmpfs in &plan.tmpfs {
+        let dir = staged(&tmpfs.dir);
+        ensure_mount_point(&dir, true, &ours)?;
+        mount_tmpfs(tmpfs, &dir)?;
+    }
+    for (bind, source) in plan.binds.iter().zip(sources) {
+        let what = || format!("--bind-ro {}:{}", bind.src.display(), bind.dst.display());
+        let read_only = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
+        bind_at(source, &staged(&bind.dst), &ours, read_only, &what)?;
+    }
+    let proc_dir = staged(Path::new("/proc"));
+    ensure_mount_point(&proc_dir, true, &ours)?;
+    if fresh_proc {
+        mount_proc(&proc_dir)?;
+    }
+    enter_staged_root(staging)
+}
+
+/// Opens the host's [`DEVICES`], to be bound into the new root's `/dev`.
+fn open_devices() -> Result<Vec<(&'static str, OwnedFd)>, Failure> {
+    let mut devices = Vec::with_capacity(DEVICES.len());
+    for dev in DEVICES {
+        let path = format!("/dev/{dev}");
+        let fd = open(
+            path.as_str(),
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .context(|| format!("open {path}"))?;
+        devices.push((dev, fd));
+    }
+    Ok(devices)
+}
+
+/// The new root's `/dev`: a small tmpfs with `devices` bound on it and [`DEV_LINKS`].
+fn stage_dev(devices: &[(&str, OwnedFd)], ours: &[&Path]) -> Result<(), Failure> {
     let dev = staged(Path::new("/dev"));
-    ensure_mount_point(&dev, true, &ours)?;
+    ensure_mount_point(&dev, true, ours)?;
     mount(
         Some("scf-dev"),
         &dev,
@@ -276,13 +334,13 @@ fn new_root(plan: &Plan, sources: &[OwnedFd], fresh_proc: bool) -> Result<(), Fa
         Some("mode=755,size=64k"),
     )
     .context(|| "--new-root: mount /dev")?;
-    for (name, fd) in &devices {
+    for (name, fd) in devices {
         let dst = dev.join(name);
         // Writable: writing to /dev/null is its use.
         bind_at(
             fd,
             &dst,
-            &ours,
+            ours,
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
             &|| format!("/dev/{name}"),
         )?;
@@ -291,40 +349,12 @@ fn new_root(plan: &Plan, sources: &[OwnedFd], fresh_proc: bool) -> Result<(), Fa
         std::os::unix::fs::symlink(target, dev.join(link))
             .context(|| format!("--new-root: link /dev/{link}"))?;
     }
+    Ok(())
+}
 
-    for tmpfs in &plan.tmpfs {
-        let dir = staged(&tmpfs.dir);
-        ensure_mount_point(&dir, true, &ours)?;
-        let data = format!("mode=1777,size={}", tmpfs.size);
-        mount(
-            Some("scf-tmp"),
-            &dir,
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some(data.as_str()),
-        )
-        .context(|| format!("--tmpfs {}: mount tmpfs ({data})", tmpfs.dir.display()))?;
-    }
-
-    for (bind, source) in plan.binds.iter().zip(sources) {
-        let what = || format!("--bind-ro {}:{}", bind.src.display(), bind.dst.display());
-        let read_only = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
-        bind_at(source, &staged(&bind.dst), &ours, read_only, &what)?;
-    }
-
-    let proc_dir = staged(Path::new("/proc"));
-    ensure_mount_point(&proc_dir, true, &ours)?;
-    if fresh_proc {
-        mount(
-            Some("proc"),
-            &proc_dir,
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            NONE,
-        )
-        .context(|| "mount a fresh /proc")?;
-    }
-
+/// Makes the built tree at `staging` the root, detaches the host's, and makes `/` and `/dev`
+/// read-only.
+fn enter_staged_root(staging: &Path) -> Result<(), Failure> {
     // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the
     // new root alone, with no directory needed for the old one.
     chdir(staging).context(|| "--new-root: chdir")?;

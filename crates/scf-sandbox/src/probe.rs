@@ -26,21 +26,74 @@ const NAMESPACES: [&str; 6] = ["user", "pid", "mount", "ipc", "uts", "net"];
 
 /// Runs the probe and prints the JSON report.
 pub fn run() -> i32 {
-    let mut errors: Vec<(String, String)> = Vec::new();
-    let mut json = String::new();
-    let _ = write!(json, "{{\"uid\":{},\"namespaces\":{{", geteuid());
+    let mut report = Report::new();
     for (i, name) in NAMESPACES.iter().enumerate() {
-        let outcome = in_child(|| try_namespace(name));
-        if let Err(reason) = &outcome {
-            errors.push((name.to_string(), reason.clone()));
-        }
-        let comma = if i == 0 { "" } else { "," };
-        let _ = write!(json, "{comma}\"{name}\":{}", outcome.is_ok());
+        report.outcome(name, in_child(|| try_namespace(name)), i == 0);
     }
-    json.push('}');
+    report.json.push('}');
+    let v2_dir = report.cgroups();
+    report.outcome("seccomp", in_child(seccomp_works), false);
+    let _ = write!(
+        report.json,
+        ",\"cgroup_v2_memory\":{}",
+        v2_dir.is_some_and(|d| has_controller(&d, "memory"))
+    );
+    report.outcome("no_new_privs", in_child(no_new_privs_works), false);
+    print(&report.finish())
+}
 
-    let own = cgroups::discover();
-    let mut cgroup_entry = |key: &str, dir: Option<PathBuf>, missing: &str| {
+/// The report as it is written: the JSON object so far, and the reason of each mechanism
+/// that failed (listed under `errors` at its end, in the order they were tried).
+struct Report {
+    json: String,
+    errors: Vec<(String, String)>,
+}
+
+impl Report {
+    /// Opens the object with the uid and the `namespaces` object.
+    fn new() -> Report {
+        let mut json = String::new();
+        let _ = write!(json, "{{\"uid\":{},\"namespaces\":{{", geteuid());
+        Report {
+            json,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Writes `"key":<whether it works>` (after a comma unless `first`) and keeps why not.
+    fn outcome(&mut self, key: &str, outcome: Result<(), String>, first: bool) {
+        if let Err(reason) = &outcome {
+            self.errors.push((key.to_string(), reason.clone()));
+        }
+        let comma = if first { "" } else { "," };
+        let _ = write!(self.json, "{comma}\"{key}\":{}", outcome.is_ok());
+    }
+
+    /// Writes our own cgroup directories (`null` for each that is missing or where no child
+    /// cgroup can be made); returns the v2 one, if any.
+    fn cgroups(&mut self) -> Option<PathBuf> {
+        let own = cgroups::discover();
+        let v2_dir = own.v2.clone();
+        self.cgroup(
+            "cgroup_v1_memory",
+            own.v1_memory,
+            "no cgroup v1 memory hierarchy is mounted",
+        );
+        self.cgroup(
+            "cgroup_v1_pids",
+            own.v1_pids,
+            "no cgroup v1 pids hierarchy is mounted",
+        );
+        self.cgroup(
+            "cgroup_v1_freezer",
+            own.v1_freezer,
+            "no cgroup v1 freezer hierarchy is mounted",
+        );
+        self.cgroup("cgroup_v2", own.v2, "no cgroup v2 hierarchy is mounted");
+        v2_dir
+    }
+
+    fn cgroup(&mut self, key: &str, dir: Option<PathBuf>, missing: &str) {
         let usable = match dir {
             None => Err(missing.to_string()),
             Some(dir) => writable(&dir).map(|()| dir),
@@ -48,68 +101,50 @@ pub fn run() -> i32 {
         let value = match usable {
             Ok(dir) => quote(&dir.to_string_lossy()),
             Err(reason) => {
-                errors.push((key.to_string(), reason));
+                self.errors.push((key.to_string(), reason));
                 "null".to_string()
             }
         };
-        let _ = write!(json, ",\"{key}\":{value}");
-    };
-    let v2_dir = own.v2.clone();
-    cgroup_entry(
-        "cgroup_v1_memory",
-        own.v1_memory,
-        "no cgroup v1 memory hierarchy is mounted",
-    );
-    cgroup_entry(
-        "cgroup_v1_pids",
-        own.v1_pids,
-        "no cgroup v1 pids hierarchy is mounted",
-    );
-    cgroup_entry(
-        "cgroup_v1_freezer",
-        own.v1_freezer,
-        "no cgroup v1 freezer hierarchy is mounted",
-    );
-    cgroup_entry("cgroup_v2", own.v2, "no cgroup v2 hierarchy is mounted");
-    let seccomp = in_child(|| {
-        prctl::set_no_new_privs().map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
-        crate::seccomp::install()?;
-        // The filter is in force: a denied call fails, an allowed one still works.
-        match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS) {
-            Err(nix::errno::Errno::EPERM) => Ok(()),
-            other => Err(format!(
-                "unshare under the filter gave {other:?}, not EPERM"
-            )),
-        }
-    });
-    if let Err(reason) = &seccomp {
-        errors.push(("seccomp".to_string(), reason.clone()));
+        let _ = write!(self.json, ",\"{key}\":{value}");
     }
-    let _ = write!(json, ",\"seccomp\":{}", seccomp.is_ok());
-    let _ = write!(
-        json,
-        ",\"cgroup_v2_memory\":{}",
-        v2_dir.is_some_and(|d| has_controller(&d, "memory"))
-    );
 
-    let nnp = in_child(|| {
-        prctl::set_no_new_privs().map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
-        match prctl::get_no_new_privs() {
-            Ok(true) => Ok(()),
-            Ok(false) => Err("PR_GET_NO_NEW_PRIVS still reads 0".to_string()),
-            Err(e) => Err(format!("prctl(PR_GET_NO_NEW_PRIVS): {e}")),
+    /// Closes the object with the `errors` object.
+    fn finish(mut self) -> String {
+        self.json.push_str(",\"errors\":{");
+        for (i, (key, reason)) in self.errors.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            let _ = write!(self.json, "{comma}{}:{}", quote(key), quote(reason));
         }
-    });
-    if let Err(reason) = &nnp {
-        errors.push(("no_new_privs".to_string(), reason.clone()));
+        self.json.push_str("}}\n");
+        self.json
     }
-    let _ = write!(json, ",\"no_new_privs\":{},\"errors\":{{", nnp.is_ok());
-    for (i, (key, reason)) in errors.iter().enumerate() {
-        let comma = if i == 0 { "" } else { "," };
-        let _ = write!(json, "{comma}{}:{}", quote(key), quote(reason));
-    }
-    json.push_str("}}\n");
+}
 
+/// Whether a seccomp filter can be installed (after `no_new_privs`, as an instance does) and
+/// is in force: a denied call fails, an allowed one still works.
+fn seccomp_works() -> Result<(), String> {
+    prctl::set_no_new_privs().map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
+    crate::seccomp::install()?;
+    match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS) {
+        Err(nix::errno::Errno::EPERM) => Ok(()),
+        other => Err(format!(
+            "unshare under the filter gave {other:?}, not EPERM"
+        )),
+    }
+}
+
+/// Whether `no_new_privs` can be set, and then reads back as set.
+fn no_new_privs_works() -> Result<(), String> {
+    prctl::set_no_new_privs().map_err(|e| format!("prctl(PR_SET_NO_NEW_PRIVS): {e}"))?;
+    match prctl::get_no_new_privs() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("PR_GET_NO_NEW_PRIVS still reads 0".to_string()),
+        Err(e) => Err(format!("prctl(PR_GET_NO_NEW_PRIVS): {e}")),
+    }
+}
+
+/// Writes the report on stdout: the exit code.
+fn print(json: &str) -> i32 {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(json.as_bytes())
