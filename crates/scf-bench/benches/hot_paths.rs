@@ -109,7 +109,7 @@ fn record_encoding(c: &mut Criterion) {
         false,
         1_764_312_000_000,
     );
-    record.ret_code = 0;
+    record.outcome = scf_store::RequestOutcome::Succeeded;
     record.ret_msg = "{\"ok\": true}".into();
     record.duration_ms = 0.05;
     record.mem_usage_bytes = 9_830_400;

@@ -75,7 +75,7 @@ pub fn load(
         false,
         0,
     );
-    template.ret_code = 0;
+    template.outcome = scf_store::RequestOutcome::Succeeded;
     template.ret_msg = "{\"ok\": true}".into();
     template.mem_usage_bytes = 9_830_400;
     let mut i = from;

@@ -62,7 +62,7 @@ pub fn run(dir: &Path, rows: u64) -> Result<(), String> {
                         false,
                         base_ms + rows as i64 + i as i64,
                     );
-                    r.ret_code = 0;
+                    r.outcome = scf_store::RequestOutcome::Succeeded;
                     let t = Instant::now();
                     let _ = store.put_request(&r).await;
                     waits.push(t.elapsed().as_secs_f64() * 1000.0);

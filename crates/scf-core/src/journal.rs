@@ -129,7 +129,7 @@ impl<'a> Line<&'a RequestRecord> {
             namespace: r.function.namespace.clone(),
             name: r.function.name.clone(),
             request_id: r.request_id.clone(),
-            ret_code: r.ret_code,
+            ret_code: r.outcome.ret_code(),
             start_ms: r.start_ms,
             record: r,
         }
@@ -148,7 +148,7 @@ impl Line<RequestRecord> {
             name: self.name,
         };
         r.request_id = self.request_id;
-        r.ret_code = self.ret_code;
+        r.outcome = r.outcome.with_ret_code(self.ret_code);
         r.start_ms = self.start_ms;
         r
     }
@@ -168,7 +168,7 @@ mod tests {
             name: "f".into(),
         };
         let mut r = RequestRecord::accepted(key, id.into(), "$LATEST".into(), false, 1_700_000);
-        r.ret_code = 0;
+        r.outcome = scf_store::RequestOutcome::Succeeded;
         r.ret_msg = format!("\"answer of {id}\"\n with a newline");
         r.end_ms = Some(1_700_010);
         r

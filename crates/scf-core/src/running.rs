@@ -296,7 +296,7 @@ mod tests {
             name: "f".into(),
         };
         let mut r = RequestRecord::accepted(key, id.into(), "$LATEST".into(), false, 1);
-        r.ret_code = 0;
+        r.outcome = scf_store::RequestOutcome::Succeeded;
         r.ret_msg = "x".repeat(bytes);
         r
     }

@@ -2,8 +2,8 @@
 
 use crate::FunctionStatus;
 use crate::{
-    AsyncEventRecord, AsyncStatus, FunctionKey, FunctionRecord, NamespaceRecord, RequestRecord,
-    Scope, StatusReason, Store, StoreError,
+    AsyncEventRecord, AsyncStatus, ErrorKind, FunctionKey, FunctionRecord, NamespaceRecord,
+    RequestOutcome, RequestRecord, Scope, StatusReason, Store, StoreError,
 };
 
 fn scope(app_id: u64) -> Scope {
@@ -161,8 +161,12 @@ async fn requests(store: &dyn Store) {
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!(r.ret_code, 1, "running from the moment it is accepted");
-    r.ret_code = 0;
+    assert_eq!(
+        r.outcome.ret_code(),
+        1,
+        "running from the moment it is accepted"
+    );
+    r.outcome = RequestOutcome::Succeeded;
     r.ret_msg = "\"ok\"".into();
     r.duration_ms = 1.5;
     r.end_ms = Some(1002);
@@ -216,7 +220,7 @@ async fn requests(store: &dyn Store) {
         .expect("get")
         .expect("exists");
     assert_eq!(
-        (failed.ret_code, failed.ret_msg.as_str()),
+        (failed.outcome.ret_code(), failed.ret_msg.as_str()),
         (-1, "restarted")
     );
     assert_eq!(store.purge_before(1500).await.expect("purge"), 1);
@@ -241,7 +245,7 @@ async fn requests(store: &dyn Store) {
 async fn sync_outcomes(store: &dyn Store) {
     let key = function(18, "default", "r").key;
     let mut quick = request(18, "req-quick", false, 1000);
-    quick.ret_code = 0;
+    quick.outcome = RequestOutcome::Succeeded;
     quick.ret_msg = "\"fast\"".into();
     store.put_request(&quick).await.expect("put");
     store.insert_running_detached(&request(18, "req-quick", false, 1000));
@@ -254,18 +258,26 @@ async fn sync_outcomes(store: &dyn Store) {
         .expect("insert");
     let got = store.get_request(&key, "req-quick").await.expect("get");
     assert_eq!(
-        got.map(|r| (r.ret_code, r.ret_msg)),
+        got.map(|r| (r.outcome.ret_code(), r.ret_msg)),
         Some((0, "\"fast\"".into()))
     );
     let got = store.get_request(&key, "req-slow").await.expect("get");
-    assert_eq!(got.map(|r| r.ret_code), Some(1), "the running record");
-    slow.ret_code = -1;
+    assert_eq!(
+        got.map(|r| r.outcome.ret_code()),
+        Some(1),
+        "the running record"
+    );
+    slow.outcome = RequestOutcome::Failed(ErrorKind::UserCodeException);
     slow.err_msg = "boom".into();
     store.put_request(&slow).await.expect("put");
     let got = store.get_request(&key, "req-slow").await.expect("get");
+    // The RetCode column and the kind in the document read back as the one outcome.
     assert_eq!(
-        got.map(|r| (r.ret_code, r.err_msg)),
-        Some((-1, "boom".into()))
+        got.map(|r| (r.outcome, r.err_msg)),
+        Some((
+            RequestOutcome::Failed(ErrorKind::UserCodeException),
+            "boom".into()
+        ))
     );
     assert_eq!(
         store
@@ -276,7 +288,7 @@ async fn sync_outcomes(store: &dyn Store) {
         3
     );
     let mut barrier = request(18, "req-barrier", false, 1000);
-    barrier.ret_code = 0;
+    barrier.outcome = RequestOutcome::Succeeded;
     store.put_request(&barrier).await.expect("put");
 }
 
@@ -407,8 +419,11 @@ async fn async_events(store: &dyn Store) {
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!((r2.ret_code, r2.ret_msg.as_str()), (-1, "terminated"));
-    r2.ret_code = 0;
+    assert_eq!(
+        (r2.outcome.ret_code(), r2.ret_msg.as_str()),
+        (-1, "terminated")
+    );
+    r2.outcome = RequestOutcome::Succeeded;
     assert!(
         !store.finish_async_run(&r2, &a2).await.expect("cas"),
         "the abort stands"
@@ -419,7 +434,8 @@ async fn async_events(store: &dyn Store) {
             .await
             .expect("get")
             .expect("exists")
-            .ret_code,
+            .outcome
+            .ret_code(),
         -1
     );
     let mut a3 = again[1].clone();
@@ -429,7 +445,7 @@ async fn async_events(store: &dyn Store) {
         .await
         .expect("get")
         .expect("exists");
-    r3.ret_code = 0;
+    r3.outcome = RequestOutcome::Succeeded;
     assert!(
         store.finish_async_run(&r3, &a3).await.expect("cas"),
         "a running event takes its outcome"
@@ -447,7 +463,8 @@ async fn async_events(store: &dyn Store) {
             .await
             .expect("get")
             .expect("exists")
-            .ret_code,
+            .outcome
+            .ret_code(),
         0
     );
     assert_eq!(
@@ -762,6 +779,7 @@ mod tests {
     /// server of `SCFD_TEST_PG_URL` (`scripts/pg.sh start DIR` prints one) and dropped after.
     mod pg {
         use crate::PURGE_BATCH;
+        use crate::RequestOutcome;
         use crate::postgres::MIGRATIONS;
         use crate::{
             AsyncEventRecord, AsyncStatus, FunctionKey, PgStore, RequestRecord, Store, StoreError,
@@ -1105,7 +1123,7 @@ mod tests {
                 store.put_request(&running).await.expect("insert");
                 let (r, e) = event(&key, "queued", 10);
                 let mut r = r;
-                r.ret_code = 0;
+                r.outcome = RequestOutcome::Succeeded;
                 store.enqueue_async(&r, &e).await.expect("enqueue");
 
                 let purged = store.purge_before(1000).await.expect("purge");
@@ -1266,7 +1284,7 @@ pub(crate) async fn async_leases(store: &dyn Store) {
     );
     let mut late = by_n1[0].clone();
     late.status = AsyncStatus::Finished;
-    r.ret_code = 0;
+    r.outcome = RequestOutcome::Succeeded;
     r.ret_msg = "\"from n1\"".into();
     assert!(
         !store.finish_async_run(&r, &late).await.expect("cas"),
@@ -1293,7 +1311,10 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!((got.ret_code, got.ret_msg.as_str()), (0, "\"from n2\""));
+    assert_eq!(
+        (got.outcome.ret_code(), got.ret_msg.as_str()),
+        (0, "\"from n2\"")
+    );
 
     // A restarted node fails only its own sync requests.
     let mut mine = RequestRecord::accepted(key.clone(), "s-1".into(), "$LATEST".into(), false, 100);
@@ -1315,7 +1336,7 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!(got.ret_code, 1, "n2's request still runs");
+    assert_eq!(got.outcome.ret_code(), 1, "n2's request still runs");
     // n2 never comes back: once its request is older than any run can be, any node fails it.
     assert_eq!(
         store
@@ -1337,5 +1358,5 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!((got.ret_code, got.ret_msg.as_str()), (-1, "lost"));
+    assert_eq!((got.outcome.ret_code(), got.ret_msg.as_str()), (-1, "lost"));
 }

@@ -19,7 +19,8 @@ pub mod sqlite;
 
 pub use model::{
     AsyncEventRecord, AsyncRetry, AsyncStatus, ErrorKind, FunctionKey, FunctionRecord,
-    FunctionStatus, NamespaceRecord, RequestRecord, Scope, StatusReason, VersionRecord,
+    FunctionStatus, NamespaceRecord, RequestOutcome, RequestRecord, Scope, StatusReason,
+    VersionRecord,
 };
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, Synchronous};
@@ -336,7 +337,7 @@ mod tests {
     fn typed_fields_are_stored_by_their_old_names() {
         use super::{ErrorKind, FunctionStatus};
         for (kind, text) in [
-            (ErrorKind::None, ""),
+            (ErrorKind::Unstated, ""),
             (ErrorKind::UserCodeException, "UserCodeException"),
             (ErrorKind::TimeLimitExceeded, "TimeLimitExceeded"),
             (ErrorKind::ResourceLimitExceeded, "ResourceLimitExceeded"),
@@ -346,6 +347,36 @@ mod tests {
             assert_eq!(kind.as_str(), text);
             let back: ErrorKind = serde_json::from_value(text.into()).expect("de");
             assert_eq!(back, kind);
+        }
+        // A request's outcome: RetCode in its column, the kind in the document, as before.
+        let key = super::FunctionKey {
+            scope: super::Scope {
+                app_id: 1,
+                region: "ap-guangzhou".into(),
+            },
+            namespace: "default".into(),
+            name: "f".into(),
+        };
+        let mut r = super::RequestRecord::accepted(key, "r".into(), "$LATEST".into(), false, 1);
+        for (outcome, code, text) in [
+            (super::RequestOutcome::Running, 1, ""),
+            (super::RequestOutcome::Succeeded, 0, ""),
+            (
+                super::RequestOutcome::Failed(ErrorKind::TimeLimitExceeded),
+                -1,
+                "TimeLimitExceeded",
+            ),
+            (super::RequestOutcome::Failed(ErrorKind::Unstated), -1, ""),
+        ] {
+            r.outcome = outcome;
+            let doc = serde_json::to_value(&r).expect("ser");
+            assert_eq!(doc["error_kind"], text);
+            assert!(doc.get("outcome").is_none() && doc.get("ret_code").is_none());
+            let back: super::RequestRecord = serde_json::from_value(doc).expect("de");
+            assert_eq!(
+                (outcome.ret_code(), back.outcome.with_ret_code(code)),
+                (code, outcome)
+            );
         }
         for status in [
             FunctionStatus::Creating,

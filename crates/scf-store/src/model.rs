@@ -151,8 +151,7 @@ impl FunctionRecord {
     }
 }
 
-/// One invocation, from the moment it is accepted. `ret_code` is SCF's RequestStatus code:
-/// 1 running, 0 succeeded, -1 failed.
+/// One invocation, from the moment it is accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestRecord {
     #[serde(skip)]
@@ -163,8 +162,10 @@ pub struct RequestRecord {
     pub qualifier: String,
     /// Accepted with InvocationType `Event`.
     pub is_async: bool,
-    #[serde(skip)]
-    pub ret_code: i64,
+    /// Running, succeeded, or failed and why. Stored as SCF's RetCode in a column of its own
+    /// (indexed: the running ones are looked up) and the kind in the document's `error_kind`.
+    #[serde(rename = "error_kind", default, with = "outcome_in_doc")]
+    pub outcome: RequestOutcome,
     pub ret_msg: String,
     pub err_msg: String,
     pub duration_ms: f64,
@@ -177,9 +178,6 @@ pub struct RequestRecord {
     pub log: String,
     pub cold_start: bool,
     pub init_duration_ms: f64,
-    /// Why it failed, as GetFunctionLogs filters it; `None` when it did not fail.
-    #[serde(default)]
-    pub error_kind: ErrorKind,
     /// The node that accepted it (a restarted node fails only its own sync requests).
     #[serde(default)]
     pub node: String,
@@ -199,7 +197,7 @@ impl RequestRecord {
             request_id,
             qualifier,
             is_async,
-            ret_code: 1,
+            outcome: RequestOutcome::Running,
             ret_msg: String::new(),
             err_msg: String::new(),
             duration_ms: 0.0,
@@ -210,7 +208,6 @@ impl RequestRecord {
             log: String::new(),
             cold_start: false,
             init_duration_ms: 0.0,
-            error_kind: ErrorKind::None,
             node: String::new(),
         }
     }
@@ -219,21 +216,79 @@ impl RequestRecord {
     /// failure outside the function's own run is recorded: a restart, a lost node, a refused
     /// start, an abort, an expired event.
     pub fn fail(&mut self, message: &str, now_ms: i64) {
-        self.ret_code = -1;
+        self.outcome = RequestOutcome::Failed(ErrorKind::PlatformError);
         self.ret_msg = message.to_string();
         self.err_msg = message.to_string();
         self.end_ms = Some(now_ms);
-        self.error_kind = ErrorKind::PlatformError;
+    }
+}
+
+/// Where a request stands: SCF's RequestStatus RetCode (1 running, 0 succeeded, -1 failed), and
+/// for a failure, why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RequestOutcome {
+    #[default]
+    Running,
+    Succeeded,
+    Failed(ErrorKind),
+}
+
+impl RequestOutcome {
+    /// SCF's RetCode.
+    pub fn ret_code(self) -> i64 {
+        match self {
+            RequestOutcome::Running => 1,
+            RequestOutcome::Succeeded => 0,
+            RequestOutcome::Failed(_) => -1,
+        }
+    }
+
+    pub fn is_running(self) -> bool {
+        self == RequestOutcome::Running
+    }
+
+    /// The outcome a stored record's RetCode column says, with the kind its document carried
+    /// (read into `self` by the document's `error_kind`).
+    pub fn with_ret_code(self, ret_code: i64) -> Self {
+        match (ret_code, self) {
+            (1, _) => RequestOutcome::Running,
+            (0, _) => RequestOutcome::Succeeded,
+            (_, RequestOutcome::Failed(kind)) => RequestOutcome::Failed(kind),
+            _ => RequestOutcome::Failed(ErrorKind::Unstated),
+        }
+    }
+}
+
+/// The document's `error_kind`: the kind of a failure, `""` otherwise (the RetCode column says
+/// which). Read back as `Failed(kind)` or `Running`, which [`RequestOutcome::with_ret_code`]
+/// settles once the column is read.
+mod outcome_in_doc {
+    use super::{ErrorKind, RequestOutcome};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(o: &RequestOutcome, s: S) -> Result<S::Ok, S::Error> {
+        match o {
+            RequestOutcome::Failed(kind) => kind.serialize(s),
+            _ => ErrorKind::Unstated.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RequestOutcome, D::Error> {
+        Ok(match ErrorKind::deserialize(d)? {
+            ErrorKind::Unstated => RequestOutcome::Running,
+            kind => RequestOutcome::Failed(kind),
+        })
     }
 }
 
 /// Why a request failed, by GetFunctionLogs' RetCode filter names (reference §5). Stored by
-/// these names; `None` (not failed) as the empty string.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ErrorKind {
-    #[default]
+    /// A failure whose record does not say why (written before scfd stored the kind); stored as
+    /// the empty string, which is also what a record that did not fail carries.
     #[serde(rename = "")]
-    None,
+    Unstated,
     /// The function raised, or its process ended with an error.
     UserCodeException,
     /// It ran past its Timeout.
@@ -247,7 +302,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            ErrorKind::None => "",
+            ErrorKind::Unstated => "",
             ErrorKind::UserCodeException => "UserCodeException",
             ErrorKind::TimeLimitExceeded => "TimeLimitExceeded",
             ErrorKind::ResourceLimitExceeded => "ResourceLimitExceeded",

@@ -439,7 +439,7 @@ fn request_from(row: &Row) -> Result<RequestRecord> {
     let mut r: RequestRecord = doc(row)?;
     r.function = key_from(row)?;
     r.request_id = get(row, "request_id")?;
-    r.ret_code = get(row, "ret_code")?;
+    r.outcome = r.outcome.with_ret_code(get(row, "ret_code")?);
     r.start_ms = get(row, "start_ms")?;
     Ok(r)
 }
@@ -509,7 +509,7 @@ async fn insert_request_in(c: &impl GenericClient, sql: &str, r: &RequestRecord)
             &k.scope.region,
             &k.namespace,
             &k.name,
-            &r.ret_code,
+            &r.outcome.ret_code(),
             &r.start_ms,
             &to_json(r)?,
         ],
@@ -521,7 +521,7 @@ async fn write_request(c: &impl GenericClient, r: &RequestRecord) -> Result<u64>
     execute(
         c,
         "UPDATE requests SET ret_code=$2, doc=$3 WHERE request_id=$1",
-        &[&r.request_id, &r.ret_code, &to_json(r)?],
+        &[&r.request_id, &r.outcome.ret_code(), &to_json(r)?],
     )
     .await
 }

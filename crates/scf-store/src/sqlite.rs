@@ -516,7 +516,7 @@ fn request_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRecord> {
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     r.function = key_from(row)?;
     r.request_id = row.get("request_id")?;
-    r.ret_code = row.get("ret_code")?;
+    r.outcome = r.outcome.with_ret_code(row.get("ret_code")?);
     r.start_ms = row.get("start_ms")?;
     Ok(r)
 }
@@ -527,7 +527,7 @@ fn insert_request_in(conn: &Connection, r: &RequestRecord) -> rusqlite::Result<(
         "INSERT INTO requests (request_id, app_id, region, namespace, function, ret_code, start_ms, doc)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.ret_code, r.start_ms, to_json(r)])
+    .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.outcome.ret_code(), r.start_ms, to_json(r)])
     .map(drop)
 }
 
@@ -936,7 +936,7 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO requests (request_id, app_id, region, namespace, function, ret_code, start_ms, doc)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.ret_code, r.start_ms, to_json(&r)])
+            .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.outcome.ret_code(), r.start_ms, to_json(&r)])
             .map(drop)
         });
     }
@@ -950,7 +950,7 @@ impl Store for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (request_id) DO UPDATE SET ret_code = excluded.ret_code, doc = excluded.doc",
             )?
-            .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.ret_code, r.start_ms, to_json(&r)])
+            .execute(params![r.request_id, app(&k.scope), k.scope.region, k.namespace, k.name, r.outcome.ret_code(), r.start_ms, to_json(&r)])
             .map(drop)
         })
         .await
@@ -1013,7 +1013,7 @@ impl Store for SqliteStore {
                 r.fail(&message, now_ms);
                 c.execute(
                     "UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1",
-                    params![r.request_id, r.ret_code, to_json(&r)],
+                    params![r.request_id, r.outcome.ret_code(), to_json(&r)],
                 )?;
                 n += 1;
             }
@@ -1161,7 +1161,7 @@ impl Store for SqliteStore {
                 return Ok(false);
             }
             c.prepare_cached("UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1")?
-                .execute(params![r.request_id, r.ret_code, to_json(&r)])?;
+                .execute(params![r.request_id, r.outcome.ret_code(), to_json(&r)])?;
             write_async(c, &e)?;
             Ok(true)
         })
@@ -1197,7 +1197,7 @@ impl Store for SqliteStore {
             if let Some(mut r) = record {
                 r.fail(&message, now_ms);
                 c.prepare_cached("UPDATE requests SET ret_code=?2, doc=?3 WHERE request_id=?1")?
-                    .execute(params![r.request_id, r.ret_code, to_json(&r)])?;
+                    .execute(params![r.request_id, r.outcome.ret_code(), to_json(&r)])?;
             }
             Ok(AbortOutcome::Aborted)
         })

@@ -8,7 +8,7 @@ use crate::rules;
 use crate::service::{Caller, Service};
 use scf_derive::Params;
 use scf_types::choices::Order;
-use scf_store::RequestRecord;
+use scf_store::{RequestOutcome, RequestRecord};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -84,10 +84,10 @@ fn view(svc: &Service, r: &RequestRecord) -> Value {
         "RequestId": r.request_id,
         "StartTime": svc.format_time(r.start_ms),
         // FunctionLog's own codes: 0 success, 2 running, anything else failure.
-        "RetCode": match r.ret_code { 1 => 2, c => c },
-        "InvokeFinished": i64::from(r.ret_code != 1),
+        "RetCode": match r.outcome.ret_code() { 1 => 2, c => c },
+        "InvokeFinished": i64::from(!r.outcome.is_running()),
         "Duration": r.duration_ms,
-        "BillDuration": if r.ret_code == 1 { 0 } else { bill_duration(r.duration_ms) },
+        "BillDuration": if r.outcome.is_running() { 0 } else { bill_duration(r.duration_ms) },
         "MemUsage": r.mem_usage_bytes,
         "Log": r.log,
         "Level": "",
@@ -180,9 +180,9 @@ pub async fn apply(
             && request_id.as_deref().is_none_or(|id| r.request_id == id)
             && match ret_filter.as_deref() {
                 None => true,
-                Some("is0") => r.ret_code == 0,
-                Some("not0") => r.ret_code != 0,
-                Some(kind) => r.error_kind.as_str() == kind,
+                Some("is0") => r.outcome == RequestOutcome::Succeeded,
+                Some("not0") => r.outcome != RequestOutcome::Succeeded,
+                Some(kind) => matches!(r.outcome, RequestOutcome::Failed(k) if k.as_str() == kind),
             }
     });
     match order_by {

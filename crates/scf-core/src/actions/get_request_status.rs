@@ -91,7 +91,7 @@ pub(crate) fn view(svc: &Service, r: &RequestRecord) -> Value {
         "RetMsg": r.ret_msg,
         "RequestId": r.request_id,
         "StartTime": svc.format_time(r.start_ms),
-        "RetCode": r.ret_code,
+        "RetCode": r.outcome.ret_code(),
         "Duration": r.duration_ms,
         // MB, as the field's documentation says (the reference notes the doubt).
         "MemUsage": r.mem_usage_bytes as f64 / (1024.0 * 1024.0),

@@ -1,7 +1,7 @@
 //! What an invocation produced, written into its record.
 
 use super::*;
-use scf_store::ErrorKind;
+use scf_store::{ErrorKind, RequestOutcome};
 
 /// BillDuration: the duration rounded up to a multiple of 100 ms, at least 100 (reference §6
 /// FunctionLog).
@@ -20,14 +20,15 @@ pub(super) fn tail(log: &str, bytes: usize) -> &str {
     &log[start..]
 }
 
-/// SCF's log layout: START, the function's output, END, and a Report line with the figures.
+/// SCF's log layout: START, the function's output (`body`), END, and a Report line with the
+/// figures.
 pub(super) fn format_log(
     request_id: &str,
     f: &FunctionRecord,
+    mut body: String,
     o: &Outcome,
     budget: &LogBudget,
 ) -> String {
-    let mut body = o.run.log.clone();
     if body.len() > MAX_LOG_BYTES {
         body = format!("[log truncated]\n{}", tail(&body, MAX_LOG_BYTES));
     }
@@ -56,14 +57,15 @@ pub(super) fn format_log(
     )
 }
 
-pub(super) fn error_kind(o: &Outcome) -> ErrorKind {
-    match (&o.run.result, &o.run.failure) {
-        (Ok(_), _) => ErrorKind::None,
+/// The record's outcome for what the run produced.
+pub(super) fn outcome_of(o: &Outcome) -> RequestOutcome {
+    RequestOutcome::Failed(match (&o.run.result, &o.run.failure) {
+        (Ok(_), _) => return RequestOutcome::Succeeded,
         (Err(_), None) => ErrorKind::UserCodeException,
         (Err(_), Some(Failure::Timeout)) => ErrorKind::TimeLimitExceeded,
         (Err(_), Some(Failure::MemoryLimit)) => ErrorKind::ResourceLimitExceeded,
         (Err(_), Some(_)) => ErrorKind::PlatformError,
-    }
+    })
 }
 
 /// A sync invocation refused by a concurrency cap: which one, and what the caller can do.
@@ -81,22 +83,32 @@ pub(super) fn concurrency_message(function: &str, limit: scf_engine::Limit) -> S
     }
 }
 
-/// Writes an outcome into a record.
-pub(super) fn settle(svc: &Service, record: &mut RequestRecord, f: &FunctionRecord, o: &Outcome) {
-    let (code, msg, err) = match &o.run.result {
-        Ok(v) => (0, v.clone(), String::new()),
-        Err(e) => (-1, e.clone(), e.clone()),
-    };
-    record.ret_code = code;
-    record.ret_msg = msg;
-    record.err_msg = err;
+/// Writes an outcome into a record, moving its result and log (up to 6 MB and 64 KB) there.
+pub(super) fn settle(
+    svc: &Service,
+    record: &mut RequestRecord,
+    f: &FunctionRecord,
+    mut o: Outcome,
+) {
+    record.outcome = outcome_of(&o);
+    let log = std::mem::take(&mut o.run.log);
+    record.log = format_log(&record.request_id, f, log, &o, &svc.log_budget);
+    match o.run.result {
+        Ok(v) => {
+            record.ret_msg = v;
+            record.err_msg.clear();
+        }
+        Err(e) => {
+            // SCF answers a failure's message as both RetMsg and ErrMsg.
+            record.err_msg.clone_from(&e);
+            record.ret_msg = e;
+        }
+    }
     record.duration_ms = o.run.duration_ms;
     record.mem_usage_bytes = o.run.mem_bytes;
     record.end_ms = Some(now_ms());
-    record.log = format_log(&record.request_id, f, o, &svc.log_budget);
     record.cold_start = o.cold_start;
     record.init_duration_ms = o.init_ms;
-    record.error_kind = error_kind(o);
     observe(record);
 }
 
@@ -116,7 +128,7 @@ pub(super) fn observe(r: &RequestRecord) {
     ));
     outcome.push(Label::new(
         "result",
-        if r.ret_code == 0 {
+        if r.outcome == RequestOutcome::Succeeded {
             "success"
         } else {
             "failure"

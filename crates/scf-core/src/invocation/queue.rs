@@ -364,15 +364,15 @@ pub(super) async fn run_event(svc: &Arc<Service>, mut e: AsyncEventRecord, start
     }
     match outcome {
         Ok(o) => {
-            settle(svc, &mut record, &t.record, &o);
+            settle(svc, &mut record, &t.record, o);
             record.retry_num = e.attempts - 1;
-            if o.run.result.is_ok() {
+            if record.outcome == scf_store::RequestOutcome::Succeeded {
                 e.status = AsyncStatus::Finished;
                 e.end_ms = Some(now_ms());
             } else if e.attempts - 1 < e.max_retries {
                 // Failed; another run later. The request is still running as far as anyone
                 // asking is concerned.
-                record.ret_code = 1;
+                record.outcome = scf_store::RequestOutcome::Running;
                 e.status = AsyncStatus::Queued;
                 e.next_run_ms =
                     clock::steady_ms() + svc.settings.async_retry_interval.as_millis() as i64;

@@ -64,25 +64,39 @@ pub(crate) async fn invoke_sync(
                 });
             }
         };
-        settle(&svc2, &mut record, &t.record, &outcome);
+        settle(&svc2, &mut record, &t.record, outcome);
         put_outcome(&svc2, &record).await?;
         Ok(record)
     });
     let record = run.await.map_err(crate::service::internal)??;
-    let request_id = record.request_id.clone();
     let mut out = Map::new();
-    out.insert(
-        "Result".into(),
-        json!({
-            "FunctionRequestId": request_id,
-            "RetMsg": record.ret_msg,
-            "ErrMsg": record.err_msg,
-            "MemUsage": record.mem_usage_bytes,
-            "Duration": record.duration_ms,
-            "BillDuration": bill_duration(record.duration_ms),
-            "Log": if log_tail { tail(&record.log, TAIL_BYTES).to_string() } else { String::new() },
-            "InvokeResult": if record.ret_code == 0 { 0 } else { -1 },
-        }),
-    );
+    out.insert("Result".into(), Value::Object(result(record, log_tail)));
     Ok(out)
+}
+
+/// Invoke's `Result` from the written record, its RetMsg (up to 6 MB) moved, not copied.
+fn result(record: RequestRecord, log_tail: bool) -> Map<String, Value> {
+    let log = if log_tail {
+        tail(&record.log, TAIL_BYTES).to_string()
+    } else {
+        String::new()
+    };
+    let invoke_result = if record.outcome == scf_store::RequestOutcome::Succeeded {
+        0
+    } else {
+        -1
+    };
+    let mut r = Map::new();
+    r.insert("FunctionRequestId".into(), record.request_id.into());
+    r.insert("RetMsg".into(), record.ret_msg.into());
+    r.insert("ErrMsg".into(), record.err_msg.into());
+    r.insert("MemUsage".into(), record.mem_usage_bytes.into());
+    r.insert("Duration".into(), record.duration_ms.into());
+    r.insert(
+        "BillDuration".into(),
+        bill_duration(record.duration_ms).into(),
+    );
+    r.insert("Log".into(), log.into());
+    r.insert("InvokeResult".into(), invoke_result.into());
+    r
 }
