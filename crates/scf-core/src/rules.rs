@@ -287,6 +287,19 @@ pub fn environment(vars: &[(String, String)]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `Publish=TRUE` (UpdateFunctionCode, UpdateFunctionConfiguration) asks for a version to be
+/// published with the update. Not done yet, and silently not publishing would mislead the
+/// caller: refused, pointing at PublishVersion.
+pub fn refuse_publish(publish: Option<&str>) -> Result<(), ApiError> {
+    if publish.is_some_and(|p| p.eq_ignore_ascii_case("TRUE")) {
+        return Err(bad(
+            ErrorCode::UnsupportedOperation,
+            "Publish=TRUE is not supported yet: update, then publish the version with PublishVersion.",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -169,30 +169,7 @@ impl Write for Capped {
 
 /// Checks `bytes` as a code package. CPU-bound: call it off the async runtime.
 pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> {
-    if bytes.len() as u64 > limits.max_zip_bytes {
-        return Err(refuse(format!(
-            "The zip file is {} bytes; the limit is {} bytes.",
-            bytes.len(),
-            limits.max_zip_bytes
-        )));
-    }
-    let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes)).map_err(|e| {
-        refuse(format!(
-            "The code is not a standard zip file ({e}); re-compress it and retry."
-        ))
-    })?;
-    if archive.len() > limits.max_entries {
-        return Err(refuse(format!(
-            "The zip file holds {} entries; the limit is {}.",
-            archive.len(),
-            limits.max_entries
-        )));
-    }
-    if archive.has_duplicate_names() {
-        // The reader would show only one of them; which one a different unzip takes is anyone's
-        // guess.
-        return Err(refuse("The zip file names the same path twice."));
-    }
+    let mut archive = open_archive(bytes, limits)?;
     let mut sink = Capped {
         written: 0,
         cap: limits.max_unpacked_bytes,
@@ -210,18 +187,7 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
                 ))
             })?
             .into_owned();
-        let Some(path) = inside_path(&name) else {
-            return Err(refuse(format!(
-                "The zip entry `{name}` points outside the code folder."
-            )));
-        };
-        if let Some(part) = path.iter().find(|p| p.len() > MAX_NAME_PART) {
-            return Err(refuse(format!(
-                "The zip entry `{name}` has a name of {} bytes in its path; the limit is \
-                 {MAX_NAME_PART}.",
-                part.len()
-            )));
-        }
+        let path = entry_path(&name)?;
         let node = if is_symlink(&file) {
             Node::Link
         } else if file.is_dir() {
@@ -235,23 +201,7 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
             )));
         }
         if node == Node::Link {
-            let mut target = String::new();
-            (&mut file)
-                .take(MAX_LINK_TARGET + 1)
-                .read_to_string(&mut target)
-                .map_err(|e| refuse(format!("The symlink `{name}` cannot be read: {e}")))?;
-            if target.len() as u64 > MAX_LINK_TARGET {
-                return Err(refuse(format!(
-                    "The symlink `{name}` has a target over {MAX_LINK_TARGET} bytes."
-                )));
-            }
-            if !link_stays_inside(&path, &target) {
-                return Err(refuse(format!(
-                    "The symlink `{name}` points to `{target}`, which may leave the code folder \
-                     (a link's target must be relative, with any `..` first and no deeper than \
-                     the link's own folder)."
-                )));
-            }
+            check_link(&mut file, &name, &path)?;
             continue;
         }
         if let Err(e) = io::copy(&mut file, &mut sink) {
@@ -271,6 +221,76 @@ pub fn inspect(bytes: &[u8], limits: &ZipLimits) -> Result<Inspected, ApiError> 
         unpacked_bytes: sink.written,
         entries: archive.len(),
     })
+}
+
+/// The archive, once its size, entry count and names are within the limits.
+fn open_archive<'b>(
+    bytes: &'b [u8],
+    limits: &ZipLimits,
+) -> Result<zip::ZipArchive<io::Cursor<&'b [u8]>>, ApiError> {
+    if bytes.len() as u64 > limits.max_zip_bytes {
+        return Err(refuse(format!(
+            "The zip file is {} bytes; the limit is {} bytes.",
+            bytes.len(),
+            limits.max_zip_bytes
+        )));
+    }
+    let archive = zip::ZipArchive::new(io::Cursor::new(bytes)).map_err(|e| {
+        refuse(format!(
+            "The code is not a standard zip file ({e}); re-compress it and retry."
+        ))
+    })?;
+    if archive.len() > limits.max_entries {
+        return Err(refuse(format!(
+            "The zip file holds {} entries; the limit is {}.",
+            archive.len(),
+            limits.max_entries
+        )));
+    }
+    if archive.has_duplicate_names() {
+        // The reader would show only one of them; which one a different unzip takes is anyone's
+        // guess.
+        return Err(refuse("The zip file names the same path twice."));
+    }
+    Ok(archive)
+}
+
+/// The entry's path below the code folder, each part within [`MAX_NAME_PART`].
+fn entry_path(name: &str) -> Result<PathBuf, ApiError> {
+    let Some(path) = inside_path(name) else {
+        return Err(refuse(format!(
+            "The zip entry `{name}` points outside the code folder."
+        )));
+    };
+    if let Some(part) = path.iter().find(|p| p.len() > MAX_NAME_PART) {
+        return Err(refuse(format!(
+            "The zip entry `{name}` has a name of {} bytes in its path; the limit is \
+             {MAX_NAME_PART}.",
+            part.len()
+        )));
+    }
+    Ok(path)
+}
+
+/// A symlink entry's target (its content) must be short and stay inside the code folder.
+fn check_link(file: &mut impl Read, name: &str, path: &Path) -> Result<(), ApiError> {
+    let mut target = String::new();
+    file.take(MAX_LINK_TARGET + 1)
+        .read_to_string(&mut target)
+        .map_err(|e| refuse(format!("The symlink `{name}` cannot be read: {e}")))?;
+    if target.len() as u64 > MAX_LINK_TARGET {
+        return Err(refuse(format!(
+            "The symlink `{name}` has a target over {MAX_LINK_TARGET} bytes."
+        )));
+    }
+    if !link_stays_inside(path, &target) {
+        return Err(refuse(format!(
+            "The symlink `{name}` points to `{target}`, which may leave the code folder \
+             (a link's target must be relative, with any `..` first and no deeper than \
+             the link's own folder)."
+        )));
+    }
+    Ok(())
 }
 
 /// Opens the single name `name` in `dir`, never through or at a symlink and never above `dir`.

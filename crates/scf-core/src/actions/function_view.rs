@@ -93,24 +93,6 @@ pub fn detail(
     version: &str,
 ) -> Map<String, Value> {
     let extra = |name: &str, default: Value| f.extra.get(name).cloned().unwrap_or(default);
-    let public_net = f
-        .extra
-        .get("PublicNetConfig")
-        .and_then(|p| p.get("PublicNetStatus"))
-        .cloned()
-        .unwrap_or_else(|| json!("ENABLE"));
-    let eip_status = f
-        .extra
-        .get("PublicNetConfig")
-        .and_then(|p| p.pointer("/EipConfig/EipStatus"))
-        .cloned()
-        .unwrap_or_else(|| json!("DISABLE"));
-    let intranet = f
-        .extra
-        .get("IntranetConfig")
-        .and_then(|c| c.get("IpFixed"))
-        .map(|fixed| json!({"IpFixed": fixed, "IpAddress": []}))
-        .unwrap_or(Value::Null);
     let (code_result, code_error, err_no) = if f.status.is_failed() {
         ("failed", f.status_desc.clone(), 1)
     } else {
@@ -150,7 +132,7 @@ pub fn detail(
         "Layers": [],
         "DeadLetterConfig": extra("DeadLetterConfig", json!({"Type": "", "Name": "", "FilterType": ""})),
         "AddTime": svc.format_time(f.add_time_ms),
-        "PublicNetConfig": {"PublicNetStatus": public_net, "EipConfig": {"EipStatus": eip_status, "EipAddress": []}},
+        "PublicNetConfig": public_net_config(f),
         "OnsEnable": "FALSE",
         "CfsConfig": extra("CfsConfig", json!({"CfsInsList": []})),
         "AvailableStatus": "Available",
@@ -164,10 +146,33 @@ pub fn detail(
         "ProtocolParams": extra("ProtocolParams", Value::Null),
         "InstanceConcurrencyConfig": extra("InstanceConcurrencyConfig", Value::Null),
         "DnsCache": flag(f, "DnsCache"),
-        "IntranetConfig": intranet,
+        "IntranetConfig": intranet_config(f),
     });
     match value {
         Value::Object(m) => m,
         _ => unreachable!("json! of an object literal is an object"),
     }
+}
+
+/// `PublicNetConfig` as set (its two statuses), with SCF's defaults.
+fn public_net_config(f: &FunctionRecord) -> Value {
+    let set = f.extra.get("PublicNetConfig");
+    let public_net = set
+        .and_then(|p| p.get("PublicNetStatus"))
+        .cloned()
+        .unwrap_or_else(|| json!("ENABLE"));
+    let eip_status = set
+        .and_then(|p| p.pointer("/EipConfig/EipStatus"))
+        .cloned()
+        .unwrap_or_else(|| json!("DISABLE"));
+    json!({"PublicNetStatus": public_net, "EipConfig": {"EipStatus": eip_status, "EipAddress": []}})
+}
+
+/// `IntranetConfig` as set (its `IpFixed`), `null` when it was not.
+fn intranet_config(f: &FunctionRecord) -> Value {
+    f.extra
+        .get("IntranetConfig")
+        .and_then(|c| c.get("IpFixed"))
+        .map(|fixed| json!({"IpFixed": fixed, "IpAddress": []}))
+        .unwrap_or(Value::Null)
 }

@@ -8,7 +8,7 @@ use crate::rules;
 use crate::service::{Caller, Service};
 use scf_derive::Params;
 use scf_types::choices::Order;
-use scf_store::{RequestOutcome, RequestRecord};
+use scf_store::{ErrorKind, FunctionKey, RequestOutcome, RequestRecord};
 use scf_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -22,7 +22,8 @@ pub struct Request {
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub order: Option<Order>,
-    pub order_by: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub order_by: Option<OrderBy>,
     pub filter: Option<LogFilter>,
     pub namespace: Option<String>,
     pub qualifier: Option<String>,
@@ -49,7 +50,44 @@ pub struct SearchContext {
 #[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct LogFilter {
-    pub ret_code: Option<String>,
+    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
+    pub ret_code: Option<RetCodeFilter>,
+}
+
+scf_types::choice! {
+    /// What GetFunctionLogs sorts by.
+    pub enum OrderBy(InvalidParameterValueOrderBy, any_case = false) {
+        FunctionName = "function_name",
+        Duration = "duration",
+        MemUsage = "mem_usage",
+        /// The default.
+        StartTime = "start_time",
+    }
+}
+
+scf_types::choice! {
+    /// `Filter.RetCode`: the requests that succeeded, those that did not, or those that failed
+    /// in one way.
+    pub enum RetCodeFilter(InvalidParameterValueRetCode, any_case = false) {
+        Not0 = "not0",
+        Is0 = "is0",
+        TimeLimitExceeded = "TimeLimitExceeded",
+        ResourceLimitExceeded = "ResourceLimitExceeded",
+        UserCodeException = "UserCodeException",
+    }
+}
+
+impl RetCodeFilter {
+    fn admits(self, outcome: RequestOutcome) -> bool {
+        let failed_as = |kind| outcome == RequestOutcome::Failed(kind);
+        match self {
+            RetCodeFilter::Is0 => outcome == RequestOutcome::Succeeded,
+            RetCodeFilter::Not0 => outcome != RequestOutcome::Succeeded,
+            RetCodeFilter::TimeLimitExceeded => failed_as(ErrorKind::TimeLimitExceeded),
+            RetCodeFilter::ResourceLimitExceeded => failed_as(ErrorKind::ResourceLimitExceeded),
+            RetCodeFilter::UserCodeException => failed_as(ErrorKind::UserCodeException),
+        }
+    }
 }
 
 /// SCF's cap: Offset + Limit ≤ 10000.
@@ -108,41 +146,6 @@ pub async fn apply(
         ));
     };
     let (offset, limit) = page(req.offset, req.limit)?;
-    let desc = Order::descending(req.order, true);
-    let order_by = req
-        .order_by
-        .as_deref()
-        .filter(|o| !o.is_empty())
-        .unwrap_or("start_time");
-    if !["function_name", "duration", "mem_usage", "start_time"].contains(&order_by) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidParameterValueOrderBy,
-            format!(
-                "OrderBy `{order_by}` is invalid: use function_name, duration, mem_usage or start_time."
-            ),
-        ));
-    }
-    let ret_filter = req
-        .filter
-        .and_then(|f| f.ret_code)
-        .filter(|c| !c.is_empty());
-    if let Some(c) = &ret_filter
-        && ![
-            "not0",
-            "is0",
-            "TimeLimitExceeded",
-            "ResourceLimitExceeded",
-            "UserCodeException",
-        ]
-        .contains(&c.as_str())
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidParameterValueRetCode,
-            format!(
-                "Filter.RetCode `{c}` is invalid: use not0, is0, TimeLimitExceeded, ResourceLimitExceeded or UserCodeException."
-            ),
-        ));
-    }
     let (from, to) = window(
         svc,
         req.start_time.as_deref(),
@@ -157,14 +160,7 @@ pub async fn apply(
     {
         return Err(function_not_found(&name));
     }
-    let in_flight = svc.running.list(&key, from, to + 1);
-    let mut records = svc
-        .store
-        .list_requests(&key, from, to + 1, MAX_WINDOW as usize)
-        .await?;
-    // A request in flight here may also have its running record in the store: keep one.
-    records.retain(|r| !in_flight.iter().any(|f| f.request_id == r.request_id));
-    records.extend(in_flight);
+    let mut records = in_window(svc, &key, from, to).await?;
     let qualifier = req.qualifier.filter(|q| !q.is_empty());
     let request_id = req.function_request_id.filter(|r| !r.is_empty());
     if let Some(id) = &request_id
@@ -175,25 +171,17 @@ pub async fn apply(
             format!("FunctionRequestId `{id}` is not a request id."),
         ));
     }
+    let ret_filter = req.filter.and_then(|f| f.ret_code);
     records.retain(|r| {
         qualifier.as_deref().is_none_or(|q| r.qualifier == q)
             && request_id.as_deref().is_none_or(|id| r.request_id == id)
-            && match ret_filter.as_deref() {
-                None => true,
-                Some("is0") => r.outcome == RequestOutcome::Succeeded,
-                Some("not0") => r.outcome != RequestOutcome::Succeeded,
-                Some(kind) => matches!(r.outcome, RequestOutcome::Failed(k) if k.as_str() == kind),
-            }
+            && ret_filter.is_none_or(|f| f.admits(r.outcome))
     });
-    match order_by {
-        "function_name" => records.sort_by(|a, b| a.function.name.cmp(&b.function.name)),
-        "duration" => records.sort_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms)),
-        "mem_usage" => records.sort_by_key(|r| r.mem_usage_bytes),
-        _ => records.sort_by_key(|r| r.start_ms),
-    }
-    if desc {
-        records.reverse();
-    }
+    sort(
+        &mut records,
+        req.order_by.unwrap_or(OrderBy::StartTime),
+        Order::descending(req.order, true),
+    );
     let total = records.len();
     let data: Vec<Value> = records
         .iter()
@@ -209,6 +197,37 @@ pub async fn apply(
         json!({"Offset": "", "Limit": 0, "Keyword": "", "Type": ""}),
     );
     Ok(out)
+}
+
+/// The function's requests that started in `[from, to]`: those in flight on this node and
+/// those in the store (a request in flight may also have its running record there: one of
+/// each is kept).
+async fn in_window(
+    svc: &Service,
+    key: &FunctionKey,
+    from: i64,
+    to: i64,
+) -> Result<Vec<RequestRecord>, ApiError> {
+    let in_flight = svc.running.list(key, from, to + 1);
+    let mut records = svc
+        .store
+        .list_requests(key, from, to + 1, MAX_WINDOW as usize)
+        .await?;
+    records.retain(|r| !in_flight.iter().any(|f| f.request_id == r.request_id));
+    records.extend(in_flight);
+    Ok(records)
+}
+
+fn sort(records: &mut [RequestRecord], by: OrderBy, desc: bool) {
+    match by {
+        OrderBy::FunctionName => records.sort_by(|a, b| a.function.name.cmp(&b.function.name)),
+        OrderBy::Duration => records.sort_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms)),
+        OrderBy::MemUsage => records.sort_by_key(|r| r.mem_usage_bytes),
+        OrderBy::StartTime => records.sort_by_key(|r| r.start_ms),
+    }
+    if desc {
+        records.reverse();
+    }
 }
 
 #[cfg(test)]

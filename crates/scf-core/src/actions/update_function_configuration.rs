@@ -3,7 +3,6 @@
 
 use super::function_view::{Environment, env_pairs};
 use crate::lookup::load;
-use super::update_function_code::refuse_publish;
 use crate::rules;
 use crate::service::{Caller, Service, now_ms};
 use scf_derive::Params;
@@ -48,7 +47,7 @@ pub async fn apply(
     req: Request,
 ) -> Result<Map<String, Value>, ApiError> {
     let mut f = load(svc, caller, req.namespace.as_deref(), &req.function_name).await?;
-    refuse_publish(req.publish.as_deref())?;
+    rules::refuse_publish(req.publish.as_deref())?;
     if let Some(runtime) = req.runtime.as_deref().filter(|r| !r.is_empty())
         && runtime != f.runtime
     {
