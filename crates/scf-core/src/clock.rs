@@ -16,14 +16,17 @@
 //! schedules only at the next start. Timeouts and keep-alives already run on tokio's
 //! monotonic clock.
 //!
-//! Tests move the wall clock with [`shift_wall_for_tests`]; the end-to-end suite also runs
-//! scfd under libfaketime.
+//! Tests move the wall clock alone with [`shift_wall_for_tests`] (a clock set by hand), or
+//! both clocks with [`advance_for_tests`] (time passing: a retry interval or the retention
+//! gone by without waiting for it); the end-to-end suite also runs scfd under libfaketime.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 static SHIFT_MS: AtomicI64 = AtomicI64::new(0);
+/// Time passed by [`advance_for_tests`], on the steady clock.
+static STEADY_SHIFT_MS: AtomicI64 = AtomicI64::new(0);
 static START: OnceLock<(i64, Instant)> = OnceLock::new();
 
 fn system_ms() -> i64 {
@@ -41,7 +44,7 @@ pub fn wall_ms() -> i64 {
 /// The wall clock at start plus the monotonic time since.
 pub fn steady_ms() -> i64 {
     let (wall, at) = START.get_or_init(|| (wall_ms(), Instant::now()));
-    wall + at.elapsed().as_millis() as i64
+    wall + at.elapsed().as_millis() as i64 + STEADY_SHIFT_MS.load(Ordering::Relaxed)
 }
 
 /// The earlier of [`wall_ms`] and [`steady_ms`].
@@ -64,6 +67,17 @@ pub fn shift_wall_for_tests(delta_ms: i64) {
     SHIFT_MS.fetch_add(delta_ms, Ordering::Relaxed);
 }
 
+/// Lets `delta_ms` of time pass at once: both clocks move (what is scheduled on the steady
+/// clock comes due, what is judged by age on the settled clock gets older). Tokio's timers do
+/// not move: a loop that sleeps until something is due wakes at its next look (the async
+/// dispatcher looks at least every second, the purge every `purge_interval`). For tests only.
+#[doc(hidden)]
+pub fn advance_for_tests(delta_ms: i64) {
+    start();
+    STEADY_SHIFT_MS.fetch_add(delta_ms, Ordering::Relaxed);
+    SHIFT_MS.fetch_add(delta_ms, Ordering::Relaxed);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +96,16 @@ mod tests {
         shift_wall_for_tests(-74 * 3600 * 1000);
         assert!(steady_ms() - wall_ms() > 3500 * 1000);
         assert!(settled_ms() < steady_ms() - 3500 * 1000);
+    }
+
+    #[test]
+    fn passing_time_moves_both_clocks() {
+        start();
+        let (w0, s0) = (wall_ms(), steady_ms());
+        advance_for_tests(3_600_000);
+        let (w1, s1) = (wall_ms(), steady_ms());
+        assert!((3_600_000..3_660_000).contains(&(w1 - w0)), "{}", w1 - w0);
+        assert!((3_600_000..3_660_000).contains(&(s1 - s0)), "{}", s1 - s0);
+        assert!(settled_ms() >= s0 + 3_600_000);
     }
 }

@@ -225,3 +225,127 @@ async fn event_config_async_list_and_version_limit_codes() {
         "LimitExceeded.FunctionVersions"
     );
 }
+
+/// GetRequestStatus of `id` from three hours before the (stepped) wall clock to one after.
+async fn status_of(t: &common::TestApp, name: &str, id: &str) -> serde_json::Value {
+    let now = scf_core::clock::wall_ms();
+    let at = |ms| scf_types::time::format_datetime(ms, 8 * 3600);
+    t.ok(
+        "GetRequestStatus",
+        json!({"FunctionName": name, "FunctionRequestId": id,
+               "StartTime": at(now - 3 * 3_600_000), "EndTime": at(now + 3_600_000)}),
+    )
+    .await["Data"][0]
+        .clone()
+}
+
+/// A failed event's retry waits its interval on the steady clock: with an hour between runs
+/// it is still pending (RetCode 1) after its first run, and runs again (and fails for good,
+/// RetryNum 1) once the hour is stepped past, without the test waiting for it.
+#[tokio::test]
+async fn a_retry_comes_due_when_its_interval_has_passed() {
+    let hour = std::time::Duration::from_secs(3600);
+    let t = common::test_app_configured(&[], |s| s.async_retry_interval = hour);
+    deploy(
+        &t,
+        "fails",
+        "def main_handler(event, context):\n    raise RuntimeError('always')\n",
+        json!({}),
+    )
+    .await;
+    t.ok("UpdateFunctionEventInvokeConfig", json!({"FunctionName": "fails", "AsyncTriggerConfig": {"RetryConfig": [{"RetryNum": 1}], "MsgTTL": 7200}})).await;
+    let a = t
+        .ok(
+            "Invoke",
+            json!({"FunctionName": "fails", "InvocationType": "Event"}),
+        )
+        .await;
+    let id = a["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // The first run ends (its log is written) while the request stays pending for the retry.
+    let mut first = json!(null);
+    for _ in 0..200 {
+        first = status_of(&t, "fails", &id).await;
+        if first["RetMsg"]
+            .as_str()
+            .is_some_and(|m| m.contains("always"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        (first["RetCode"].clone(), first["RetryNum"].clone()),
+        (json!(1), json!(0)),
+        "{first}"
+    );
+    // Well past any look of the dispatcher, the retry is still an hour away.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(status_of(&t, "fails", &id).await["RetCode"], 1);
+
+    scf_core::clock::advance_for_tests(hour.as_millis() as i64 + 1000);
+    let mut last = json!(null);
+    for _ in 0..200 {
+        last = status_of(&t, "fails", &id).await;
+        if last["RetCode"] != 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        (last["RetCode"].clone(), last["RetryNum"].clone()),
+        (json!(-1), json!(1)),
+        "{last}"
+    );
+}
+
+/// The retention purge deletes what is older than the retention, judged on the settled clock:
+/// a request is kept while it is young, and when the wall clock alone jumps, and purged once
+/// the retention is stepped past.
+#[tokio::test]
+async fn the_purge_takes_requests_once_the_retention_has_passed() {
+    let t = common::test_app_configured(&[], |s| {
+        s.retention = std::time::Duration::from_secs(3600);
+        s.purge_interval = std::time::Duration::from_millis(100);
+    });
+    deploy(
+        &t,
+        "quick",
+        "def main_handler(event, context):\n    return 1\n",
+        json!({}),
+    )
+    .await;
+    let r = t.ok("Invoke", json!({"FunctionName": "quick"})).await;
+    let id = r["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // Several purges run meanwhile; the young request stays.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        status_of(&t, "quick", &id).await["RetCode"],
+        0,
+        "kept while young"
+    );
+    // A wall clock set two hours forward by hand does not age it (issue 11's settled clock).
+    scf_core::clock::shift_wall_for_tests(2 * 3600 * 1000);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        status_of(&t, "quick", &id).await["RetCode"],
+        0,
+        "a clock jump ages nothing"
+    );
+
+    scf_core::clock::advance_for_tests(2 * 3600 * 1000);
+    let mut gone = false;
+    for _ in 0..200 {
+        if status_of(&t, "quick", &id).await.is_null() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(gone, "purged once older than the retention");
+}

@@ -31,9 +31,17 @@ pub fn account(id: &str, key: &str, app_id: u64) -> Account {
 }
 
 pub fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
+    test_app_configured(rates, |s| s.limits = limits)
+}
+
+/// The test router with its service's settings changed by `configure`.
+pub fn test_app_configured(
+    rates: &[(&str, u32)],
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tmp");
-    let settings = Settings {
-        limits,
+    let mut settings = Settings {
+        limits: Limits::default(),
         time_offset_seconds: 8 * 3600,
         default_runtime: "Python3.9".into(),
         public_url: None,
@@ -48,6 +56,7 @@ pub fn test_app_with(rates: &[(&str, u32)], limits: Limits) -> TestApp {
         async_lease: std::time::Duration::from_secs(30),
         async_dispatch: true,
     };
+    configure(&mut settings);
     let engine = scf_engine::Engine::start(
         scf_engine::EngineConfig::default(),
         scf_engine::sandbox::SandboxConfig {
