@@ -10,6 +10,7 @@
 //! cap, and a protocol line longer than any valid answer fails the invocation at once.
 
 use crate::custom::CustomApi;
+use crate::lock;
 use crate::network::{self, Outbound};
 use crate::protocol::{self, InitKind, Message};
 use crate::runtimes::{Language, Launch};
@@ -130,7 +131,7 @@ impl Freezer {
 
     fn idle(self: &Arc<Self>) {
         let generation = {
-            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut st = lock(&self.state);
             st.generation += 1;
             st.generation
         };
@@ -138,7 +139,7 @@ impl Freezer {
         tokio::spawn(async move {
             tokio::time::sleep(FREEZE_AFTER).await;
             let _ = tokio::task::spawn_blocking(move || {
-                let mut st = me.state.lock().unwrap_or_else(|p| p.into_inner());
+                let mut st = lock(&me.state);
                 if st.generation == generation && !st.frozen && !st.gone {
                     me.write(b"FROZEN");
                     st.frozen = true;
@@ -149,7 +150,7 @@ impl Freezer {
     }
 
     fn wake(&self) {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock(&self.state);
         st.generation += 1;
         if st.frozen {
             self.write(b"THAWED");
@@ -158,7 +159,7 @@ impl Freezer {
     }
 
     fn release(&self) {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock(&self.state);
         st.gone = true;
         if st.frozen {
             self.write(b"THAWED");
@@ -295,7 +296,7 @@ static DYING_CGROUPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Removes the cgroups left by instances that have died since (called by the reaper).
 pub fn remove_dead_cgroups() {
-    let mut dying = DYING_CGROUPS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut dying = lock(&DYING_CGROUPS);
     dying.retain(|dir| std::fs::remove_dir(dir).is_err() && dir.exists());
 }
 
@@ -315,10 +316,7 @@ impl Drop for Cgroups {
         {
             // A cgroup refuses removal while its processes (killed with the instance) exit.
             if std::fs::remove_dir(dir).is_err() && dir.exists() {
-                DYING_CGROUPS
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(dir.clone());
+                lock(&DYING_CGROUPS).push(dir.clone());
             }
         }
     }
@@ -405,7 +403,7 @@ fn spawn_drain<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
             match reader.read(&mut chunk).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let mut buf = into.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut buf = lock(&into);
                     let room = MAX_STRAY_BYTES.saturating_sub(buf.len());
                     buf.extend_from_slice(&chunk[..n.min(room)]);
                 }
@@ -416,7 +414,7 @@ fn spawn_drain<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
 
 /// Empties a stray-output buffer into text.
 fn take_text(stray: &Mutex<Vec<u8>>) -> String {
-    let bytes = std::mem::take(&mut *stray.lock().unwrap_or_else(|p| p.into_inner()));
+    let bytes = std::mem::take(&mut *lock(&stray));
     String::from_utf8_lossy(&bytes).into_owned()
 }
 

@@ -406,29 +406,14 @@ impl Engine {
     fn reap(&self) {
         instance::remove_dead_cgroups();
         // Pools nobody uses any more (an old version or configuration).
-        self.pools
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, p| {
-                Arc::strong_count(p) > 1
-                    || !p.idle.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
-                    || !p
-                        .spares
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .is_empty()
-            });
+        lock(&self.pools).retain(|_, p| {
+            Arc::strong_count(p) > 1 || !lock(&p.idle).is_empty() || !lock(&p.spares).is_empty()
+        });
         let keep = Duration::from_secs(self.config.keep_alive_secs);
-        let pools: Vec<Arc<Pool>> = self
-            .pools
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let pools: Vec<Arc<Pool>> = lock(&self.pools).values().cloned().collect();
         let spare_ttl = keep.max(SPARE_TTL_MIN);
         for pool in pools {
-            let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let mut idle = lock(&pool.idle);
             idle.retain_mut(|i| i.last_used.elapsed() < keep && i.alive());
             let unused = lock(&pool.last_used).elapsed() >= spare_ttl;
             lock(&pool.spares).retain_mut(|s| !unused && s.alive());
@@ -465,16 +450,13 @@ impl Engine {
 
     /// Instances idle in the pools (for tests and metrics).
     pub fn idle_instances(&self) -> usize {
-        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        pools
-            .values()
-            .map(|p| p.idle.lock().unwrap_or_else(|e| e.into_inner()).len())
-            .sum()
+        let pools = lock(&self.pools);
+        pools.values().map(|p| lock(&p.idle).len()).sum()
     }
 
     /// Spare instances started ahead of need (for tests and metrics).
     pub fn spare_instances(&self) -> usize {
-        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        let pools = lock(&self.pools);
         pools.values().map(|p| lock(&p.spares).len()).sum()
     }
 
@@ -535,7 +517,7 @@ impl Engine {
     fn pool(&self, spec: &FunctionSpec) -> Arc<Pool> {
         // Built before the lock: every invocation of the server takes it.
         let key = spec.pool_key();
-        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pools = lock(&self.pools);
         Arc::clone(pools.entry(key).or_insert_with(|| {
             Arc::new(Pool {
                 function_id: spec.function_id.clone(),
@@ -648,10 +630,7 @@ impl Engine {
             },
         };
         let cancel = Arc::new(Notify::new());
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(request_id.to_string(), Arc::clone(&cancel));
+        lock(&self.running).insert(request_id.to_string(), Arc::clone(&cancel));
         let deadline_ms = deadline_ms(spec.timeout);
         let mut run = instance
             .invoke(
@@ -663,10 +642,7 @@ impl Engine {
                 &cancel,
             )
             .await;
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(request_id);
+        lock(&self.running).remove(request_id);
         let init_ms = if cold_start { instance.init_ms } else { 0.0 };
         if cold_start && !instance.init_log.is_empty() {
             run.log = format!("{}{}", std::mem::take(&mut instance.init_log), run.log);
@@ -713,10 +689,7 @@ impl Engine {
     #[inline]
     fn keep_warm(&self, pool: &Pool, mut instance: Instance, function_id: &str) {
         instance.last_used = Instant::now();
-        pool.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(instance);
+        lock(&pool.idle).push(instance);
         self.cap_idle(function_id);
     }
 
@@ -790,12 +763,7 @@ impl Engine {
 
     /// Ends a running invocation (TerminateAsyncEvent). Whether it was running here.
     pub fn terminate(&self, request_id: &str) -> bool {
-        match self
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(request_id)
-        {
+        match lock(&self.running).get(request_id) {
             Some(n) => {
                 n.notify_one();
                 true
@@ -826,8 +794,9 @@ fn deadline_ms(timeout: Duration) -> i64 {
         + timeout.as_millis() as i64
 }
 
-/// Locks a mutex of plain data, which a panic elsewhere cannot leave inconsistent.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks a mutex of plain data, which a panic elsewhere cannot leave inconsistent: the one
+/// poison-recovering lock of the crate.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 

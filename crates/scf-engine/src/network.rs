@@ -47,6 +47,7 @@
 //! before the handler is loaded (interpreter runtimes), or before the custom runtime's
 //! `bootstrap` is executed (the launcher waits for a go-ahead byte, `--wait-start`).
 
+use crate::lock;
 use crate::sandbox::Handoff;
 use std::io::IoSliceMut;
 use std::mem::MaybeUninit;
@@ -180,7 +181,7 @@ impl Outbound {
             tokio::spawn(async move {
                 let mut chunk = [0u8; 1024];
                 while let Ok(n @ 1..) = stderr.read(&mut chunk).await {
-                    let mut kept = log.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut kept = lock(&log);
                     let room = MAX_PASTA_LOG.saturating_sub(kept.len());
                     kept.extend_from_slice(&chunk[..n.min(room)]);
                 }
@@ -214,7 +215,7 @@ impl Outbound {
                 .and_then(Result::ok);
             // Its stderr may still be draining.
             tokio::time::sleep(Duration::from_millis(10)).await;
-            let log = String::from_utf8_lossy(&self.log.lock().unwrap_or_else(|p| p.into_inner()))
+            let log = String::from_utf8_lossy(&lock(&self.log))
                 .lines()
                 .filter(|l| !l.starts_with("Failed to send") || !l.ends_with("to syslog"))
                 .collect::<Vec<_>>()
