@@ -414,7 +414,7 @@ fn spawn_drain<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
 
 /// Empties a stray-output buffer into text.
 fn take_text(stray: &Mutex<Vec<u8>>) -> String {
-    let bytes = std::mem::take(&mut *lock(&stray));
+    let bytes = std::mem::take(&mut *lock(stray));
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
