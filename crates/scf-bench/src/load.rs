@@ -182,72 +182,20 @@ pub fn new_histogram() -> Histogram<u64> {
 /// Runs `spec`: every client warms up for `warmup`, then all measure for `measure`.
 pub fn run(spec: &LoadSpec<'_>) -> Result<LoadResult, String> {
     let barrier = Arc::new(Barrier::new(spec.clients + 1));
-    let per_client_cap = if spec.max_requests == 0 {
-        u64::MAX
-    } else {
-        spec.max_requests.div_ceil(spec.clients as u64)
+    let pace = Pace {
+        warmup: spec.warmup,
+        measure: spec.measure,
+        capture: spec.capture,
+        pause: spec.pause,
+        cap: if spec.max_requests == 0 {
+            u64::MAX
+        } else {
+            spec.max_requests.div_ceil(spec.clients as u64)
+        },
     };
     let mut handles = Vec::new();
     for client in 0..spec.clients {
-        let addr = spec.addr.to_string();
-        let requests = Arc::clone(&spec.requests);
-        let barrier = Arc::clone(&barrier);
-        let (warmup, measure, capture, pause) =
-            (spec.warmup, spec.measure, spec.capture, spec.pause);
-        // Clients start at spread offsets, so distinct requests (GetRequestStatus ids) interleave.
-        let clients = spec.clients;
-        let handle = std::thread::Builder::new()
-            .name(format!("client-{client}"))
-            .stack_size(256 * 1024)
-            .spawn(move || -> Result<LoadResult, String> {
-                let conn = Connection::open(&addr);
-                barrier.wait();
-                let mut conn = conn.map_err(|e| format!("connect {addr}: {e}"))?;
-                let start = Instant::now();
-                let measure_from = start + warmup;
-                let end = measure_from + measure;
-                let mut result = LoadResult::empty();
-                let n = requests.len();
-                let mut i = client * n / clients;
-                let mut measured = 0u64;
-                let mut last = start;
-                loop {
-                    let sent = Instant::now();
-                    if sent >= end || measured >= per_client_cap {
-                        break;
-                    }
-                    let answer = conn
-                        .round_trip(&requests[i % n])
-                        .map_err(|e| format!("client {client}: {e}"))?;
-                    i += 1;
-                    let done = Instant::now();
-                    if sent >= measure_from {
-                        measured += 1;
-                        last = done;
-                        result
-                            .histogram
-                            .saturating_record((done - sent).as_nanos() as u64);
-                        match answer.outcome {
-                            Outcome::Ok => {
-                                result.ok += 1;
-                                if let Some(key) = capture
-                                    && let Some(v) = string_after(answer.body, key)
-                                {
-                                    result.captured.push(v.to_string());
-                                }
-                            }
-                            Outcome::Error(code) => *result.errors.entry(code).or_default() += 1,
-                        }
-                    }
-                    if !pause.is_zero() {
-                        std::thread::sleep(pause);
-                    }
-                }
-                result.seconds = last.saturating_duration_since(measure_from).as_secs_f64();
-                Ok(result)
-            })
-            .map_err(|e| format!("cannot start a client thread: {e}"))?;
-        handles.push(handle);
+        handles.push(spawn_client(spec, client, pace, &barrier)?);
     }
     barrier.wait();
     let mut total = LoadResult::empty();
@@ -255,21 +203,122 @@ pub fn run(spec: &LoadSpec<'_>) -> Result<LoadResult, String> {
         let r = h
             .join()
             .map_err(|_| "a client thread panicked".to_string())??;
-        total
-            .histogram
-            .add(&r.histogram)
-            .expect("histograms with the same bounds add");
-        total.ok += r.ok;
-        for (k, v) in r.errors {
-            *total.errors.entry(k).or_default() += v;
-        }
-        total.seconds = total.seconds.max(r.seconds);
-        total.captured.extend(r.captured);
+        total.absorb(r);
     }
     if total.seconds <= 0.0 {
         total.seconds = spec.measure.as_secs_f64();
     }
     Ok(total)
+}
+
+/// How one client of a run paces itself (a copy per thread: the spec is borrowed).
+#[derive(Clone, Copy)]
+struct Pace {
+    warmup: Duration,
+    measure: Duration,
+    capture: Option<&'static [u8]>,
+    pause: Duration,
+    /// Measured requests this client sends at most (its share of `max_requests`).
+    cap: u64,
+}
+
+/// Starts client `client`'s thread: it connects, waits at `barrier` for all the others, then
+/// drives its connection.
+fn spawn_client(
+    spec: &LoadSpec<'_>,
+    client: usize,
+    pace: Pace,
+    barrier: &Arc<Barrier>,
+) -> Result<std::thread::JoinHandle<Result<LoadResult, String>>, String> {
+    let addr = spec.addr.to_string();
+    let requests = Arc::clone(&spec.requests);
+    let barrier = Arc::clone(barrier);
+    // Clients start at spread offsets, so distinct requests (GetRequestStatus ids) interleave.
+    let first = client * requests.len() / spec.clients;
+    std::thread::Builder::new()
+        .name(format!("client-{client}"))
+        .stack_size(256 * 1024)
+        .spawn(move || -> Result<LoadResult, String> {
+            let conn = Connection::open(&addr);
+            barrier.wait();
+            let mut conn = conn.map_err(|e| format!("connect {addr}: {e}"))?;
+            drive(&mut conn, &requests, client, first, pace)
+        })
+        .map_err(|e| format!("cannot start a client thread: {e}"))
+}
+
+/// One client's loop: requests back to back (or `pause` apart) from `requests[first]` on,
+/// recording those sent after the warm-up, until the run's end or the client's cap.
+fn drive(
+    conn: &mut Connection,
+    requests: &[Vec<u8>],
+    client: usize,
+    first: usize,
+    pace: Pace,
+) -> Result<LoadResult, String> {
+    let start = Instant::now();
+    let measure_from = start + pace.warmup;
+    let end = measure_from + pace.measure;
+    let mut result = LoadResult::empty();
+    let n = requests.len();
+    let mut i = first;
+    let mut measured = 0u64;
+    let mut last = start;
+    loop {
+        let sent = Instant::now();
+        if sent >= end || measured >= pace.cap {
+            break;
+        }
+        let answer = conn
+            .round_trip(&requests[i % n])
+            .map_err(|e| format!("client {client}: {e}"))?;
+        i += 1;
+        let done = Instant::now();
+        if sent >= measure_from {
+            measured += 1;
+            last = done;
+            result.record(done - sent, answer, pace.capture);
+        }
+        if !pace.pause.is_zero() {
+            std::thread::sleep(pace.pause);
+        }
+    }
+    result.seconds = last.saturating_duration_since(measure_from).as_secs_f64();
+    Ok(result)
+}
+
+impl LoadResult {
+    /// Counts one measured answer: its round trip, its outcome and, from a successful one,
+    /// the value of the `capture` key.
+    fn record(&mut self, round_trip: Duration, answer: Answer<'_>, capture: Option<&[u8]>) {
+        self.histogram
+            .saturating_record(round_trip.as_nanos() as u64);
+        match answer.outcome {
+            Outcome::Ok => {
+                self.ok += 1;
+                if let Some(key) = capture
+                    && let Some(v) = string_after(answer.body, key)
+                {
+                    self.captured.push(v.to_string());
+                }
+            }
+            Outcome::Error(code) => *self.errors.entry(code).or_default() += 1,
+        }
+    }
+
+    /// Adds another client's run: histograms, counts and captures sum; the measured window
+    /// is the longest of the two.
+    fn absorb(&mut self, r: LoadResult) {
+        self.histogram
+            .add(&r.histogram)
+            .expect("histograms with the same bounds add");
+        self.ok += r.ok;
+        for (k, v) in r.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+        self.seconds = self.seconds.max(r.seconds);
+        self.captured.extend(r.captured);
+    }
 }
 
 /// A burst: `clients` connections opened first, then one request each, all released at once.

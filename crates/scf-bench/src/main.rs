@@ -185,11 +185,40 @@ impl Drop for Postgres {
     }
 }
 
+/// The whole suite: every scenario the flags ask for, then the report, written even when a
+/// scenario failed (with a note saying where the run stopped).
 fn run_suite(cli: &Cli) -> Result<(), String> {
     if let Some(network) = &cli.network {
         let _ = scfd_process::NETWORK.set(network.clone());
     }
     let started = Instant::now();
+    let bin_dir = scfd_bin_dir(cli)?;
+    let out = out_dir(cli)?;
+    let machine = machine::describe();
+    let mut suite = scenarios::Suite::new(
+        scenarios::Plan::new(cli.quick),
+        out.clone(),
+        bin_dir.clone(),
+    );
+    let result = run_scenarios(&mut suite, cli);
+    if let Err(e) = &result {
+        suite.notes.push(format!("**The run stopped early**: {e}"));
+    }
+    let report = report::Report {
+        machine,
+        quick: cli.quick,
+        scfd_binary: bin_dir.join("scfd").display().to_string(),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        rows: std::mem::take(&mut suite.rows),
+        notes: std::mem::take(&mut suite.notes),
+    };
+    write_report(&out, results_name(cli), &report)?;
+    result
+}
+
+/// Where `scfd` and `scf-sandbox` are: `--bin-dir`, or this binary's folder after building
+/// them there. Either way both must be present.
+fn scfd_bin_dir(cli: &Cli) -> Result<PathBuf, String> {
     let bin_dir = match &cli.bin_dir {
         Some(d) => d.clone(),
         None => {
@@ -206,62 +235,64 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
             return Err(format!("{} is missing", bin_dir.join(bin).display()));
         }
     }
+    Ok(bin_dir)
+}
+
+/// The output folder (`--out`, or `target/bench`), created, as an absolute path.
+fn out_dir(cli: &Cli) -> Result<PathBuf, String> {
     let out = cli
         .out
         .clone()
         .unwrap_or_else(|| workspace_root().join("target/bench"));
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let out = out.canonicalize().map_err(|e| e.to_string())?;
-    let machine = machine::describe();
-    let mut suite = scenarios::Suite::new(
-        scenarios::Plan::new(cli.quick),
-        out.clone(),
-        bin_dir.clone(),
-    );
-    let result = (|| {
-        suite.baselines()?;
-        if cli.pg_only {
-            return Ok(());
-        }
+    out.canonicalize().map_err(|e| e.to_string())
+}
+
+/// The scenarios in their order: the baselines, then (unless `--pg-only`) the embedded store's,
+/// then the PostgreSQL rows; the first failure stops the run.
+fn run_scenarios(suite: &mut scenarios::Suite, cli: &Cli) -> Result<(), String> {
+    suite.baselines()?;
+    if !cli.pg_only {
         suite.warm_server()?;
         suite.cold_starts()?;
-        suite.request_status()
-    })();
-    let result = result.and_then(|()| {
-        if cli.no_pg {
-            suite
-                .notes
-                .push("PostgreSQL rows: skipped (--no-pg).".into());
-            return Ok(());
-        }
-        let pg = Postgres::start(cli.pg_url.clone())?;
-        say(&format!("PostgreSQL store: {}", pg.database_url));
-        let r = suite.postgres(&pg.database_url);
-        suite.notes.push(format!(
-            "PostgreSQL rows: {} on this machine ({}), a fresh database; scfd with `[store] url`.",
-            pg.version, pg.origin
-        ));
-        r
-    });
-    if let Err(e) = &result {
-        suite.notes.push(format!("**The run stopped early**: {e}"));
+        suite.request_status()?;
     }
-    let report = report::Report {
-        machine,
-        quick: cli.quick,
-        scfd_binary: bin_dir.join("scfd").display().to_string(),
-        elapsed_seconds: started.elapsed().as_secs_f64(),
-        rows: std::mem::take(&mut suite.rows),
-        notes: std::mem::take(&mut suite.notes),
-    };
-    let name = match (cli.quick, cli.pg_only) {
+    postgres_rows(suite, cli)
+}
+
+/// The PostgreSQL rows on a fresh database, or a note that `--no-pg` skipped them.
+fn postgres_rows(suite: &mut scenarios::Suite, cli: &Cli) -> Result<(), String> {
+    if cli.no_pg {
+        suite
+            .notes
+            .push("PostgreSQL rows: skipped (--no-pg).".into());
+        return Ok(());
+    }
+    let pg = Postgres::start(cli.pg_url.clone())?;
+    say(&format!("PostgreSQL store: {}", pg.database_url));
+    let r = suite.postgres(&pg.database_url);
+    suite.notes.push(format!(
+        "PostgreSQL rows: {} on this machine ({}), a fresh database; scfd with `[store] url`.",
+        pg.version, pg.origin
+    ));
+    r
+}
+
+/// The base name of the result files: a quick or PostgreSQL-only run does not overwrite a
+/// full one.
+fn results_name(cli: &Cli) -> &'static str {
+    match (cli.quick, cli.pg_only) {
         (_, true) => "results-pg",
         (true, false) => "results-quick",
         (false, false) => "results",
-    };
+    }
+}
+
+/// Writes `NAME.md` and `NAME.json` into `out` and prints the Markdown.
+fn write_report(out: &Path, name: &str, report: &report::Report) -> Result<(), String> {
     let md = report.markdown();
     std::fs::write(out.join(format!("{name}.md")), &md).map_err(|e| e.to_string())?;
-    let json = serde_json::to_string_pretty(&report).expect("the report always serializes");
+    let json = serde_json::to_string_pretty(report).expect("the report always serializes");
     std::fs::write(out.join(format!("{name}.json")), json).map_err(|e| e.to_string())?;
     println!("{md}");
     eprintln!(
@@ -269,7 +300,7 @@ fn run_suite(cli: &Cli) -> Result<(), String> {
         out.join(format!("{name}.md")).display(),
         out.join(format!("{name}.json")).display()
     );
-    result
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {

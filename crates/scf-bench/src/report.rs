@@ -179,10 +179,19 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
 }
 
 impl Report {
+    /// The run as BENCHMARKS.md shows it: a header, the table, the targets and the notes.
     pub fn markdown(&self) -> String {
+        let mut s = self.header();
+        s.push_str(&self.table());
+        s.push_str(&self.targets_summary());
+        s.push_str(&self.notes_list());
+        s
+    }
+
+    /// The title, the machine and how to read the figures.
+    fn header(&self) -> String {
         let m = &self.machine;
-        let mut s = String::new();
-        s.push_str(&format!(
+        let mut s = format!(
             "### scf-bench{} — {}\n\n\
              Machine: {} ({} cores), {:.1} GiB RAM, Linux {}, {}. scfd: `{}`. Suite time: {:.0} s.\n\n",
             if self.quick { " --quick" } else { "" },
@@ -194,14 +203,19 @@ impl Report {
             m.rustc,
             self.scfd_binary,
             self.elapsed_seconds
-        ));
+        );
         s.push_str(
             "Latencies in ms (round trip seen by the client, HDR histogram); CPU = user+sys seconds \
              during the measured window (scfd / everything below it); memory = scfd's VmHWM / \
              the instances' RSS sum at the end, MB. Ratios: ×N = N times the baseline's p50; \
              % = share of the baseline's throughput.\n\n",
         );
-        s.push_str(
+        s
+    }
+
+    /// The column heads, then every row, with a bold line wherever the group changes.
+    fn table(&self) -> String {
+        let mut s = String::from(
             "| Scenario | Clients | Requests | Errors | p50 | p99 | p99.9 | Throughput /s | CPU s scfd / inst | MB scfd HWM / inst | Baselines (ratio) | Target | Notes |\n\
              |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n",
         );
@@ -211,96 +225,127 @@ impl Report {
                 group = &r.group;
                 s.push_str(&format!("| **{group}** | | | | | | | | | | | | |\n"));
             }
-            let errors = if r.errors.is_empty() {
-                "0".to_string()
-            } else {
-                r.errors
-                    .iter()
-                    .map(|(k, v)| format!("{v} {k}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let cpu = match (r.server_cpu_s, r.instances_cpu_s) {
-                (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
-                (Some(a), None) => format!("{a:.2} / –"),
-                _ => "–".into(),
-            };
-            let memory = match (r.server_hwm_mb, r.instances_rss_mb) {
-                (Some(a), Some(b)) => format!("{a:.1} / {b:.1}"),
-                (Some(a), None) => format!("{a:.1}"),
-                (None, Some(b)) => format!("– / {b:.1}"),
-                _ => "–".into(),
-            };
-            let comparisons = r
-                .comparisons
-                .iter()
-                .map(|c| {
-                    if c.is_throughput {
-                        format!("{} {}: {:.0}%", c.baseline, c.value, c.ratio * 100.0)
-                    } else {
-                        format!("{} {}: ×{:.1}", c.baseline, c.value, c.ratio)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("<br>");
-            let targets = r
-                .targets
-                .iter()
-                .map(|t| {
-                    format!(
-                        "{}: {} **{}**",
-                        t.text,
-                        t.figure,
-                        if t.met { "met" } else { "missed" }
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("<br>");
-            s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                r.scenario,
-                if r.clients == 0 {
-                    "–".to_string()
-                } else {
-                    r.clients.to_string()
-                },
-                if r.requests == 0 {
-                    "–".to_string()
-                } else {
-                    fmt_int(r.requests as f64)
-                },
-                errors,
-                opt(r.p50_ms, fmt_ms),
-                opt(r.p99_ms, fmt_ms),
-                opt(r.p999_ms, fmt_ms),
-                opt(r.throughput, fmt_int),
-                cpu,
-                memory,
-                comparisons,
-                targets,
-                r.note
-            ));
-        }
-        let targets: Vec<&Target> = self.rows.iter().flat_map(|r| &r.targets).collect();
-        if !targets.is_empty() {
-            s.push_str("\n#### Targets\n\n| Target | This run | |\n|---|---|---|\n");
-            for t in &targets {
-                s.push_str(&format!(
-                    "| {} | {} | {} |\n",
-                    t.text,
-                    t.figure,
-                    if t.met { "met" } else { "**missed**" }
-                ));
-            }
-            let met = targets.iter().filter(|t| t.met).count();
-            s.push_str(&format!("\n{met} of {} targets met.\n", targets.len()));
-        }
-        if !self.notes.is_empty() {
-            s.push_str("\n#### Notes\n\n");
-            for n in &self.notes {
-                s.push_str(&format!("- {n}\n"));
-            }
+            s.push_str(&r.table_line());
         }
         s
+    }
+
+    /// Every row's targets again, in one table, and how many were met (nothing without any).
+    fn targets_summary(&self) -> String {
+        let targets: Vec<&Target> = self.rows.iter().flat_map(|r| &r.targets).collect();
+        if targets.is_empty() {
+            return String::new();
+        }
+        let mut s = String::from("\n#### Targets\n\n| Target | This run | |\n|---|---|---|\n");
+        for t in &targets {
+            s.push_str(&format!(
+                "| {} | {} | {} |\n",
+                t.text,
+                t.figure,
+                if t.met { "met" } else { "**missed**" }
+            ));
+        }
+        let met = targets.iter().filter(|t| t.met).count();
+        s.push_str(&format!("\n{met} of {} targets met.\n", targets.len()));
+        s
+    }
+
+    /// The notes as a list (nothing without any).
+    fn notes_list(&self) -> String {
+        if self.notes.is_empty() {
+            return String::new();
+        }
+        let mut s = String::from("\n#### Notes\n\n");
+        for n in &self.notes {
+            s.push_str(&format!("- {n}\n"));
+        }
+        s
+    }
+}
+
+impl Row {
+    /// The row's line of the table; `–` where it has no figure.
+    fn table_line(&self) -> String {
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            self.scenario,
+            if self.clients == 0 {
+                "–".to_string()
+            } else {
+                self.clients.to_string()
+            },
+            if self.requests == 0 {
+                "–".to_string()
+            } else {
+                fmt_int(self.requests as f64)
+            },
+            self.errors_cell(),
+            opt(self.p50_ms, fmt_ms),
+            opt(self.p99_ms, fmt_ms),
+            opt(self.p999_ms, fmt_ms),
+            opt(self.throughput, fmt_int),
+            self.cpu_cell(),
+            self.memory_cell(),
+            self.comparisons_cell(),
+            self.targets_cell(),
+            self.note
+        )
+    }
+
+    fn errors_cell(&self) -> String {
+        if self.errors.is_empty() {
+            return "0".to_string();
+        }
+        self.errors
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn cpu_cell(&self) -> String {
+        match (self.server_cpu_s, self.instances_cpu_s) {
+            (Some(a), Some(b)) => format!("{a:.2} / {b:.2}"),
+            (Some(a), None) => format!("{a:.2} / –"),
+            _ => "–".into(),
+        }
+    }
+
+    fn memory_cell(&self) -> String {
+        match (self.server_hwm_mb, self.instances_rss_mb) {
+            (Some(a), Some(b)) => format!("{a:.1} / {b:.1}"),
+            (Some(a), None) => format!("{a:.1}"),
+            (None, Some(b)) => format!("– / {b:.1}"),
+            _ => "–".into(),
+        }
+    }
+
+    fn comparisons_cell(&self) -> String {
+        self.comparisons
+            .iter()
+            .map(|c| {
+                if c.is_throughput {
+                    format!("{} {}: {:.0}%", c.baseline, c.value, c.ratio * 100.0)
+                } else {
+                    format!("{} {}: ×{:.1}", c.baseline, c.value, c.ratio)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("<br>")
+    }
+
+    fn targets_cell(&self) -> String {
+        self.targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}: {} **{}**",
+                    t.text,
+                    t.figure,
+                    if t.met { "met" } else { "missed" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("<br>")
     }
 }

@@ -8,9 +8,11 @@ use crate::presign::REGION;
 use crate::proc_stats::{self, Cpu};
 use crate::report::{Row, fmt_int, fmt_ms, mb};
 use crate::scfd_process::{Scfd, ServerConfig, stop_child, wait_healthy};
+use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -104,6 +106,42 @@ fn say(msg: &str) {
     eprintln!("scf-bench: {msg}");
 }
 
+/// A baseline's row from its histogram (ns): one client, throughput from the mean latency.
+fn histogram_row(g: &str, scenario: &str, hist: &Histogram<u64>) -> Row {
+    let mut row = Row::new(g, scenario, 1);
+    row.requests = hist.len();
+    row.p50_ms = Some(hist.value_at_quantile(0.5) as f64 / 1e6);
+    row.p99_ms = Some(hist.value_at_quantile(0.99) as f64 / 1e6);
+    row.p999_ms = Some(hist.value_at_quantile(0.999) as f64 / 1e6);
+    row.throughput = Some(1e9 / hist.mean());
+    row
+}
+
+/// The warm Python targets: latency with one client, throughput and p99 with eight.
+fn warm_targets(row: Row, kind: Kind, clients: usize, r: &LoadResult) -> Row {
+    match (kind, clients) {
+        (Kind::Python, 1) => {
+            let (p50, p99) = (r.ms(0.5), r.ms(0.99));
+            row.target("p50 ≤ 0.15 ms", format!("{} ms", fmt_ms(p50)), p50 <= 0.15)
+                .target("p99 ≤ 0.5 ms", format!("{} ms", fmt_ms(p99)), p99 <= 0.5)
+        }
+        (Kind::Python, 8) => {
+            let (rps, p99) = (r.throughput(), r.ms(0.99));
+            row.target(
+                "8 clients ≥ 20,000/s",
+                format!("{}/s", fmt_int(rps)),
+                rps >= 20_000.0,
+            )
+            .target(
+                "8 clients p99 ≤ 5 ms",
+                format!("{} ms", fmt_ms(p99)),
+                p99 <= 5.0,
+            )
+        }
+        _ => row,
+    }
+}
+
 impl Suite {
     pub fn new(plan: Plan, out: PathBuf, bin_dir: PathBuf) -> Self {
         Suite {
@@ -155,42 +193,51 @@ impl Suite {
 
     // ---------------------------------------------------------------- baselines
 
+    /// The figures the scfd rows are compared with, measured without scfd: the raw floor,
+    /// fork-per-invoke, the interpreter's own memory, the fixed-JSON ceiling and the peers.
     pub fn baselines(&mut self) -> Result<(), String> {
         let g = "Baselines (no scfd)";
         say("baseline: the raw floor (warm python over a pipe)");
         let dir = self.fresh_dir("baseline-handler")?;
-        let (hist, hwm) = baselines::pipe_floor(&dir, 1_000, self.plan.floor_round_trips)?;
-        let p50 = hist.value_at_quantile(0.5) as f64 / 1e6;
-        self.base.floor_p50 = Some(p50);
-        let mut row = Row::new(
+        self.raw_floor(g, &dir)?;
+        say("baseline: fork-per-invoke python");
+        self.fork_per_invoke(g, &dir)?;
+        self.interpreter_alone(g)?;
+        say("baseline: the fixed-JSON ceiling (axum + tokio)");
+        self.fixed_json_ceiling(g)?;
+        self.peer_figures(g);
+        Ok(())
+    }
+
+    /// The handler in a warm interpreter, called over pipes: what any invoke costs at least.
+    fn raw_floor(&mut self, g: &str, dir: &Path) -> Result<(), String> {
+        let (hist, hwm) = baselines::pipe_floor(dir, 1_000, self.plan.floor_round_trips)?;
+        let row = histogram_row(
             g,
             "Raw floor: handler in a warm /usr/bin/python3, JSON lines over std pipes",
-            1,
+            &hist,
         );
-        row.requests = hist.len();
-        row.p50_ms = Some(p50);
-        row.p99_ms = Some(hist.value_at_quantile(0.99) as f64 / 1e6);
-        row.p999_ms = Some(hist.value_at_quantile(0.999) as f64 / 1e6);
-        row.throughput = Some(1e9 / hist.mean());
+        self.base.floor_p50 = row.p50_ms;
         self.rows
             .push(row.note(format!("worker VmHWM {:.1} MB", mb(hwm))));
+        Ok(())
+    }
 
-        say("baseline: fork-per-invoke python");
-        let hist = baselines::fork_per_invoke(&dir, self.plan.fork_calls)?;
-        let p50 = hist.value_at_quantile(0.5) as f64 / 1e6;
-        self.base.fork_p50 = Some(p50);
-        let mut row = Row::new(
+    /// A fresh interpreter per call: the naive cold start.
+    fn fork_per_invoke(&mut self, g: &str, dir: &Path) -> Result<(), String> {
+        let hist = baselines::fork_per_invoke(dir, self.plan.fork_calls)?;
+        let row = histogram_row(
             g,
             "Naive cold: `/usr/bin/python3 -c '<import handler, call, print>'` per call",
-            1,
+            &hist,
         );
-        row.requests = hist.len();
-        row.p50_ms = Some(p50);
-        row.p99_ms = Some(hist.value_at_quantile(0.99) as f64 / 1e6);
-        row.p999_ms = Some(hist.value_at_quantile(0.999) as f64 / 1e6);
-        row.throughput = Some(1e9 / hist.mean());
+        self.base.fork_p50 = row.p50_ms;
         self.rows.push(row);
+        Ok(())
+    }
 
+    /// The RSS of an idle interpreter, which a warm instance's memory is measured beyond.
+    fn interpreter_alone(&mut self, g: &str) -> Result<(), String> {
         let rss = baselines::interpreter_rss_kb()?;
         self.base.interpreter_rss_kb = rss;
         let mut row = Row::new(
@@ -200,8 +247,12 @@ impl Suite {
         );
         row.instances_rss_mb = Some(mb(rss));
         self.rows.push(row);
+        Ok(())
+    }
 
-        say("baseline: the fixed-JSON ceiling (axum + tokio)");
+    /// The fixed-JSON server (this binary's `fixed-json-server`), run for the rows and
+    /// stopped whether they succeeded or not.
+    fn fixed_json_ceiling(&mut self, g: &str) -> Result<(), String> {
         let port = crate::scfd_process::free_port()?;
         let addr = format!("127.0.0.1:{port}");
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -211,44 +262,50 @@ impl Suite {
             .arg(&addr)
             .spawn()
             .map_err(|e| format!("fixed-json-server: {e}"))?;
-        let result = (|| -> Result<(), String> {
-            wait_healthy(&addr, &mut child, Duration::from_secs(10))?;
-            let requests = Arc::new(vec![crate::presign::plain_post(&addr, "{}")]);
-            for clients in [1, 8, 16, 32] {
-                let before = proc_stats::cpu(child.id());
-                let (r, _) = self.measured(
-                    None,
-                    LoadSpec {
-                        addr: &addr,
-                        clients,
-                        warmup: self.plan.warmup,
-                        measure: self.plan.ceiling_measure,
-                        requests: Arc::clone(&requests),
-                        capture: None,
-                        max_requests: 0,
-                        pause: Duration::ZERO,
-                    },
-                )?;
-                let cpu = proc_stats::cpu(child.id()) - before;
-                fail_on_errors("fixed-JSON server", &r)?;
-                self.base
-                    .ceiling
-                    .insert(clients, (r.ms(0.5), r.throughput()));
-                let mut row = Row::new(
-                    g,
-                    "Ceiling: fixed-JSON axum server (`scf-bench fixed-json-server`)",
-                    clients,
-                )
-                .with_load(&r);
-                row.server_cpu_s = Some(cpu.server);
-                row.server_hwm_mb = proc_stats::status_kb(child.id(), "VmHWM:").map(mb);
-                self.rows.push(row);
-            }
-            Ok(())
-        })();
+        let result = self.ceiling_rows(g, &addr, &mut child);
         stop_child(&mut child, Duration::from_secs(5));
-        result?;
+        result
+    }
 
+    /// The ceiling at 1, 8, 16 and 32 clients, with the server's own CPU and memory.
+    fn ceiling_rows(&mut self, g: &str, addr: &str, child: &mut Child) -> Result<(), String> {
+        wait_healthy(addr, child, Duration::from_secs(10))?;
+        let requests = Arc::new(vec![crate::presign::plain_post(addr, "{}")]);
+        for clients in [1, 8, 16, 32] {
+            let before = proc_stats::cpu(child.id());
+            let (r, _) = self.measured(
+                None,
+                LoadSpec {
+                    addr,
+                    clients,
+                    warmup: self.plan.warmup,
+                    measure: self.plan.ceiling_measure,
+                    requests: Arc::clone(&requests),
+                    capture: None,
+                    max_requests: 0,
+                    pause: Duration::ZERO,
+                },
+            )?;
+            let cpu = proc_stats::cpu(child.id()) - before;
+            fail_on_errors("fixed-JSON server", &r)?;
+            self.base
+                .ceiling
+                .insert(clients, (r.ms(0.5), r.throughput()));
+            let mut row = Row::new(
+                g,
+                "Ceiling: fixed-JSON axum server (`scf-bench fixed-json-server`)",
+                clients,
+            )
+            .with_load(&r);
+            row.server_cpu_s = Some(cpu.server);
+            row.server_hwm_mb = proc_stats::status_kb(child.id(), "VmHWM:").map(mb);
+            self.rows.push(row);
+        }
+        Ok(())
+    }
+
+    /// The peers' figures when they are installed (a row), or a note saying why not.
+    fn peer_figures(&mut self, g: &str) {
         match baselines::peers(self.plan.quick) {
             Ok(figures) => {
                 for (label, metric, value) in figures {
@@ -267,7 +324,6 @@ impl Suite {
             }
             Err(why) => self.notes.push(format!("Peers: {why}.")),
         }
-        Ok(())
     }
 
     fn ceiling_rps(&self, clients: usize) -> Option<f64> {
@@ -350,6 +406,7 @@ impl Suite {
         Ok(())
     }
 
+    /// Warm sync invokes of one runtime's hello function at 1, 8 and 32 clients.
     fn warm_invokes(&mut self, server: &Scfd, kind: Kind) -> Result<(), String> {
         let name = match kind {
             Kind::Python => "py-hello",
@@ -372,19 +429,10 @@ impl Suite {
             ));
             let (r, cpu) = self.measured(
                 Some(server),
-                LoadSpec {
-                    addr: &server.addr,
-                    clients,
-                    warmup: self.plan.warmup,
-                    measure: self.plan.measure,
-                    requests: Arc::clone(&requests),
-                    capture: None,
-                    max_requests: 0,
-                    pause: Duration::ZERO,
-                },
+                self.steady_load(&server.addr, clients, &requests),
             )?;
             fail_on_errors(&format!("warm {} {clients} clients", kind.label()), &r)?;
-            let mut row = Row::new(g, format!("{}, {}", kind.label(), kind.runtime()), clients)
+            let row = Row::new(g, format!("{}, {}", kind.label(), kind.runtime()), clients)
                 .with_load(&r)
                 .with_cpu(cpu)
                 .with_memory(server.pid)
@@ -392,46 +440,48 @@ impl Suite {
                     "{} processes below scfd (every function's warm instances so far)",
                     proc_stats::descendants(server.pid).len()
                 ));
-            if clients == 1 {
-                row = row
-                    .vs_latency("raw floor", self.base.floor_p50)
-                    .vs_latency("fixed-JSON", self.ceiling_p50(1))
-                    .vs_latency("sls-warm", self.peer("sls-warm seq_p50_ms"));
-            } else {
-                row = row
-                    .vs_throughput("fixed-JSON", self.ceiling_rps(clients))
-                    .vs_throughput(
-                        "sls-warm 8c",
-                        if clients == 8 {
-                            self.peer("sls-warm conc_rps")
-                        } else {
-                            None
-                        },
-                    );
-            }
-            if kind == Kind::Python && clients == 1 {
-                let (p50, p99) = (r.ms(0.5), r.ms(0.99));
-                row = row
-                    .target("p50 ≤ 0.15 ms", format!("{} ms", fmt_ms(p50)), p50 <= 0.15)
-                    .target("p99 ≤ 0.5 ms", format!("{} ms", fmt_ms(p99)), p99 <= 0.5);
-            }
-            if kind == Kind::Python && clients == 8 {
-                let (rps, p99) = (r.throughput(), r.ms(0.99));
-                row = row
-                    .target(
-                        "8 clients ≥ 20,000/s",
-                        format!("{}/s", fmt_int(rps)),
-                        rps >= 20_000.0,
-                    )
-                    .target(
-                        "8 clients p99 ≤ 5 ms",
-                        format!("{} ms", fmt_ms(p99)),
-                        p99 <= 5.0,
-                    );
-            }
-            self.rows.push(row);
+            let row = self.warm_baselines(row, clients);
+            self.rows.push(warm_targets(row, kind, clients, &r));
         }
         Ok(())
+    }
+
+    /// A warm row's comparisons: latency with one client, throughput with more.
+    fn warm_baselines(&self, row: Row, clients: usize) -> Row {
+        if clients == 1 {
+            row.vs_latency("raw floor", self.base.floor_p50)
+                .vs_latency("fixed-JSON", self.ceiling_p50(1))
+                .vs_latency("sls-warm", self.peer("sls-warm seq_p50_ms"))
+        } else {
+            row.vs_throughput("fixed-JSON", self.ceiling_rps(clients))
+                .vs_throughput(
+                    "sls-warm 8c",
+                    if clients == 8 {
+                        self.peer("sls-warm conc_rps")
+                    } else {
+                        None
+                    },
+                )
+        }
+    }
+
+    /// A load of `clients` back-to-back clients for the plan's warm-up and measured time.
+    fn steady_load<'a>(
+        &self,
+        addr: &'a str,
+        clients: usize,
+        requests: &Arc<Vec<Vec<u8>>>,
+    ) -> LoadSpec<'a> {
+        LoadSpec {
+            addr,
+            clients,
+            warmup: self.plan.warmup,
+            measure: self.plan.measure,
+            requests: Arc::clone(requests),
+            capture: None,
+            max_requests: 0,
+            pause: Duration::ZERO,
+        }
     }
 
     /// GetRequestStatus RetCode of one request: Some(code) when found.
@@ -627,16 +677,7 @@ impl Suite {
             ));
             let (r, cpu) = self.measured(
                 Some(server),
-                LoadSpec {
-                    addr: &server.addr,
-                    clients,
-                    warmup: self.plan.warmup,
-                    measure: self.plan.measure,
-                    requests: Arc::clone(&requests),
-                    capture: None,
-                    max_requests: 0,
-                    pause: Duration::ZERO,
-                },
+                self.steady_load(&server.addr, clients, &requests),
             )?;
             fail_on_errors("GetRequestStatus", &r)?;
             let row = Row::new(
@@ -696,8 +737,8 @@ impl Suite {
 
     // ---------------------------------------------------------------- cold starts
 
+    /// Cold starts of Python and Node.js on a server that keeps no instance warm.
     pub fn cold_starts(&mut self) -> Result<(), String> {
-        const COLD_PAUSE: Duration = Duration::from_millis(100);
         let dir = self.fresh_dir("cold-data")?;
         let server = Scfd::start(
             &self.bin_dir,
@@ -707,93 +748,130 @@ impl Suite {
                 ..ServerConfig::default()
             },
         )?;
-        let g = "Cold start (keep_alive_secs = 0: a fresh sandboxed instance per invocation)";
         for (kind, n) in [
             (Kind::Python, self.plan.cold_python),
             (Kind::Node, self.plan.cold_node),
         ] {
-            let name = if kind == Kind::Python {
-                "py-cold"
-            } else {
-                "node-cold"
-            };
-            server.deploy(name, kind, 128)?;
-            let requests = Arc::new(vec![
-                server.request("Invoke", &Scfd::invoke_params(name, false)),
-            ]);
-            // Two loads: requests 100 ms apart (each finds the function idle: the cold
-            // start a caller meets, the target) and back to back (how fast fresh instances
-            // can be made, when every request waits for the previous one's replacement).
-            for (pause, count, label) in [
-                (COLD_PAUSE, n / 2, "an idle function, requests 100 ms apart"),
-                (Duration::ZERO, n, "back to back"),
-            ] {
-                say(&format!("cold start: {} x{count}, {label}", kind.label()));
-                let (r, cpu) = self.measured(
-                    Some(&server),
-                    LoadSpec {
-                        addr: &server.addr,
-                        clients: 1,
-                        warmup: Duration::from_millis(300),
-                        measure: Duration::from_secs(120),
-                        requests: Arc::clone(&requests),
-                        capture: None,
-                        max_requests: count,
-                        pause,
-                    },
-                )?;
-                fail_on_errors(&format!("cold {}", kind.label()), &r)?;
-                let p50 = r.ms(0.5);
-                let mut row = Row::new(
-                    g,
-                    format!("{}, {}: {label}", kind.label(), kind.runtime()),
-                    1,
-                )
-                .with_load(&r)
-                .with_cpu(cpu)
-                .with_memory(server.pid);
-                let paced = !pause.is_zero();
-                row = match (kind, paced) {
-                    (Kind::Python, _) => {
-                        let row = row
-                            .vs_latency("fork-per-invoke", self.base.fork_p50)
-                            .vs_latency("sls-reload", self.peer("sls-reload seq_p50_ms"));
-                        if paced {
-                            row.target(
-                                "cold Python p50 ≤ 10 ms",
-                                format!("{} ms", fmt_ms(p50)),
-                                p50 <= 10.0,
-                            )
-                        } else {
-                            row
-                        }
-                    }
-                    (_, true) => row.target(
-                        "cold Node.js p50 ≤ 60 ms",
-                        format!("{} ms", fmt_ms(p50)),
-                        p50 <= 60.0,
-                    ),
-                    _ => row,
-                };
-                self.rows.push(row);
-            }
+            self.cold_starts_of(&server, kind, n)?;
         }
         server.stop();
         Ok(())
     }
 
+    /// One runtime's cold starts: `n / 2` requests 100 ms apart, then `n` back to back.
+    fn cold_starts_of(&mut self, server: &Scfd, kind: Kind, n: u64) -> Result<(), String> {
+        const COLD_PAUSE: Duration = Duration::from_millis(100);
+        let g = "Cold start (keep_alive_secs = 0: a fresh sandboxed instance per invocation)";
+        let name = if kind == Kind::Python {
+            "py-cold"
+        } else {
+            "node-cold"
+        };
+        server.deploy(name, kind, 128)?;
+        let requests = Arc::new(vec![
+            server.request("Invoke", &Scfd::invoke_params(name, false)),
+        ]);
+        // Two loads: requests 100 ms apart (each finds the function idle: the cold
+        // start a caller meets, the target) and back to back (how fast fresh instances
+        // can be made, when every request waits for the previous one's replacement).
+        for (pause, count, label) in [
+            (COLD_PAUSE, n / 2, "an idle function, requests 100 ms apart"),
+            (Duration::ZERO, n, "back to back"),
+        ] {
+            say(&format!("cold start: {} x{count}, {label}", kind.label()));
+            let (r, cpu) = self.measured(
+                Some(server),
+                LoadSpec {
+                    addr: &server.addr,
+                    clients: 1,
+                    warmup: Duration::from_millis(300),
+                    measure: Duration::from_secs(120),
+                    requests: Arc::clone(&requests),
+                    capture: None,
+                    max_requests: count,
+                    pause,
+                },
+            )?;
+            fail_on_errors(&format!("cold {}", kind.label()), &r)?;
+            let row = Row::new(
+                g,
+                format!("{}, {}: {label}", kind.label(), kind.runtime()),
+                1,
+            )
+            .with_load(&r)
+            .with_cpu(cpu)
+            .with_memory(server.pid);
+            let row = self.cold_baselines_and_targets(row, kind, !pause.is_zero(), r.ms(0.5));
+            self.rows.push(row);
+        }
+        Ok(())
+    }
+
+    /// Python's cold rows are compared with fork-per-invoke and the peers; the paced rows
+    /// (an idle function, the start a caller meets) carry each runtime's target.
+    fn cold_baselines_and_targets(&self, row: Row, kind: Kind, paced: bool, p50: f64) -> Row {
+        match (kind, paced) {
+            (Kind::Python, _) => {
+                let row = row
+                    .vs_latency("fork-per-invoke", self.base.fork_p50)
+                    .vs_latency("sls-reload", self.peer("sls-reload seq_p50_ms"));
+                if paced {
+                    row.target(
+                        "cold Python p50 ≤ 10 ms",
+                        format!("{} ms", fmt_ms(p50)),
+                        p50 <= 10.0,
+                    )
+                } else {
+                    row
+                }
+            }
+            (_, true) => row.target(
+                "cold Node.js p50 ≤ 60 ms",
+                format!("{} ms", fmt_ms(p50)),
+                p50 <= 60.0,
+            ),
+            _ => row,
+        }
+    }
+
     // ---------------------------------------------------------------- GetRequestStatus
 
+    /// GetRequestStatus of existing ids in a SQLite store bulk-loaded to each of the plan's
+    /// sizes in turn, with 1 and 16 clients.
     pub fn request_status(&mut self) -> Result<(), String> {
         let dir = self.fresh_dir("grs-data")?;
         let name = "grs-hello";
-        {
+        let db = self.store_with_function(&dir, name)?;
+        let creds = crate::presign::Credentials::bench();
+        let key = bulk_load::function_key(creds.app_id, REGION, name);
+        let window = RecordTimes::ending_now();
+        let mut loaded = 0u64;
+        let mut rng = bulk_load::Rng::new(42);
+        for &size in &self.plan.grs_sizes.clone() {
+            self.bulk_load_to(&db, &key, loaded, size, window.base_ms)?;
+            loaded = size;
             let server = Scfd::start(&self.bin_dir, &dir, &ServerConfig::default())?;
+            let requests: Vec<Vec<u8>> = (0..self.plan.grs_distinct)
+                .map(|_| {
+                    let id = bulk_load::request_id(rng.below(size));
+                    window.get_request_status(&server, name, &id)
+                })
+                .collect();
+            every_id_found(&server, &requests)?;
+            self.request_status_rows(&server, size, Arc::new(requests))?;
+            server.stop();
+        }
+        Ok(())
+    }
+
+    /// A data dir whose store has function `name` (scfd started, the function deployed,
+    /// scfd stopped); returns the database file the records are loaded into.
+    fn store_with_function(&self, dir: &Path, name: &str) -> Result<PathBuf, String> {
+        {
+            let server = Scfd::start(&self.bin_dir, dir, &ServerConfig::default())?;
             server.deploy(name, Kind::Python, 128)?;
             server.stop();
         }
-        let creds = crate::presign::Credentials::bench();
-        let key = bulk_load::function_key(creds.app_id, REGION, name);
         let db = dir.join("scfd.db");
         if !db.exists() {
             return Err(format!(
@@ -801,6 +879,100 @@ impl Suite {
                 db.display()
             ));
         }
+        Ok(db)
+    }
+
+    /// Loads records `loaded..size` (scfd is down) and notes how long that took.
+    fn bulk_load_to(
+        &mut self,
+        db: &Path,
+        key: &scf_store::FunctionKey,
+        loaded: u64,
+        size: u64,
+        base_ms: i64,
+    ) -> Result<(), String> {
+        say(&format!(
+            "GetRequestStatus: loading to {} records",
+            fmt_int(size as f64)
+        ));
+        let took = bulk_load::load(db, key, loaded, size, base_ms)?;
+        self.notes.push(format!(
+            "Bulk load of records {}..{}: {:.1} s ({} rows/s); database {:.0} MB.",
+            fmt_int(loaded as f64),
+            fmt_int(size as f64),
+            took.as_secs_f64(),
+            fmt_int((size - loaded) as f64 / took.as_secs_f64().max(1e-9)),
+            std::fs::metadata(db)
+                .map(|m| m.len() as f64 / 1e6)
+                .unwrap_or(0.0)
+        ));
+        Ok(())
+    }
+
+    /// The rows of one store size, 1 and 16 clients; the 10M, 16-client row carries the
+    /// targets.
+    fn request_status_rows(
+        &mut self,
+        server: &Scfd,
+        size: u64,
+        requests: Arc<Vec<Vec<u8>>>,
+    ) -> Result<(), String> {
+        let g = "GetRequestStatus (existing ids spread over the table)";
+        for clients in [1, 16] {
+            say(&format!(
+                "GetRequestStatus: {} records, {clients} clients",
+                fmt_int(size as f64)
+            ));
+            let (r, cpu) = self.measured(
+                Some(server),
+                self.steady_load(&server.addr, clients, &requests),
+            )?;
+            fail_on_errors("GetRequestStatus", &r)?;
+            let mut row = Row::new(g, format!("{} records", fmt_int(size as f64)), clients)
+                .with_load(&r)
+                .with_cpu(cpu)
+                .with_memory(server.pid)
+                .vs_latency("fixed-JSON", self.ceiling_p50(clients))
+                .vs_throughput("fixed-JSON", self.ceiling_rps(clients));
+            if size == 10_000_000 && clients == 16 {
+                row = self.request_status_targets(row, &r);
+            }
+            self.rows.push(row);
+        }
+        Ok(())
+    }
+
+    /// The GetRequestStatus targets: at 10M records, 16 clients get 60% of the ceiling's
+    /// throughput, and p99 stays under 2 ms.
+    fn request_status_targets(&self, row: Row, r: &LoadResult) -> Row {
+        let share = self
+            .ceiling_rps(16)
+            .map(|c| r.throughput() / c)
+            .unwrap_or(0.0);
+        let p99 = r.ms(0.99);
+        row.target(
+            "GRS 10M, 16 clients ≥ 60% of fixed-JSON",
+            format!("{:.0}%", share * 100.0),
+            share >= 0.6,
+        )
+        .target(
+            "GRS 10M, 16 clients p99 ≤ 2 ms",
+            format!("{} ms", fmt_ms(p99)),
+            p99 <= 2.0,
+        )
+    }
+}
+
+/// The times of the loaded records and the query window around them.
+struct RecordTimes {
+    /// When the first record started; record i started `i` ms later.
+    base_ms: i64,
+    start_time: String,
+    end_time: String,
+}
+
+impl RecordTimes {
+    fn ending_now() -> Self {
         // Row i started at base + i ms: 10M rows span under 3 hours, inside the 72-h retention.
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -808,99 +980,34 @@ impl Suite {
             .unwrap_or_default();
         let base_ms = now_ms - 4 * 3600 * 1000;
         // SCF's times are Beijing time (the config's default offset).
-        let start_time = scf_types::time::format_datetime(base_ms - 1000, 8 * 3600);
-        let end_time = scf_types::time::format_datetime(now_ms + 3600 * 1000, 8 * 3600);
-        let g = "GetRequestStatus (existing ids spread over the table)";
-        let mut loaded = 0u64;
-        let mut rng = bulk_load::Rng::new(42);
-        for &size in &self.plan.grs_sizes.clone() {
-            say(&format!(
-                "GetRequestStatus: loading to {} records",
-                fmt_int(size as f64)
-            ));
-            let took = bulk_load::load(&db, &key, loaded, size, base_ms)?;
-            self.notes.push(format!(
-                "Bulk load of records {}..{}: {:.1} s ({} rows/s); database {:.0} MB.",
-                fmt_int(loaded as f64),
-                fmt_int(size as f64),
-                took.as_secs_f64(),
-                fmt_int((size - loaded) as f64 / took.as_secs_f64().max(1e-9)),
-                std::fs::metadata(&db)
-                    .map(|m| m.len() as f64 / 1e6)
-                    .unwrap_or(0.0)
-            ));
-            loaded = size;
-            let server = Scfd::start(&self.bin_dir, &dir, &ServerConfig::default())?;
-            let requests: Vec<Vec<u8>> = (0..self.plan.grs_distinct)
-                .map(|_| {
-                    let id = bulk_load::request_id(rng.below(size));
-                    server.request(
-                        "GetRequestStatus",
-                        &json!({"FunctionName": name, "FunctionRequestId": id,
-                                "StartTime": start_time, "EndTime": end_time}),
-                    )
-                })
-                .collect();
-            // Every id exists: check a few answers in full before measuring.
-            let mut conn = load::Connection::open(&server.addr).map_err(|e| e.to_string())?;
-            for req in requests.iter().take(20) {
-                let answer = conn.round_trip(req).map_err(|e| e.to_string())?;
-                if !String::from_utf8_lossy(answer.body).contains("\"TotalCount\":1") {
-                    return Err(format!(
-                        "GetRequestStatus did not find a loaded record: {}",
-                        String::from_utf8_lossy(answer.body)
-                    ));
-                }
-            }
-            drop(conn);
-            let requests = Arc::new(requests);
-            for clients in [1, 16] {
-                say(&format!(
-                    "GetRequestStatus: {} records, {clients} clients",
-                    fmt_int(size as f64)
-                ));
-                let (r, cpu) = self.measured(
-                    Some(&server),
-                    LoadSpec {
-                        addr: &server.addr,
-                        clients,
-                        warmup: self.plan.warmup,
-                        measure: self.plan.measure,
-                        requests: Arc::clone(&requests),
-                        capture: None,
-                        max_requests: 0,
-                        pause: Duration::ZERO,
-                    },
-                )?;
-                fail_on_errors("GetRequestStatus", &r)?;
-                let mut row = Row::new(g, format!("{} records", fmt_int(size as f64)), clients)
-                    .with_load(&r)
-                    .with_cpu(cpu)
-                    .with_memory(server.pid)
-                    .vs_latency("fixed-JSON", self.ceiling_p50(clients))
-                    .vs_throughput("fixed-JSON", self.ceiling_rps(clients));
-                if size == 10_000_000 && clients == 16 {
-                    let share = self
-                        .ceiling_rps(16)
-                        .map(|c| r.throughput() / c)
-                        .unwrap_or(0.0);
-                    let p99 = r.ms(0.99);
-                    row = row
-                        .target(
-                            "GRS 10M, 16 clients ≥ 60% of fixed-JSON",
-                            format!("{:.0}%", share * 100.0),
-                            share >= 0.6,
-                        )
-                        .target(
-                            "GRS 10M, 16 clients p99 ≤ 2 ms",
-                            format!("{} ms", fmt_ms(p99)),
-                            p99 <= 2.0,
-                        );
-                }
-                self.rows.push(row);
-            }
-            server.stop();
+        RecordTimes {
+            base_ms,
+            start_time: scf_types::time::format_datetime(base_ms - 1000, 8 * 3600),
+            end_time: scf_types::time::format_datetime(now_ms + 3600 * 1000, 8 * 3600),
         }
-        Ok(())
     }
+
+    /// A GetRequestStatus of request `id` of function `name` over the whole window.
+    fn get_request_status(&self, server: &Scfd, name: &str, id: &str) -> Vec<u8> {
+        server.request(
+            "GetRequestStatus",
+            &json!({"FunctionName": name, "FunctionRequestId": id,
+                    "StartTime": self.start_time, "EndTime": self.end_time}),
+        )
+    }
+}
+
+/// Every id exists: checks a few answers in full before measuring.
+fn every_id_found(server: &Scfd, requests: &[Vec<u8>]) -> Result<(), String> {
+    let mut conn = load::Connection::open(&server.addr).map_err(|e| e.to_string())?;
+    for req in requests.iter().take(20) {
+        let answer = conn.round_trip(req).map_err(|e| e.to_string())?;
+        if !String::from_utf8_lossy(answer.body).contains("\"TotalCount\":1") {
+            return Err(format!(
+                "GetRequestStatus did not find a loaded record: {}",
+                String::from_utf8_lossy(answer.body)
+            ));
+        }
+    }
+    Ok(())
 }

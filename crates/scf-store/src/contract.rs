@@ -57,13 +57,17 @@ fn function(app_id: u64, namespace: &str, name: &str) -> FunctionRecord {
 
 pub async fn run(store: &dyn Store) {
     namespaces(store).await;
-    functions(store).await;
+    functions_created(store).await;
+    functions_listed(store).await;
+    function_status_and_updates(store).await;
     isolation(store).await;
     versions(store).await;
-    requests(store).await;
+    requests_read_back(store).await;
+    requests_listed_failed_purged(store).await;
     sync_outcomes(store).await;
     async_events(store).await;
     async_leases(store).await;
+    sync_requests_of_restarted_nodes(store).await;
 }
 
 async fn versions(store: &dyn Store) {
@@ -146,7 +150,8 @@ fn request(app_id: u64, id: &str, is_async: bool, start: i64) -> RequestRecord {
     )
 }
 
-async fn requests(store: &dyn Store) {
+/// A request record reads back as written, in its own account and function only.
+async fn requests_read_back(store: &dyn Store) {
     let key = function(8, "default", "r").key;
     store
         .put_request(&request(8, "req-1", false, 1000))
@@ -191,6 +196,12 @@ async fn requests(store: &dyn Store) {
             .is_none(),
         "other function"
     );
+}
+
+/// The two records of `requests_read_back` (req-1 finished, req-2 still running): listed
+/// newest first within a time range, the running one failed by a restart, the older purged.
+async fn requests_listed_failed_purged(store: &dyn Store) {
+    let key = function(8, "default", "r").key;
     let listed = store.list_requests(&key, 0, 5000, 10).await.expect("list");
     assert_eq!(
         listed
@@ -292,9 +303,19 @@ async fn sync_outcomes(store: &dyn Store) {
     store.put_request(&barrier).await.expect("put");
 }
 
+/// The queue: events claimed when due, once, under a lease; a restarted node's running
+/// events run again; then a run's outcome and TerminateAsyncEvent, whichever comes first wins.
 async fn async_events(store: &dyn Store) {
     let key = function(10, "default", "r").key;
-    let event = |id: &str, due: i64| AsyncEventRecord {
+    claimed_once_when_due(store, &key).await;
+    let again = requeued_after_restart(store, &key).await;
+    aborted_before_the_outcome(store, &key, again[0].clone()).await;
+    finished_before_the_abort(store, &key, again[1].clone()).await;
+}
+
+/// A queued event of `key` due at `due`, retried up to twice, expiring 1 s later.
+fn queued_event(key: &FunctionKey, id: &str, due: i64) -> AsyncEventRecord {
+    AsyncEventRecord {
         function: key.clone(),
         request_id: id.into(),
         qualifier: "$LATEST".into(),
@@ -310,10 +331,14 @@ async fn async_events(store: &dyn Store) {
         lease_owner: String::new(),
         lease_token: String::new(),
         resumed: false,
-    };
+    }
+}
+
+/// a-1..a-3 due at 100..300: those due are claimed by n1, once; a-1 finishes.
+async fn claimed_once_when_due(store: &dyn Store, key: &FunctionKey) {
     for (id, due) in [("a-1", 100), ("a-2", 200), ("a-3", 300)] {
         store
-            .enqueue_async(&request(10, id, true, due), &event(id, due))
+            .enqueue_async(&request(10, id, true, due), &queued_event(key, id, due))
             .await
             .expect("enqueue");
     }
@@ -368,6 +393,10 @@ async fn async_events(store: &dyn Store) {
             .is_none(),
         "other account"
     );
+}
+
+/// n1 (running a-2) restarts; returns a-2 and a-3 as claimed again.
+async fn requeued_after_restart(store: &dyn Store, key: &FunctionKey) -> Vec<AsyncEventRecord> {
     // n1 restarts with a-2 running: its lease runs out at once, and a-2 runs again as the
     // same attempt.
     assert_eq!(
@@ -404,18 +433,24 @@ async fn async_events(store: &dyn Store) {
             .collect::<Vec<_>>(),
         [("a-2", 1, true), ("a-3", 1, false)]
     );
-    assert_eq!(store.list_async(&key).await.expect("list").len(), 3);
+    assert_eq!(store.list_async(key).await.expect("list").len(), 3);
+    again
+}
 
-    // A run's outcome and TerminateAsyncEvent: whichever comes first wins.
-    let mut a2 = again[0].clone();
+/// TerminateAsyncEvent of running `a2` first: the run's outcome that follows is refused.
+async fn aborted_before_the_outcome(
+    store: &dyn Store,
+    key: &FunctionKey,
+    mut a2: AsyncEventRecord,
+) {
     let aborted = store
-        .abort_async(&key, "a-2", 500, "terminated")
+        .abort_async(key, "a-2", 500, "terminated")
         .await
         .expect("abort");
     assert_eq!(aborted, crate::AbortOutcome::Aborted);
     a2.status = AsyncStatus::Finished;
     let mut r2 = store
-        .get_request(&key, "a-2")
+        .get_request(key, "a-2")
         .await
         .expect("get")
         .expect("exists");
@@ -430,7 +465,7 @@ async fn async_events(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .get_request(&key, "a-2")
+            .get_request(key, "a-2")
             .await
             .expect("get")
             .expect("exists")
@@ -438,10 +473,13 @@ async fn async_events(store: &dyn Store) {
             .ret_code(),
         -1
     );
-    let mut a3 = again[1].clone();
+}
+
+/// Running `a3`'s outcome first: the abort that follows finds it ended.
+async fn finished_before_the_abort(store: &dyn Store, key: &FunctionKey, mut a3: AsyncEventRecord) {
     a3.status = AsyncStatus::Finished;
     let mut r3 = store
-        .get_request(&key, "a-3")
+        .get_request(key, "a-3")
         .await
         .expect("get")
         .expect("exists");
@@ -452,14 +490,14 @@ async fn async_events(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .abort_async(&key, "a-3", 600, "late")
+            .abort_async(key, "a-3", 600, "late")
             .await
             .expect("abort"),
         crate::AbortOutcome::AlreadyEnded(AsyncStatus::Finished)
     );
     assert_eq!(
         store
-            .get_request(&key, "a-3")
+            .get_request(key, "a-3")
             .await
             .expect("get")
             .expect("exists")
@@ -535,7 +573,9 @@ async fn namespaces(store: &dyn Store) {
     assert!(store.get_namespace(&s, "b").await.expect("get").is_none());
 }
 
-async fn functions(store: &dyn Store) {
+/// Functions are created in an existing namespace, once, within the quota; a namespace with
+/// functions cannot be deleted.
+async fn functions_created(store: &dyn Store) {
     let f = function(1, "a", "f1");
     assert_eq!(
         store.create_function(&function(1, "nope", "f1"), 10).await,
@@ -571,7 +611,11 @@ async fn functions(store: &dyn Store) {
         store.delete_namespace(&scope(1), "a").await,
         Err(StoreError::NamespaceNotEmpty)
     );
+}
 
+/// The two functions of `functions_created`, listed by namespace and status; their package
+/// counts as in use, in their account only.
+async fn functions_listed(store: &dyn Store) {
     let listed = store
         .list_functions(&scope(1), Some("a"))
         .await
@@ -609,7 +653,11 @@ async fn functions(store: &dyn Store) {
     assert!(store.code_in_use("aa", Some(1)).await.expect("in use by 1"));
     assert!(!store.code_in_use("aa", Some(2)).await.expect("not by 2"));
     assert!(!store.code_in_use("bb", None).await.expect("in use"));
+}
 
+/// f1 of `functions_created`: its status, a write over a stale read, an update, the delete.
+async fn function_status_and_updates(store: &dyn Store) {
+    let f = function(1, "a", "f1");
     // A status set for old code is ignored; for the current code it sticks.
     let reason = StatusReason {
         error_code: "X".into(),
@@ -1216,40 +1264,35 @@ mod tests {
 pub(crate) async fn async_leases(store: &dyn Store) {
     let key = function(12, "default", "r").key;
     let mut r = RequestRecord::accepted(key.clone(), "b-1".into(), "$LATEST".into(), true, 100);
+    let by_n1 = claimed_under_a_renewed_lease(store, &r).await;
+    let by_n2 = taken_over_when_the_lease_runs_out(store, &mut r, by_n1).await;
+    only_the_last_claim_finishes(store, &mut r, by_n2).await;
+}
+
+/// Claims of `node` at `now`: what `claim_due_async` hands out, a lease of 1000 ms each.
+async fn claim(store: &dyn Store, node: &str, now: i64) -> Vec<AsyncEventRecord> {
+    store
+        .claim_due_async(node, now, 1000, 10)
+        .await
+        .expect("claim")
+}
+
+/// `r`'s event (b-1, due at 100) queued and claimed by n1, whose lease only n1's own claim
+/// renews; returns n1's claim.
+async fn claimed_under_a_renewed_lease(store: &dyn Store, r: &RequestRecord) -> AsyncEventRecord {
     let e = AsyncEventRecord {
-        function: key.clone(),
-        request_id: "b-1".into(),
-        qualifier: "$LATEST".into(),
-        invoke_type: "OTHERS".into(),
-        status: AsyncStatus::Queued,
-        payload: "{}".into(),
-        attempts: 0,
         max_retries: 0,
-        next_run_ms: 100,
         expires_ms: 100_000,
-        start_ms: 100,
-        end_ms: None,
-        lease_owner: String::new(),
-        lease_token: String::new(),
-        resumed: false,
+        ..queued_event(&r.function, "b-1", 100)
     };
     let (depth, _) = store.async_queue_stats().await.expect("stats");
-    store.enqueue_async(&r, &e).await.expect("enqueue");
+    store.enqueue_async(r, &e).await.expect("enqueue");
     let (after, oldest) = store.async_queue_stats().await.expect("stats");
     assert_eq!(after, depth + 1, "a queued event counts");
     assert!(oldest.is_some_and(|o| o <= 100), "{oldest:?}");
-    let by_n1 = store
-        .claim_due_async("n1", 100, 1000, 10)
-        .await
-        .expect("claim");
+    let by_n1 = claim(store, "n1", 100).await;
     assert_eq!(by_n1.len(), 1);
-    let claim = |node: &'static str, now: i64| async move {
-        store
-            .claim_due_async(node, now, 1000, 10)
-            .await
-            .expect("claim")
-    };
-    assert!(claim("n2", 500).await.is_empty(), "the lease holds");
+    assert!(claim(store, "n2", 500).await.is_empty(), "the lease holds");
     let n1_lease = [("b-1".to_string(), by_n1[0].lease_token.clone())];
     assert!(!n1_lease[0].1.is_empty(), "a claim names itself");
     store
@@ -1257,7 +1300,7 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         .await
         .expect("renew");
     assert!(
-        claim("n2", 1500).await.is_empty(),
+        claim(store, "n2", 1500).await.is_empty(),
         "the renewed lease holds"
     );
     store
@@ -1273,8 +1316,17 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         Some(2000),
         "only the holder of this claim renews"
     );
-    // n1 stopped renewing (it died): n2 takes the same attempt over.
-    let by_n2 = claim("n2", 2100).await;
+    by_n1.into_iter().next().expect("n1's claim")
+}
+
+/// n1 stopped renewing (it died): n2 takes the same attempt over, and n1's late outcome is
+/// refused; returns n2's claim.
+async fn taken_over_when_the_lease_runs_out(
+    store: &dyn Store,
+    r: &mut RequestRecord,
+    by_n1: AsyncEventRecord,
+) -> AsyncEventRecord {
+    let by_n2 = claim(store, "n2", 2100).await;
     assert_eq!(
         by_n2
             .iter()
@@ -1282,32 +1334,40 @@ pub(crate) async fn async_leases(store: &dyn Store) {
             .collect::<Vec<_>>(),
         [("n2", 1, true)]
     );
-    let mut late = by_n1[0].clone();
+    let mut late = by_n1;
     late.status = AsyncStatus::Finished;
     r.outcome = RequestOutcome::Succeeded;
     r.ret_msg = "\"from n1\"".into();
     assert!(
-        !store.finish_async_run(&r, &late).await.expect("cas"),
+        !store.finish_async_run(r, &late).await.expect("cas"),
         "n1's lease is gone"
     );
-    // n2's renewals fail for a whole lease while its run goes on, and n2 itself claims the
-    // event again: the first run's outcome no longer counts, the second's does.
-    let again = claim("n2", 3200).await;
+    by_n2.into_iter().next().expect("n2's claim")
+}
+
+/// n2's renewals fail for a whole lease while its run goes on, and n2 itself claims the
+/// event again: the first run's outcome no longer counts, the second's does.
+async fn only_the_last_claim_finishes(
+    store: &dyn Store,
+    r: &mut RequestRecord,
+    by_n2: AsyncEventRecord,
+) {
+    let again = claim(store, "n2", 3200).await;
     assert_eq!(again.len(), 1, "n2's lease (until 3100) ran out");
-    assert_ne!(again[0].lease_token, by_n2[0].lease_token);
-    let mut first = by_n2[0].clone();
+    assert_ne!(again[0].lease_token, by_n2.lease_token);
+    let mut first = by_n2;
     first.status = AsyncStatus::Finished;
     r.ret_msg = "\"from n2's first run\"".into();
     assert!(
-        !store.finish_async_run(&r, &first).await.expect("cas"),
+        !store.finish_async_run(r, &first).await.expect("cas"),
         "the first claim is over"
     );
     let mut done = again[0].clone();
     done.status = AsyncStatus::Finished;
     r.ret_msg = "\"from n2\"".into();
-    assert!(store.finish_async_run(&r, &done).await.expect("cas"));
+    assert!(store.finish_async_run(r, &done).await.expect("cas"));
     let got = store
-        .get_request(&key, "b-1")
+        .get_request(&r.function, "b-1")
         .await
         .expect("get")
         .expect("exists");
@@ -1315,8 +1375,12 @@ pub(crate) async fn async_leases(store: &dyn Store) {
         (got.outcome.ret_code(), got.ret_msg.as_str()),
         (0, "\"from n2\"")
     );
+}
 
-    // A restarted node fails only its own sync requests.
+/// A restarted node fails only its own sync requests; one of a node that never comes back
+/// is failed by any node once it is older than any run can be.
+async fn sync_requests_of_restarted_nodes(store: &dyn Store) {
+    let key = function(12, "default", "r").key;
     let mut mine = RequestRecord::accepted(key.clone(), "s-1".into(), "$LATEST".into(), false, 100);
     mine.node = "n1".into();
     let mut theirs = mine.clone();
