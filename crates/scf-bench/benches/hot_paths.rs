@@ -170,9 +170,36 @@ fn pool_key(c: &mut Criterion) {
     });
 }
 
+/// The success envelope of an Invoke whose function returned 6 MB (SCF's largest RetMsg): the
+/// gateway's last step before the bytes go out.
+fn envelope_answer(c: &mut Criterion) {
+    let ret_msg = "{\"k\": \"".to_string() + &"x".repeat(6 * 1024 * 1024 - 12) + "\"}";
+    let fields = json!({"Result": {
+        "RetMsg": ret_msg, "ErrMsg": "", "Log": "", "BillDuration": 1, "Duration": 0.5,
+        "MemUsage": 9_830_400, "InvokeResult": 0,
+        "FunctionRequestId": "a63607c3-581f-4be9-8c4b-631c75909f07",
+    }});
+    let fields = fields.as_object().expect("an object").clone();
+    let id = "a63607c3-581f-4be9-8c4b-631c75909f07";
+    let mut group = c.benchmark_group("envelope");
+    group.sample_size(20);
+    group.bench_function("clone + success (Invoke, 6 MB RetMsg)", |b| {
+        b.iter(|| scf_types::envelope::success(black_box(&fields).clone(), id))
+    });
+    group.bench_function("success, moved (Invoke, 6 MB RetMsg)", |b| {
+        b.iter_batched(
+            || fields.clone(),
+            |f| scf_types::envelope::success(f, id),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
 criterion_group!(
     hot_paths,
     tc3_verify,
+    envelope_answer,
     flattened,
     json_params,
     record_encoding,

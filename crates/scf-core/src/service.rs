@@ -140,22 +140,22 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// A file operation of the data dir failed: a full disk is said so (nothing was changed),
-/// anything else is an [`internal`] error.
+/// anything else is an [`internal`] error. Either way the failure goes with it, for the log.
 pub(crate) fn io_failure(e: std::io::Error) -> ApiError {
     if e.kind() == std::io::ErrorKind::StorageFull {
-        tracing::error!(error = %e, "the data dir's disk is full");
-        return scf_store::disk_full();
+        return scf_store::disk_full().with_source(e);
     }
     internal(e)
 }
 
-/// Maps a failure that the action did not expect onto `InternalError`, logging it.
+/// Maps a failure that the action did not expect onto `InternalError`, the failure attached
+/// for the gateway to log where the request ends.
 pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "internal error");
     ApiError::new(
         ErrorCode::InternalError,
         "Internal error; the server log has the details.",
     )
+    .with_source(e.to_string())
 }
 
 /// An invocation's hold on the package it runs from ([`Service::ensure_code`]): while it lives,

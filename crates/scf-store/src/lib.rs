@@ -53,7 +53,8 @@ pub enum StoreError {
 }
 
 /// A store failure that an action did not expect (anything but the outcomes it matches on) is
-/// an internal error: logged with its detail, answered with a generic message.
+/// an internal error: answered with a generic message, the failure attached as its source for
+/// the gateway to log (once, where the request ends).
 impl From<StoreError> for scf_types::ApiError {
     fn from(e: StoreError) -> Self {
         if e == StoreError::Conflict {
@@ -62,22 +63,19 @@ impl From<StoreError> for scf_types::ApiError {
                 "The function was changed by another request meanwhile; retry.",
             );
         }
-        if let StoreError::Unavailable(why) = &e {
-            tracing::warn!(error = %why, "the store is unreachable");
-            return scf_types::ApiError::new(
+        let answer = match &e {
+            StoreError::Unavailable(_) => scf_types::ApiError::new(
                 scf_types::ErrorCode::ServiceUnavailable,
                 "The server's store is unreachable for the moment; retry shortly (nothing was \
                  changed by this request unless it says so).",
-            );
-        }
-        tracing::error!(error = %e, "store failure");
-        if let StoreError::DiskFull(_) = &e {
-            return disk_full();
-        }
-        scf_types::ApiError::new(
-            scf_types::ErrorCode::InternalErrorSystem,
-            "Internal error; the server log has the details.",
-        )
+            ),
+            StoreError::DiskFull(_) => disk_full(),
+            _ => scf_types::ApiError::new(
+                scf_types::ErrorCode::InternalErrorSystem,
+                "Internal error; the server log has the details.",
+            ),
+        };
+        answer.with_source(e)
     }
 }
 

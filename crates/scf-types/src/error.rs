@@ -5,6 +5,7 @@
 //! crate maps its own error enum onto these variants in one `match`.
 
 use std::fmt;
+use std::sync::Arc;
 
 macro_rules! error_codes {
     ($($variant:ident = $code:literal,)*) => {
@@ -110,11 +111,20 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// What went wrong underneath an [`ApiError`], for the server log only.
+pub type Source = Arc<dyn std::error::Error + Send + Sync>;
+
 /// An error as the API answers it: a code and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A failure the caller cannot act on (the store, the disk, a panicked task) carries its
+/// cause in `source`: the answer says only "see the server log", and the gateway's one error
+/// path writes the cause there, once. The source is not part of the answer, so two errors that
+/// answer alike are equal whatever their sources.
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    source: Option<Source>,
 }
 
 impl ApiError {
@@ -122,17 +132,52 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the cause, for the log (a `String` will do as well as an error).
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.source = Some(Arc::from(source.into()));
+        self
+    }
+
+    /// The attached cause, if any.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+}
+
+impl PartialEq for ApiError {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.message == other.message
+    }
+}
+
+impl Eq for ApiError {}
+
+/// `code: message`, then the cause when one is attached: whoever logs an `ApiError` with `%`
+/// (a background task, a start-up failure) keeps the detail that the answer leaves out.
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        match &self.source {
+            Some(source) => write!(f, " ({source})"),
+            None => Ok(()),
         }
     }
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
-
-impl std::error::Error for ApiError {}
 
 /// Tencent's published codes, one a line (reference §2.7 and §7).
 pub const OFFICIAL_CODES: &str = include_str!("official_codes.txt");
@@ -158,6 +203,24 @@ mod tests {
                 "{code} is not a Tencent code"
             );
         }
+    }
+
+    #[test]
+    fn a_source_is_for_the_log_not_the_answer() {
+        let plain = ApiError::new(ErrorCode::InternalError, "see the log");
+        let with = plain.clone().with_source("disk I/O error");
+        assert_eq!(plain, with, "equal: they answer alike");
+        assert_eq!(with.message, "see the log");
+        assert_eq!(
+            with.cause().map(|s| s.to_string()).as_deref(),
+            Some("disk I/O error")
+        );
+        assert_eq!(
+            with.to_string(),
+            "InternalError: see the log (disk I/O error)"
+        );
+        assert_eq!(plain.to_string(), "InternalError: see the log");
+        assert!(std::error::Error::source(&with).is_some());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   package links of GetFunctionAddress.
 //! * [`console`]: the web console at `/console`, static files that sign their own API calls.
 //! * [`front_door`]: the accept loop: header-read timeout, connection cap, eviction.
-//! * [`gateway`]: the API handler (size, signature, region, rate, parameters, then the core).
+//! * [`gateway`]: the API endpoint: the body layer, the signature extractor, region and rate,
+//!   then the core, and one way out (the envelope, the metrics, one log line).
 //! * [`config`]: the TOML config, the accounts, the secrets kept in the data dir.
 //! * [`rate_limit`]: per-account, per-action request rates.
 //! * [`replay`]: TC3 signatures bound to the action, region and version they came with.
@@ -27,7 +28,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::get;
 use config::{Account, HttpLimits};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -52,7 +53,7 @@ pub struct AppState {
 /// The whole HTTP surface.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/", any(gateway::api))
+        .route("/", gateway::endpoint(&state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(prometheus::render))
         .route("/code/{app_id}/{file}", get(download))

@@ -130,6 +130,34 @@ async fn protocol_errors_have_exact_codes() {
     }
 }
 
+/// A body over the limit is read and dropped, answered, and the connection closed after it;
+/// a refusal that read the whole request keeps the connection.
+#[tokio::test]
+async fn only_an_unread_body_closes_the_connection() {
+    use tower::ServiceExt;
+    let t = test_app();
+    let answer = |req: Request<Body>| {
+        let router = t.router.clone();
+        async move {
+            let r = router.oneshot(req).await.expect("infallible");
+            let close = r.headers().get(header::CONNECTION).cloned();
+            let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            (v["Response"]["Error"]["Code"].clone(), close)
+        }
+    };
+    // The test app's TC3 limit is 256 KB.
+    let big = format!(r#"{{"Pad": "{}"}}"#, "x".repeat(300 << 10));
+    let (code, close) = answer(tc3_post(Some("ListFunctions"), &big, &Tc3::default())).await;
+    assert_eq!(code, "RequestSizeLimitExceeded");
+    assert_eq!(close.as_ref().map(|v| v.as_bytes()), Some(&b"close"[..]));
+    let (code, close) = answer(tc3_post(Some("FooBar"), "{}", &Tc3::default())).await;
+    assert_eq!(code, "InvalidAction");
+    assert_eq!(close, None);
+}
+
 #[tokio::test]
 async fn tccli_style_host_with_scheme_verifies() {
     let t = test_app();

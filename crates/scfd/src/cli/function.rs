@@ -2,7 +2,7 @@
 
 use super::client::{Client, UPLOAD_TIMEOUT};
 use super::output::{Table, details, integer, size, text};
-use super::package::zip_folder;
+use super::package::{Package, zip_folder};
 use super::progress::Progress;
 use super::{CliError, DeployArgs, line, note, print};
 use base64::Engine as _;
@@ -135,8 +135,36 @@ fn check_request_size(zip_b64_bytes: usize, limit: usize) -> Result<(), CliError
     )))
 }
 
+/// `scfd function deploy`: the folder zipped, then the function created or its code (and
+/// configuration) updated, waiting until it is Active.
 pub fn deploy(client: &Client, args: &DeployArgs) -> Result<(), CliError> {
+    let package = package(args)?;
+    let zip_b64 = base64::engine::general_purpose::STANDARD.encode(&package.zip);
+    check_request_size(zip_b64.len(), args.request_limit)?;
     let namespace = args.namespace.as_deref();
+    let get = Value::Object(function_params(&args.name, namespace));
+    let existing = match client.call("GetFunction", &get) {
+        Ok(f) => Some(f),
+        Err(CliError::Api { code, .. }) if code == "ResourceNotFound.Function" => None,
+        Err(e) => return Err(e),
+    };
+    let function = match existing {
+        None => create(client, args, &zip_b64)?,
+        Some(current) => update(client, args, &current, zip_b64)?,
+    };
+    print(&format!(
+        "{} is Active: {}, handler {}, {} MB, timeout {} s, namespace {}\n",
+        args.name,
+        text(&function, "Runtime"),
+        text(&function, "Handler"),
+        integer(&function, "MemorySize"),
+        integer(&function, "Timeout"),
+        text(&function, "Namespace"),
+    ))
+}
+
+/// The folder zipped (with a progress bar when it is large), and what went in said.
+fn package(args: &DeployArgs) -> Result<Package, CliError> {
     let shown = args.dir.display().to_string();
     let mut bar: Option<Progress> = None;
     let package = zip_folder(&args.dir, &mut |done, total| {
@@ -161,82 +189,81 @@ pub fn deploy(client: &Client, args: &DeployArgs) -> Result<(), CliError> {
             package.skipped.join(", ")
         ));
     }
-    let zip_b64 = base64::engine::general_purpose::STANDARD.encode(&package.zip);
-    check_request_size(zip_b64.len(), args.request_limit)?;
-    let get = Value::Object(function_params(&args.name, namespace));
-    let existing = match client.call("GetFunction", &get) {
-        Ok(f) => Some(f),
-        Err(CliError::Api { code, .. }) if code == "ResourceNotFound.Function" => None,
-        Err(e) => return Err(e),
-    };
-    let name = &args.name;
-    let upload = format!("uploading {}", size(zip_b64.len() as u64));
-    let function = match existing {
-        None => {
-            let runtime = args.runtime.clone().or_else(|| {
-                args.dir.join("bootstrap").is_file().then(|| {
-                    note(&format!(
-                        "found {}: runtime CustomRuntime (--runtime picks another)",
-                        args.dir.join("bootstrap").display()
-                    ));
-                    "CustomRuntime".to_string()
-                })
-            });
-            client.call_with(
-                "CreateFunction",
-                &create_params(args, runtime.as_deref(), &zip_b64),
-                UPLOAD_TIMEOUT,
-                Some(&upload),
-            )?;
+    Ok(package)
+}
+
+/// The upload's progress label.
+fn uploading(zip_b64: &str) -> String {
+    format!("uploading {}", size(zip_b64.len() as u64))
+}
+
+/// A new function: CustomRuntime when the folder holds a `bootstrap` and no runtime is named.
+fn create(client: &Client, args: &DeployArgs, zip_b64: &str) -> Result<Value, CliError> {
+    let runtime = args.runtime.clone().or_else(|| {
+        args.dir.join("bootstrap").is_file().then(|| {
             note(&format!(
-                "created function {name}, waiting until it is Active"
+                "found {}: runtime CustomRuntime (--runtime picks another)",
+                args.dir.join("bootstrap").display()
             ));
-            wait_active(client, name, namespace)?
-        }
-        Some(current) => {
-            let runtime = text(&current, "Runtime");
-            if let Some(wanted) = args.runtime.as_deref()
-                && wanted != runtime
-            {
-                return Err(CliError::Failed(format!(
-                    "function {name} runs {runtime}, not {wanted}: a function's runtime is set \
-                     when it is created (delete it and deploy again to change it)"
-                )));
-            }
-            let mut p = function_params(name, namespace);
-            p.insert("ZipFile".into(), json!(zip_b64));
-            if let Some(h) = &args.handler {
-                p.insert("Handler".into(), json!(h));
-            }
-            client.call_with(
-                "UpdateFunctionCode",
-                &Value::Object(p),
-                UPLOAD_TIMEOUT,
-                Some(&upload),
-            )?;
-            note(&format!(
-                "updated the code of {name}, waiting until it is Active"
-            ));
-            let mut f = wait_active(client, name, namespace)?;
-            let config = config_params(args);
-            if !config.is_empty() {
-                let mut p = function_params(name, namespace);
-                p.extend(config);
-                client.call("UpdateFunctionConfiguration", &Value::Object(p))?;
-                note(&format!("updated the configuration of {name}"));
-                f = wait_active(client, name, namespace)?;
-            }
-            f
-        }
-    };
-    print(&format!(
-        "{name} is Active: {}, handler {}, {} MB, timeout {} s, namespace {}\n",
-        text(&function, "Runtime"),
-        text(&function, "Handler"),
-        integer(&function, "MemorySize"),
-        integer(&function, "Timeout"),
-        text(&function, "Namespace"),
-    ))
+            "CustomRuntime".to_string()
+        })
+    });
+    client.call_with(
+        "CreateFunction",
+        &create_params(args, runtime.as_deref(), zip_b64),
+        UPLOAD_TIMEOUT,
+        Some(&uploading(zip_b64)),
+    )?;
+    note(&format!(
+        "created function {}, waiting until it is Active",
+        args.name
+    ));
+    wait_active(client, &args.name, args.namespace.as_deref())
+}
+
+/// An existing function: its code (and handler) replaced, then its configuration when any is
+/// given. Its runtime cannot change.
+fn update(
+    client: &Client,
+    args: &DeployArgs,
+    current: &Value,
+    zip_b64: String,
+) -> Result<Value, CliError> {
+    let (name, namespace) = (&args.name, args.namespace.as_deref());
+    let runtime = text(current, "Runtime");
+    if let Some(wanted) = args.runtime.as_deref()
+        && wanted != runtime
+    {
+        return Err(CliError::Failed(format!(
+            "function {name} runs {runtime}, not {wanted}: a function's runtime is set \
+             when it is created (delete it and deploy again to change it)"
+        )));
+    }
+    let upload = uploading(&zip_b64);
+    let mut p = function_params(name, namespace);
+    p.insert("ZipFile".into(), Value::String(zip_b64));
+    if let Some(h) = &args.handler {
+        p.insert("Handler".into(), json!(h));
+    }
+    client.call_with(
+        "UpdateFunctionCode",
+        &Value::Object(p),
+        UPLOAD_TIMEOUT,
+        Some(&upload),
+    )?;
+    note(&format!(
+        "updated the code of {name}, waiting until it is Active"
+    ));
+    let f = wait_active(client, name, namespace)?;
+    let config = config_params(args);
+    if config.is_empty() {
+        return Ok(f);
+    }
+    let mut p = function_params(name, namespace);
+    p.extend(config);
+    client.call("UpdateFunctionConfiguration", &Value::Object(p))?;
+    note(&format!("updated the configuration of {name}"));
+    wait_active(client, name, namespace)
 }
 
 /// Every page of a list action: the items under `field`, and the total.
