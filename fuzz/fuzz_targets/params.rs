@@ -6,7 +6,7 @@
 //! when it starts with `{`, else a form or query string (`Filters.0.Name=Status&...`), decoded
 //! as the gateway decodes one. A name scfd does not serve picks one that it does. Properties:
 //! * a refusal is one of the codes the schema module promises (UnknownParameter,
-//!   MissingParameter, InvalidParameter, or a closed choice's own code);
+//!   MissingParameter, InvalidParameter, or the own code of a closed choice the action has);
 //! * what the schema accepts, the action's typed request accepts too (`Action::parse` would
 //!   otherwise answer a plain InvalidParameter for a well-formed request);
 //! * flattened pairs rebuild into an object the JSON check accepts, and flattening that object
@@ -21,7 +21,7 @@ use libfuzzer_sys::fuzz_target;
 use scf_core::Action;
 use scf_types::ErrorCode;
 use scf_types::actions::SCF_ACTIONS;
-use scf_types::schema::{Field, RawParams, check_object, unflatten};
+use scf_types::schema::{Field, RawParams, Ty, check_object, unflatten};
 use serde_json::{Map, Value};
 
 /// What a tokio worker thread gets (the gateway runs on them).
@@ -66,19 +66,30 @@ fn pick(name: &str) -> (&'static str, &'static [Field]) {
     (action, Action::schema(action).expect("served"))
 }
 
-fn refused_as_promised(code: ErrorCode, what: &str) {
+fn refused_as_promised(fields: &[Field], code: ErrorCode, what: &str) {
     assert!(
         matches!(
             code,
-            ErrorCode::UnknownParameter
-                | ErrorCode::MissingParameter
-                | ErrorCode::InvalidParameter
-                // a value outside a closed choice (InvocationType, LogType, Order)
-                | ErrorCode::InvalidParameterValue
-                | ErrorCode::InvalidParameterValueOrder
-        ),
+            ErrorCode::UnknownParameter | ErrorCode::MissingParameter | ErrorCode::InvalidParameter
+        ) || choice_codes(fields).contains(&code),
         "{what}: {code:?}"
     );
+}
+
+/// The codes of the closed choices (`Ty::Enum`) among `fields`, at any depth: a value outside
+/// one is refused with its own code.
+fn choice_codes(fields: &[Field]) -> Vec<ErrorCode> {
+    fn walk(ty: &Ty, out: &mut Vec<ErrorCode>) {
+        match ty {
+            Ty::Enum(spec) => out.push(spec.code),
+            Ty::List(inner) => walk(inner, out),
+            Ty::Obj(fields) => fields.iter().for_each(|f| walk(&f.ty, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec![];
+    fields.iter().for_each(|f| walk(&f.ty, &mut out));
+    out
 }
 
 fn typed(action: &str, params: &Map<String, Value>) {
@@ -97,7 +108,7 @@ fn json_body(action: &str, fields: &[Field], body: &str) {
         return;
     };
     if let Err(e) = check_object(fields, &map, "") {
-        refused_as_promised(e.code, body);
+        refused_as_promised(fields, e.code, body);
         return;
     }
     typed(action, &map);
@@ -115,7 +126,7 @@ fn flattened(action: &str, fields: &[Field], pairs: &[(String, String)]) {
     let rebuilt = match unflatten(fields, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         Ok(rebuilt) => rebuilt,
         Err(e) => {
-            refused_as_promised(e.code, &format!("{pairs:?}"));
+            refused_as_promised(fields, e.code, &format!("{pairs:?}"));
             return;
         }
     };
