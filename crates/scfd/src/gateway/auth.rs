@@ -20,7 +20,7 @@ impl FromRequest<Arc<AppState>> for Verified {
                 ErrorCode::InternalError,
                 "Internal error; the server log has the details.",
             )
-            .with_source("the API handler ran without the body layer in front of it")
+            .with_source("the API handler ran without the respond layer (which reads the body) in front of it")
             .into());
         };
         // An Authorization header means TC3; without one the parameters carry a v1 signature.

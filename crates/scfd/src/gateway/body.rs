@@ -1,18 +1,14 @@
-//! The body layer: method, size and Content-Type, and the body read once, before anything
+//! The body step (the first of the respond layer): method, size and Content-Type, and the body read once, before anything
 //! looks at the signature.
 
 use super::err;
 use super::outcome::ApiFailure;
-use crate::AppState;
 use crate::config::HttpLimits;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use scf_types::ErrorCode;
-use std::sync::Arc;
 
 /// Where a request's parameters came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +21,7 @@ pub(super) enum Carried {
     Form,
 }
 
-/// What the body layer hands on, in the request's extensions: the body as read (empty for a
+/// What the body step hands on, in the request's extensions: the body as read (empty for a
 /// GET) and how it came.
 #[derive(Clone)]
 pub(super) struct ReadBody {
@@ -33,21 +29,12 @@ pub(super) struct ReadBody {
     pub(super) carried: Carried,
 }
 
-/// The layer: a request that passes goes on with its body read into a [`ReadBody`]; one that
-/// does not is answered here, through the same [`ApiFailure`] as every other refusal.
-pub(super) async fn limit(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match read(&state.http_limits, request).await {
-        Ok(request) => next.run(request).await,
-        Err(failure) => failure.into_response(),
-    }
-}
-
-/// The request with its body read and put in its extensions, or the refusal.
-async fn read(limits: &HttpLimits, request: Request) -> Result<Request, ApiFailure> {
+/// The body step of the one layer ([`super::outcome::respond`]): the request with its body
+/// read and put in its extensions as a [`ReadBody`], or the refusal, answered through the same
+/// [`ApiFailure`] as every other. (It was a layer of its own; one layer instead of two is a
+/// boxed future and a service clone less per request: `cargo bench -p scf-bench --bench
+/// api_router`.)
+pub(super) async fn read(limits: &HttpLimits, request: Request) -> Result<Request, ApiFailure> {
     let (mut parts, body) = request.into_parts();
     let read = match parts.method {
         Method::POST => read_post(limits, &parts, body).await?,

@@ -2,7 +2,7 @@
 //! core. Each step refuses with its own code (always HTTP 200 in Tencent's envelope), in this
 //! order:
 //!
-//! 1. the body layer (`body::limit`): the method, only GET and POST (`UnsupportedProtocol`);
+//! 1. the body step (`body::read`, first in the one layer): the method, only GET and POST (`UnsupportedProtocol`);
 //!    the size, 10 MB TC3 POST, 1 MB v1 POST, 32 KB GET URL (`RequestSizeLimitExceeded`; a
 //!    body over the limit is read and dropped, up to `[http] discard_body_bytes`, so the client
 //!    reads the answer, and the connection is closed after it); then a POST's Content-Type,
@@ -49,13 +49,11 @@ use scf_types::{ApiError, ErrorCode};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-/// The route of `/`: every method reaches the body layer, so the wrong ones are refused in
-/// Tencent's envelope (the respond layer outermost, then the body layer, then `api`).
+/// The route of `/`: every method reaches the one layer, so the wrong ones are refused in
+/// Tencent's envelope (the respond layer reads the body, then `api` runs).
 pub fn endpoint(state: &Arc<AppState>) -> MethodRouter<Arc<AppState>> {
     use axum::middleware::from_fn_with_state;
-    any(api)
-        .layer(from_fn_with_state(Arc::clone(state), body::limit))
-        .layer(from_fn_with_state(Arc::clone(state), outcome::respond))
+    any(api).layer(from_fn_with_state(Arc::clone(state), outcome::respond))
 }
 
 fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {

@@ -57,7 +57,7 @@ impl ApiFailure {
     }
 }
 
-/// A failure before the action is known (the body layer, the signature).
+/// A failure before the action is known (the body step, the signature).
 impl From<ApiError> for ApiFailure {
     fn from(error: ApiError) -> Self {
         ApiFailure {
@@ -109,7 +109,10 @@ pub(super) async fn respond(
     let span = tracing::info_span!("api", node = %state.node, request_id = %request_id, action = tracing::field::Empty);
     async move {
         let started = std::time::Instant::now();
-        let mut response = next.run(request).await;
+        let mut response = match super::body::read(&state.http_limits, request).await {
+            Ok(request) => next.run(request).await,
+            Err(failure) => failure.into_response(),
+        };
         let outcome = response
             .extensions_mut()
             .remove::<Outcome>()

@@ -14,7 +14,7 @@ use scf_types::{ApiError, ErrorCode};
 use serde_json::Value;
 
 /// What TC3 verification reads of a request: its head, the Authorization header in it, and the
-/// body as the body layer read it.
+/// body as the body step read it.
 pub(super) struct Tc3Parts<'a> {
     pub(super) parts: &'a Parts,
     pub(super) authorization: &'a HeaderValue,
