@@ -2,7 +2,6 @@
 //! looks at the signature.
 
 use super::err;
-use super::outcome::ApiFailure;
 use crate::config::HttpLimits;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -29,12 +28,12 @@ pub(super) struct ReadBody {
     pub(super) carried: Carried,
 }
 
-/// The body step of the one layer ([`super::outcome::respond`]): the request with its body
-/// read and put in its extensions as a [`ReadBody`], or the refusal, answered through the same
-/// [`ApiFailure`] as every other. (It was a layer of its own; one layer instead of two is a
-/// boxed future and a service clone less per request: `cargo bench -p scf-bench --bench
-/// api_router`.)
-pub(super) async fn read(limits: &HttpLimits, request: Request) -> Result<Request, ApiFailure> {
+/// The body step of the one layer (`outcome::respond`): the request with its body read and
+/// put in its extensions as a [`ReadBody`], or the refusal ([`Refused`], which the layer answers
+/// through the same way out as every other). It was a layer of its own; one layer instead of
+/// two is a boxed future and a service clone less per request (`cargo bench -p scf-bench
+/// --bench api_router`).
+pub(super) async fn read(limits: &HttpLimits, request: Request) -> Result<Request, Refused> {
     let (mut parts, body) = request.into_parts();
     let read = match parts.method {
         Method::POST => read_post(limits, &parts, body).await?,
@@ -57,6 +56,22 @@ pub(super) async fn read(limits: &HttpLimits, request: Request) -> Result<Reques
     Ok(Request::from_parts(parts, Body::empty()))
 }
 
+/// A request the body step refuses; `close` when its body was not read to the end (the
+/// connection cannot carry another request).
+pub(super) struct Refused {
+    pub(super) error: scf_types::ApiError,
+    pub(super) close: bool,
+}
+
+impl From<scf_types::ApiError> for Refused {
+    fn from(error: scf_types::ApiError) -> Self {
+        Refused {
+            error,
+            close: false,
+        }
+    }
+}
+
 fn too_large(what: &str, limit: usize) -> scf_types::ApiError {
     err(
         ErrorCode::RequestSizeLimitExceeded,
@@ -65,7 +80,7 @@ fn too_large(what: &str, limit: usize) -> scf_types::ApiError {
 }
 
 /// A GET carries everything in its URL: the request line is bounded instead of a body.
-fn check_url(limits: &HttpLimits, parts: &Parts) -> Result<(), ApiFailure> {
+fn check_url(limits: &HttpLimits, parts: &Parts) -> Result<(), Refused> {
     let query = parts.uri.query().unwrap_or("");
     let line = parts.uri.path().len() + query.len() + 1;
     if line > limits.get_bytes {
@@ -76,7 +91,7 @@ fn check_url(limits: &HttpLimits, parts: &Parts) -> Result<(), ApiFailure> {
 
 /// A POST's body within its style's limit (a form is v1's 1 MB, anything else TC3's 10 MB),
 /// then its Content-Type: checked after the read, so the client reads this answer too.
-async fn read_post(limits: &HttpLimits, parts: &Parts, body: Body) -> Result<ReadBody, ApiFailure> {
+async fn read_post(limits: &HttpLimits, parts: &Parts, body: Body) -> Result<ReadBody, Refused> {
     let content_type = typed_header(parts, header::CONTENT_TYPE).unwrap_or("");
     // The media type alone (no parameters).
     let media = content_type.split(';').next().unwrap_or("").trim();
@@ -98,7 +113,10 @@ async fn read_post(limits: &HttpLimits, parts: &Parts, body: Body) -> Result<Rea
         .await
         // Whatever is left of the body is not read: the connection cannot carry another
         // request.
-        .map_err(|e| ApiFailure::closing(e.refusal(limit)))?;
+        .map_err(|e| Refused {
+            error: e.refusal(limit),
+            close: true,
+        })?;
     let Some(carried) = carried else {
         return Err(err(
             ErrorCode::UnsupportedProtocol,

@@ -111,7 +111,8 @@ pub(super) async fn respond(
         let started = std::time::Instant::now();
         let mut response = match super::body::read(&state.http_limits, request).await {
             Ok(request) => next.run(request).await,
-            Err(failure) => failure.into_response(),
+            Err(refused) if refused.close => ApiFailure::closing(refused.error).into_response(),
+            Err(refused) => ApiFailure::from(refused.error).into_response(),
         };
         let outcome = response
             .extensions_mut()
