@@ -142,30 +142,26 @@ fn bench(c: &mut Criterion) {
     // One signature for every iteration (a replay with the same action is served), so the
     // figure is the server's side only.
     let o = signing::Tc3::default();
-    c.bench_function("router: GetRequestStatus of a recorded request", |b| {
-        b.to_async(&rt).iter(|| async {
-            call(
-                &router,
-                signing::tc3_post(Some("GetRequestStatus"), &status, &o),
-            )
-            .await
-        })
-    });
-    c.bench_function("router: ListNamespaces", |b| {
-        b.to_async(&rt).iter(|| async {
-            call(&router, signing::tc3_post(Some("ListNamespaces"), "{}", &o)).await
-        })
-    });
     let unknown = json!({"FunctionName": "bench-fn", "Nonsense": 1}).to_string();
-    c.bench_function("router: a refusal by the schema (UnknownParameter)", |b| {
-        b.to_async(&rt).iter(|| async {
-            call(
-                &router,
-                signing::tc3_post(Some("GetFunction"), &unknown, &o),
-            )
-            .await
-        })
-    });
+    let cases = [
+        (
+            "GetRequestStatus of a recorded request",
+            "GetRequestStatus",
+            status,
+        ),
+        ("ListNamespaces", "ListNamespaces", "{}".to_string()),
+        (
+            "a refusal by the schema (UnknownParameter)",
+            "GetFunction",
+            unknown,
+        ),
+    ];
+    for (name, action, body) in &cases {
+        c.bench_function(&format!("router: {name}"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { call(&router, signing::tc3_post(Some(action), body, &o)).await })
+        });
+    }
 }
 
 criterion_group! {

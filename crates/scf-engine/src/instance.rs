@@ -985,7 +985,7 @@ async fn socket_exchange(
 /// unless `cancel` comes first or the bootstrap (`child`) ends. `Err(None)`: the instance
 /// went away.
 async fn custom_exchange(
-    api: &Arc<CustomApi>,
+    api: &CustomApi,
     child: &mut Child,
     request_id: &str,
     event: &serde_json::value::RawValue,
@@ -993,19 +993,26 @@ async fn custom_exchange(
     timeout: Duration,
     cancel: &tokio::sync::Notify,
 ) -> Result<Answer, Option<Failure>> {
-    let api = Arc::clone(api);
     let body = event.get().to_string();
     let exchange = api.invoke(request_id, body, deadline_ms, timeout);
     tokio::select! {
         r = tokio::time::timeout(timeout, exchange) => match r {
-            Ok(Some(result)) => Ok(Answer::Given(protocol::Answer {
-                id: request_id.to_string(),
-                ok: result.is_ok(),
-                result: result.clone().unwrap_or_default(),
-                error: result.err().unwrap_or_default(),
-                log: String::new(),
-                fatal: false,
-            })),
+            Ok(Some(result)) => {
+                // Moved, not copied: a result can be 6 MB.
+                let ok = result.is_ok();
+                let (result, error) = match result {
+                    Ok(r) => (r, String::new()),
+                    Err(e) => (String::new(), e),
+                };
+                Ok(Answer::Given(protocol::Answer {
+                    id: request_id.to_string(),
+                    ok,
+                    result,
+                    error,
+                    log: String::new(),
+                    fatal: false,
+                }))
+            }
             Ok(None) => Err(None),
             Err(_) => Err(Some(Failure::Timeout)),
         },

@@ -2,13 +2,8 @@
 //! outside the set is refused with its own code before typing, see
 //! [`crate::schema::check`]) and a serde type of its own.
 //!
-//! Declared with [`choice!`]; an optional field of one of them reads the empty string as
-//! absent through [`empty_is_none`]:
-//!
-//! ```ignore
-//! #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
-//! pub order: Option<Order>,
-//! ```
+//! Declared with [`choice!`]; an optional field of one is an `Option` of it, and the empty
+//! string (some clients' "unset") reads as absent: [`crate::schema::check`] takes it out.
 
 use crate::schema::EnumSpec;
 use serde::de::{Deserialize, Deserializer, Error as _};
@@ -70,17 +65,6 @@ pub fn deserialize<'de, D: Deserializer<'de>, C: Choice>(d: D) -> Result<C, D::E
     C::from_wire(&value).ok_or_else(|| D::Error::custom(C::SPEC.refuse("value", &value).message))
 }
 
-/// An optional choice where the empty string (as some clients send for "unset") is absent.
-pub fn empty_is_none<'de, D: Deserializer<'de>, C: Choice>(d: D) -> Result<Option<C>, D::Error> {
-    match Option::<String>::deserialize(d)? {
-        None => Ok(None),
-        Some(value) if value.is_empty() => Ok(None),
-        Some(value) => C::from_wire(&value)
-            .map(Some)
-            .ok_or_else(|| D::Error::custom(C::SPEC.refuse("value", &value).message)),
-    }
-}
-
 choice! {
     /// Invoke's InvocationType.
     pub enum InvocationType(InvalidParameterValue, any_case = false) {
@@ -120,7 +104,7 @@ impl Order {
 mod tests {
     use super::*;
     use crate::ErrorCode;
-    use crate::schema::{Field, Param, RawParams, check};
+    use crate::schema::{Field, Param, RawParams, Ty, check};
     use serde_json::json;
 
     const FIELDS: &[Field] = &[
@@ -163,19 +147,50 @@ mod tests {
 
     #[derive(serde::Deserialize)]
     struct Req {
-        #[serde(default, deserialize_with = "empty_is_none")]
+        #[serde(rename = "Order")]
         order: Option<Order>,
-        #[serde(default, deserialize_with = "empty_is_none")]
+        #[serde(rename = "InvocationType")]
         kind: Option<InvocationType>,
+    }
+
+    fn typed(raw: RawParams) -> Req {
+        let map = check(FIELDS, raw).expect("checked");
+        serde_json::from_value(serde_json::Value::Object(map)).expect("typed")
     }
 
     #[test]
     fn typed_in_any_case_with_empty_as_absent() {
-        let r: Req = serde_json::from_value(json!({"order": "aSc", "kind": ""})).expect("typed");
+        let r = typed(RawParams::Json(
+            json!({"Order": "aSc", "InvocationType": ""})
+                .as_object()
+                .cloned()
+                .expect("object"),
+        ));
         assert_eq!((r.order, r.kind), (Some(Order::Asc), None));
-        let r: Req = serde_json::from_value(json!({"kind": "Event"})).expect("typed");
+        let pairs = vec![
+            ("Order".to_string(), String::new()),
+            ("InvocationType".to_string(), "Event".to_string()),
+        ];
+        let r = typed(RawParams::Pairs(pairs));
         assert_eq!((r.order, r.kind), (None, Some(InvocationType::Event)));
-        assert!(serde_json::from_value::<Req>(json!({"kind": "Events"})).is_err());
+        assert!(serde_json::from_value::<Req>(json!({"InvocationType": "Events"})).is_err());
+        // Below an object too.
+        const INNER: &[Field] = &[Field {
+            name: "Order",
+            ty: <Order as Param>::TY,
+            required: false,
+        }];
+        const OUTER: &[Field] = &[Field {
+            name: "Filter",
+            ty: Ty::Obj(INNER),
+            required: false,
+        }];
+        let map = json!({"Filter": {"Order": ""}})
+            .as_object()
+            .cloned()
+            .expect("object");
+        let checked = check(OUTER, RawParams::Json(map)).expect("checked");
+        assert_eq!(serde_json::Value::Object(checked), json!({"Filter": {}}));
         assert!(Order::descending(None, true) && !Order::descending(Some(Order::Asc), true));
         assert_eq!(LogType::from_wire("Tail"), Some(LogType::Tail));
         assert_eq!(LogType::Tail.as_str(), "Tail");

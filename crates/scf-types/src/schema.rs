@@ -76,15 +76,47 @@ pub enum RawParams {
 }
 
 /// Checks (and for pairs, rebuilds) `raw` against `fields`: the one object an action's request
-/// type deserializes from.
+/// type deserializes from. An optional choice sent as the empty string (how some clients say
+/// "unset") is taken out, so that the type reads it as absent.
 pub fn check(fields: &[Field], raw: RawParams) -> Result<Map<String, Value>, ApiError> {
-    match raw {
+    let mut map = match raw {
         RawParams::Json(map) => {
             check_object(fields, &map, "")?;
-            Ok(map)
+            map
         }
         RawParams::Pairs(pairs) => {
-            unflatten(fields, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            unflatten(fields, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?
+        }
+    };
+    drop_unset_choices(fields, &mut map);
+    Ok(map)
+}
+
+/// Removes the optional [`Ty::Enum`] fields whose value is `""`, in `obj` and the objects
+/// below it (already checked against `fields`).
+fn drop_unset_choices(fields: &[Field], obj: &mut Map<String, Value>) {
+    // By the field's type first: most fields are none of these, and cost no lookup (this runs
+    // on every request).
+    for field in fields {
+        match &field.ty {
+            Ty::Enum(_)
+                if !field.required && obj.get(field.name).and_then(Value::as_str) == Some("") =>
+            {
+                obj.remove(field.name);
+            }
+            Ty::Obj(inner) => {
+                if let Some(Value::Object(child)) = obj.get_mut(field.name) {
+                    drop_unset_choices(inner, child);
+                }
+            }
+            Ty::List(Ty::Obj(inner)) => {
+                if let Some(Value::Array(items)) = obj.get_mut(field.name) {
+                    for child in items.iter_mut().filter_map(Value::as_object_mut) {
+                        drop_unset_choices(inner, child);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -27,30 +27,8 @@ async fn async_retries_terminate_and_versions() {
         .await;
     assert_eq!(cfg["AsyncTriggerConfig"]["RetryConfig"][0]["RetryNum"], 1);
 
-    let a = t
-        .ok(
-            "Invoke",
-            json!({"FunctionName": "flaky", "InvocationType": "Event"}),
-        )
-        .await;
-    let id = a["Result"]["FunctionRequestId"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let mut last = json!(null);
-    for _ in 0..100 {
-        last = t
-            .ok(
-                "GetRequestStatus",
-                json!({"FunctionName": "flaky", "FunctionRequestId": id}),
-            )
-            .await["Data"][0]
-            .clone();
-        if last["RetCode"] != 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let id = invoke_event(&t, "flaky").await;
+    let last = poll_status(&t, "flaky", &id, |s| s["RetCode"] != 1).await;
     assert_eq!(
         (last["RetCode"].clone(), last["RetryNum"].clone()),
         (json!(-1), json!(1)),
@@ -239,6 +217,38 @@ async fn status_of(t: &common::TestApp, name: &str, id: &str) -> serde_json::Val
         .clone()
 }
 
+/// Invokes `name` asynchronously and returns its request id.
+async fn invoke_event(t: &common::TestApp, name: &str) -> String {
+    let a = t
+        .ok(
+            "Invoke",
+            json!({"FunctionName": name, "InvocationType": "Event"}),
+        )
+        .await;
+    a["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// [`status_of`] every 25 ms until `done` says so (for at most 5 s); the last status read.
+async fn poll_status(
+    t: &common::TestApp,
+    name: &str,
+    id: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = status_of(t, name, id).await;
+    for _ in 0..200 {
+        if done(&last) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        last = status_of(t, name, id).await;
+    }
+    last
+}
+
 /// A failed event's retry waits its interval on the steady clock: with an hour between runs
 /// it is still pending (RetCode 1) after its first run, and runs again (and fails for good,
 /// RetryNum 1) once the hour is stepped past, without the test waiting for it.
@@ -254,28 +264,12 @@ async fn a_retry_comes_due_when_its_interval_has_passed() {
     )
     .await;
     t.ok("UpdateFunctionEventInvokeConfig", json!({"FunctionName": "fails", "AsyncTriggerConfig": {"RetryConfig": [{"RetryNum": 1}], "MsgTTL": 7200}})).await;
-    let a = t
-        .ok(
-            "Invoke",
-            json!({"FunctionName": "fails", "InvocationType": "Event"}),
-        )
-        .await;
-    let id = a["Result"]["FunctionRequestId"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = invoke_event(&t, "fails").await;
     // The first run ends (its log is written) while the request stays pending for the retry.
-    let mut first = json!(null);
-    for _ in 0..200 {
-        first = status_of(&t, "fails", &id).await;
-        if first["RetMsg"]
-            .as_str()
-            .is_some_and(|m| m.contains("always"))
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let first = poll_status(&t, "fails", &id, |s| {
+        s["RetMsg"].as_str().is_some_and(|m| m.contains("always"))
+    })
+    .await;
     assert_eq!(
         (first["RetCode"].clone(), first["RetryNum"].clone()),
         (json!(1), json!(0)),
@@ -286,14 +280,7 @@ async fn a_retry_comes_due_when_its_interval_has_passed() {
     assert_eq!(status_of(&t, "fails", &id).await["RetCode"], 1);
 
     scf_core::clock::advance_for_tests(hour.as_millis() as i64 + 1000);
-    let mut last = json!(null);
-    for _ in 0..200 {
-        last = status_of(&t, "fails", &id).await;
-        if last["RetCode"] != 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let last = poll_status(&t, "fails", &id, |s| s["RetCode"] != 1).await;
     assert_eq!(
         (last["RetCode"].clone(), last["RetryNum"].clone()),
         (json!(-1), json!(1)),
@@ -339,13 +326,9 @@ async fn the_purge_takes_requests_once_the_retention_has_passed() {
     );
 
     scf_core::clock::advance_for_tests(2 * 3600 * 1000);
-    let mut gone = false;
-    for _ in 0..200 {
-        if status_of(&t, "quick", &id).await.is_null() {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert!(gone, "purged once older than the retention");
+    let last = poll_status(&t, "quick", &id, serde_json::Value::is_null).await;
+    assert!(
+        last.is_null(),
+        "purged once older than the retention: {last}"
+    );
 }

@@ -152,6 +152,30 @@ async fn invoke_records_and_request_status() {
             json!({"FunctionName": "echo", "InvocationType": "Event", "ClientContext": big}),
             "InvalidParameter.RequestTooLarge",
         ),
+        (
+            "unknown log type",
+            "Invoke",
+            json!({"FunctionName": "echo", "LogType": "Full"}),
+            "InvalidParameterValue",
+        ),
+        (
+            "unknown log type (InvokeFunction)",
+            "InvokeFunction",
+            json!({"FunctionName": "echo", "LogType": "tail"}),
+            "InvalidParameterValue",
+        ),
+        (
+            "logs sorted by an unknown field",
+            "GetFunctionLogs",
+            json!({"FunctionName": "echo", "OrderBy": "size"}),
+            "InvalidParameterValue.OrderBy",
+        ),
+        (
+            "logs in an unknown order",
+            "GetFunctionLogs",
+            json!({"FunctionName": "echo", "Order": "up"}),
+            "InvalidParameterValue.Order",
+        ),
     ])
     .await;
     let logs = t

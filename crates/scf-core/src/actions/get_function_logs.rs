@@ -20,9 +20,7 @@ pub struct Request {
     pub function_name: Option<String>,
     pub offset: Option<i64>,
     pub limit: Option<i64>,
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub order: Option<Order>,
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub order_by: Option<OrderBy>,
     pub filter: Option<LogFilter>,
     pub namespace: Option<String>,
@@ -50,7 +48,6 @@ pub struct SearchContext {
 #[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct LogFilter {
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub ret_code: Option<RetCodeFilter>,
 }
 

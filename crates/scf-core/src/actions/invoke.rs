@@ -14,11 +14,9 @@ use std::sync::Arc;
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     pub function_name: String,
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub invocation_type: Option<InvocationType>,
     pub qualifier: Option<String>,
     pub client_context: Option<String>,
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub log_type: Option<LogType>,
     pub namespace: Option<String>,
     /// Alias traffic routing: no aliases are served, so it has nothing to route.

@@ -15,7 +15,6 @@ pub struct Request {
     pub function_name: String,
     pub qualifier: Option<String>,
     pub event: Option<String>,
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub log_type: Option<LogType>,
     pub namespace: Option<String>,
     pub routing_key: Option<String>,

@@ -21,7 +21,6 @@ pub struct Request {
     pub status: Option<Vec<String>>,
     pub start_time_interval: Option<TimeInterval>,
     pub end_time_interval: Option<TimeInterval>,
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub order: Option<Order>,
     pub orderby: Option<String>,
     pub offset: Option<i64>,

@@ -14,7 +14,6 @@ use std::sync::Arc;
 #[derive(Debug, Deserialize, Params)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub order: Option<Order>,
     pub orderby: Option<String>,
     pub offset: Option<i64>,

@@ -15,7 +15,6 @@ pub struct Request {
     pub limit: Option<i64>,
     pub offset: Option<i64>,
     pub orderby: Option<String>,
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub order: Option<Order>,
     pub search_key: Option<Vec<SearchKey>>,
 }

@@ -24,7 +24,6 @@ pub struct Request {
     pub offset: Option<u64>,
     pub limit: Option<u64>,
     pub order_by: Option<String>,
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub order: Option<Order>,
     pub filters: Option<Vec<Filter>>,
 }

@@ -18,7 +18,6 @@ pub struct Request {
     pub namespace: Option<String>,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
-    #[serde(default, deserialize_with = "scf_types::choices::empty_is_none")]
     pub order: Option<Order>,
     pub order_by: Option<String>,
 }

@@ -1,7 +1,7 @@
 //! The body step (the first of the respond layer): method, size and Content-Type, and the body read once, before anything
 //! looks at the signature.
 
-use super::err;
+use super::{err, header_str};
 use crate::config::HttpLimits;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -92,7 +92,7 @@ fn check_url(limits: &HttpLimits, parts: &Parts) -> Result<(), Refused> {
 /// A POST's body within its style's limit (a form is v1's 1 MB, anything else TC3's 10 MB),
 /// then its Content-Type: checked after the read, so the client reads this answer too.
 async fn read_post(limits: &HttpLimits, parts: &Parts, body: Body) -> Result<ReadBody, Refused> {
-    let content_type = typed_header(parts, header::CONTENT_TYPE).unwrap_or("");
+    let content_type = header_str(&parts.headers, header::CONTENT_TYPE.as_str()).unwrap_or("");
     // The media type alone (no parameters).
     let media = content_type.split(';').next().unwrap_or("").trim();
     let carried = if media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
@@ -107,8 +107,8 @@ async fn read_post(limits: &HttpLimits, parts: &Parts, body: Body) -> Result<Rea
     } else {
         limits.tc3_post_bytes
     };
-    let declared =
-        typed_header(parts, header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+    let declared = header_str(&parts.headers, header::CONTENT_LENGTH.as_str())
+        .and_then(|v| v.parse::<usize>().ok());
     let bytes = read_body(body, limit, limits.discard_body_bytes, declared)
         .await
         // Whatever is left of the body is not read: the connection cannot carry another
@@ -129,10 +129,6 @@ async fn read_post(limits: &HttpLimits, parts: &Parts, body: Body) -> Result<Rea
         .into());
     };
     Ok(ReadBody { bytes, carried })
-}
-
-fn typed_header(parts: &Parts, name: header::HeaderName) -> Option<&str> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 enum BodyError {
